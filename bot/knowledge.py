@@ -1,0 +1,97 @@
+"""Knowledge write-back: resolved cases that no article solved become draft articles
+that an engineer publishes (searchable at once) or discards."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import templates as t
+from bot.errors import Refusal
+from bot.policy import require_engineer
+from bot.work import Actor, Work, normalize_key
+from storage.keys import next_key
+from storage.models import Case, EngIssue, EngLink, KbArticle
+from storage.search import search_articles
+
+
+async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
+    """Write a draft from a resolved case, unless an article already covers it: one
+    that deflected it, or one drafted from another case of the same ENG issue."""
+    if case.kb_article_key:
+        return None
+    eng_keys = (await w.session.scalars(
+        select(EngIssue.key).join(EngLink, EngLink.eng_id == EngIssue.id)
+        .where(EngLink.case_id == case.id))).all()
+    for eng_key in eng_keys:
+        covered = (await w.session.scalars(select(KbArticle).where(
+            KbArticle.status != "discarded"))).all()
+        if any(eng_key in (a.tags or []) for a in covered):
+            return None
+    key = await next_key(w.session, "KB")
+    article = KbArticle(
+        key=key,
+        title=case.title,
+        symptoms=case.description or case.title,
+        cause=f"Engineering issue {', '.join(eng_keys)}." if eng_keys else "",
+        resolution=case.proposed_resolution or "",
+        area=case.area,
+        tags=list(eng_keys),
+        source_case=case.key,
+        status="draft",
+        author_id=case.assignee_id,
+        created_at=w.now,
+        updated_at=w.now,
+    )
+    w.session.add(article)
+    case.kb_article_key = None
+    w.event(case, Actor("casebot", "casebot", "system"), "kb_draft", key, internal=True)
+    if case.assignee_id:
+        w.notify(t.kb_draft(case, case.assignee_id, key, case.title), case)
+    return article
+
+
+async def _article(w: Work, key: str) -> KbArticle:
+    norm = normalize_key(key, "KB")
+    article = (await w.session.scalars(
+        select(KbArticle).where(KbArticle.key == norm).with_for_update())).one_or_none()
+    if article is None:
+        raise Refusal(f"There is no knowledge-base article {norm}.")
+    return article
+
+
+async def publish(w: Work, actor: Actor, key: str) -> str:
+    require_engineer(actor, "publish articles")
+    article = await _article(w, key)
+    if article.status != "draft":
+        raise Refusal(f"{article.key} is {article.status}, not a draft.")
+    article.status = "published"
+    article.updated_at = w.now
+    return f"{article.key} is published: customers will find it from now on."
+
+
+async def discard(w: Work, actor: Actor, key: str) -> str:
+    require_engineer(actor, "discard articles")
+    article = await _article(w, key)
+    if article.status != "draft":
+        raise Refusal(f"{article.key} is {article.status}, not a draft.")
+    article.status = "discarded"
+    article.updated_at = w.now
+    return f"{article.key} is discarded."
+
+
+async def search(w: Work, actor: Actor, query: str) -> str:
+    if not query.strip():
+        raise Refusal("Search for something: `/case kb search <words>`.")
+    hits = await search_articles(w.session, query, limit=5)
+    if not hits:
+        return f"No article matches '{query.strip()}'."
+    return "\n".join(f"{h.key} — {h.title}\n  {h.snippet}" for h in hits)
+
+
+async def drafts(w: Work, actor: Actor) -> str:
+    require_engineer(actor, "list drafts")
+    rows = (await w.session.scalars(
+        select(KbArticle).where(KbArticle.status == "draft").order_by(KbArticle.id))).all()
+    if not rows:
+        return "No drafts waiting."
+    return "\n".join(f"{a.key} — {a.title} (from {a.source_case})" for a in rows)

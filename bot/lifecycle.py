@@ -1,0 +1,151 @@
+"""The case state machine as a table: (action, from state) → to state.
+
+Anything not in the table is refused with a clear message and changes nothing.
+Tests walk every (state, action) pair against this table.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.errors import Refusal
+
+
+class State(StrEnum):
+    OPEN = "open"
+    TRIAGED = "triaged"
+    ASSIGNED = "assigned"
+    REPLICATING = "replicating"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    WAITING_ON_ENGINEERING = "waiting_on_engineering"
+    SOLUTION_PROPOSED = "solution_proposed"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+ACTIVE = frozenset(State) - {State.RESOLVED, State.CLOSED}
+WORKING = frozenset(
+    {
+        State.ASSIGNED,
+        State.REPLICATING,
+        State.WAITING_ON_CUSTOMER,
+        State.WAITING_ON_ENGINEERING,
+        State.SOLUTION_PROPOSED,
+    }
+)
+# While in these states the customer owes us an answer: the chase sequence runs
+# and service-level clocks stop.
+WAITING_ON_CUSTOMER = frozenset({State.WAITING_ON_CUSTOMER, State.SOLUTION_PROPOSED})
+
+
+class Act(StrEnum):
+    TRIAGE = "triage"
+    CLAIM = "claim"
+    ASSIGN = "assign"
+    REPLICATE = "replicate"
+    NEED_INFO = "need_info"
+    CUSTOMER_ANSWER = "customer_answer"
+    PROPOSE = "propose"
+    LOG_ENG = "log_eng"
+    LINK_ENG = "link_eng"
+    ENG_FIXED = "eng_fixed"
+    ENG_WONT_FIX = "eng_wont_fix"
+    CONFIRM = "confirm"
+    REJECT = "reject"
+    ACCEPT_KB = "accept_kb"
+    WITHDRAW = "withdraw"
+    DUPLICATE = "duplicate"
+    CLOSE_UNRESPONSIVE = "close_unresponsive"
+    REOPEN = "reopen"
+
+
+S = State
+
+TRANSITIONS: dict[Act, dict[State, State]] = {
+    Act.TRIAGE: {S.OPEN: S.TRIAGED},
+    Act.CLAIM: {S.TRIAGED: S.ASSIGNED},
+    # (Re)assignment keeps the working state; only a triaged case moves to assigned.
+    Act.ASSIGN: {S.TRIAGED: S.ASSIGNED} | {s: s for s in WORKING},
+    Act.REPLICATE: {S.ASSIGNED: S.REPLICATING},
+    Act.NEED_INFO: {
+        S.ASSIGNED: S.WAITING_ON_CUSTOMER,
+        S.REPLICATING: S.WAITING_ON_CUSTOMER,
+        S.WAITING_ON_CUSTOMER: S.WAITING_ON_CUSTOMER,
+    },
+    Act.CUSTOMER_ANSWER: {S.WAITING_ON_CUSTOMER: S.REPLICATING},
+    Act.PROPOSE: {
+        S.ASSIGNED: S.SOLUTION_PROPOSED,
+        S.REPLICATING: S.SOLUTION_PROPOSED,
+        S.WAITING_ON_CUSTOMER: S.SOLUTION_PROPOSED,
+        S.WAITING_ON_ENGINEERING: S.SOLUTION_PROPOSED,
+    },
+    Act.LOG_ENG: {
+        S.ASSIGNED: S.WAITING_ON_ENGINEERING,
+        S.REPLICATING: S.WAITING_ON_ENGINEERING,
+        S.WAITING_ON_CUSTOMER: S.WAITING_ON_ENGINEERING,
+    },
+    Act.LINK_ENG: {
+        S.ASSIGNED: S.WAITING_ON_ENGINEERING,
+        S.REPLICATING: S.WAITING_ON_ENGINEERING,
+        S.WAITING_ON_CUSTOMER: S.WAITING_ON_ENGINEERING,
+        S.WAITING_ON_ENGINEERING: S.WAITING_ON_ENGINEERING,
+    },
+    Act.ENG_FIXED: {S.WAITING_ON_ENGINEERING: S.SOLUTION_PROPOSED},
+    Act.ENG_WONT_FIX: {S.WAITING_ON_ENGINEERING: S.REPLICATING},
+    Act.CONFIRM: {S.SOLUTION_PROPOSED: S.RESOLVED},
+    Act.REJECT: {S.SOLUTION_PROPOSED: S.REPLICATING},
+    Act.ACCEPT_KB: {S.OPEN: S.RESOLVED, S.TRIAGED: S.RESOLVED, S.ASSIGNED: S.RESOLVED},
+    Act.WITHDRAW: {s: S.CLOSED for s in ACTIVE},
+    Act.DUPLICATE: {s: S.CLOSED for s in ACTIVE},
+    Act.CLOSE_UNRESPONSIVE: {s: S.CLOSED for s in WAITING_ON_CUSTOMER},
+    # A reopened case goes back to its engineer (the service sends a case that never
+    # had one, i.e. one resolved by a KB article, back to triage instead).
+    Act.REOPEN: {S.RESOLVED: S.REPLICATING},
+}
+
+# How a person would say each action, for refusals.
+VERBS: dict[Act, str] = {
+    Act.TRIAGE: "triage",
+    Act.CLAIM: "claim",
+    Act.ASSIGN: "assign",
+    Act.REPLICATE: "start replicating",
+    Act.NEED_INFO: "ask for information on",
+    Act.CUSTOMER_ANSWER: "answer",
+    Act.PROPOSE: "propose a resolution for",
+    Act.LOG_ENG: "log an engineering issue for",
+    Act.LINK_ENG: "link an engineering issue to",
+    Act.ENG_FIXED: "mark fixed",
+    Act.ENG_WONT_FIX: "mark won't fix",
+    Act.CONFIRM: "confirm a resolution of",
+    Act.REJECT: "reject a resolution of",
+    Act.ACCEPT_KB: "close with a knowledge-base article",
+    Act.WITHDRAW: "withdraw",
+    Act.DUPLICATE: "close as duplicate",
+    Act.CLOSE_UNRESPONSIVE: "close as unresponsive",
+    Act.REOPEN: "reopen",
+}
+
+STATE_WORDS: dict[State, str] = {
+    S.OPEN: "open",
+    S.TRIAGED: "waiting for an engineer",
+    S.ASSIGNED: "assigned",
+    S.REPLICATING: "being replicated",
+    S.WAITING_ON_CUSTOMER: "waiting on the customer",
+    S.WAITING_ON_ENGINEERING: "waiting on engineering",
+    S.SOLUTION_PROPOSED: "waiting for the customer to confirm a resolution",
+    S.RESOLVED: "resolved",
+    S.CLOSED: "closed",
+}
+
+
+def next_state(key: str, state: str, act: Act) -> State:
+    """The state ``act`` leads to from ``state``, or a :class:`Refusal` saying why not."""
+    current = State(state)
+    allowed = TRANSITIONS[act]
+    if current not in allowed:
+        hint = ""
+        froms = sorted(s.value for s in allowed)
+        if len(froms) <= 4:
+            hint = f" (only when it is {', '.join(STATE_WORDS[State(f)] for f in froms)})"
+        raise Refusal(f"{key} is {STATE_WORDS[current]}: you can't {VERBS[act]} it now{hint}.")
+    return allowed[current]

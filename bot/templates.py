@@ -1,0 +1,286 @@
+"""The neutral messages the core sends, one builder per notification.
+
+Text here is plain; user-supplied parts are inserted as they are and escaped by
+each adapter. Button ids carry their subject and action so they survive restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.config import Config
+from bot.lifecycle import STATE_WORDS, State
+from bot.messages import Action, Field, Kind, Message, Style, Target
+from storage.models import Case, CaseEvent, EngIssue
+
+
+def act(case_key: str, action: str, label: str, style: Style = Style.DEFAULT) -> Action:
+    return Action(f"case:{case_key}:{action}", label, style)
+
+
+def escalate_button(case: Case) -> Action:
+    return act(case.key, "escalate", "Escalate", Style.DANGER)
+
+
+def case_fields(config: Config, case: Case, assignee_name: str | None = None) -> list[Field]:
+    account = config.account(case.account_key)
+    area = config.area(case.area) if case.area else None
+    fields = [
+        Field("Account", f"{account.name if account else case.account_key}"
+              + (f" ({account.tier})" if account else "")),
+        Field("Severity", case.severity),
+        Field("Area", area.name if area else "not set"),
+        Field("State", STATE_WORDS[State(case.state)]),
+    ]
+    if assignee_name:
+        fields.append(Field("Engineer", assignee_name))
+    return fields
+
+
+def case_opened(config: Config, case: Case) -> Message:
+    impact = config.impacts.get(case.impact)
+    return Message(
+        kind=Kind.CASE_OPENED,
+        target=Target.case_customer(case.key),
+        title=f"{case.key} opened: {case.title}",
+        text=(
+            f"Thanks, we have your case. Impact: {impact.label if impact else case.impact}. "
+            "Replies in this thread reach your support engineer."
+        ),
+        fields=case_fields(config, case),
+        actions=[escalate_button(case)],
+        case_key=case.key,
+        ref=f"case:{case.key}",
+    )
+
+
+def case_status(config: Config, case: Case, assignee_name: str | None, note: str) -> Message:
+    """The customer-facing case message, edited in place to show the current state."""
+    msg = case_opened(config, case)
+    msg.kind = Kind.CASE_UPDATE
+    msg.text = note
+    msg.fields = case_fields(config, case, assignee_name)
+    msg.update = True
+    if case.state in (State.RESOLVED, State.CLOSED):
+        msg.actions = []
+    return msg
+
+
+def kb_suggestions(case: Case, hits: Sequence[tuple[str, str, str]]) -> Message:
+    lines = [f"• {key} — {title}\n  {snippet}" for key, title, snippet in hits]
+    actions = [act(case.key, f"kb_accept:{key}", f"This solved it ({key})", Style.PRIMARY)
+               for key, _, _ in hits]
+    actions.append(act(case.key, "kb_reject", "Not my problem"))
+    return Message(
+        kind=Kind.KB_SUGGESTIONS,
+        target=Target.case_customer(case.key),
+        title=f"While we route {case.key}: do any of these articles solve it?",
+        text="\n".join(lines),
+        actions=actions,
+        case_key=case.key,
+        ref=f"kb:{case.key}",
+    )
+
+
+def triage_alert(
+    config: Config,
+    case: Case,
+    kb_lines: Sequence[str],
+    eng_lines: Sequence[str],
+    claimed_by: str | None = None,
+    update: bool = False,
+) -> Message:
+    account = config.account(case.account_key)
+    fields = [
+        Field("Account", account.name if account else case.account_key),
+        Field("Tier", account.tier if account else "unknown"),
+        Field("Severity", case.severity),
+        Field("Area", case.area or "not set"),
+        Field("Type", config.case_types.get(case.case_type or "", case.case_type or "not set")),
+    ]
+    if kb_lines:
+        fields.append(Field("Knowledge base", "\n".join(kb_lines)))
+    if eng_lines:
+        fields.append(Field("Known engineering issues", "\n".join(eng_lines)))
+    if claimed_by:
+        fields.append(Field("Status", f"Claimed by {claimed_by}"))
+        actions = [act(case.key, "assign", "Reassign…")]
+    else:
+        actions = [
+            act(case.key, "claim", "Claim", Style.PRIMARY),
+            act(case.key, "assign", "Assign…"),
+        ]
+    actions += [act(case.key, "area", "Change area"), act(case.key, "severity", "Change severity")]
+    return Message(
+        kind=Kind.TRIAGE_ALERT,
+        target=Target.team(case.team or ""),
+        title=f"New case {case.key} [{case.severity}]: {case.title}",
+        text=case.description[:1500],
+        fields=fields,
+        actions=actions,
+        case_key=case.key,
+        ref=f"triage:{case.key}",
+        update=update,
+    )
+
+
+def assignment_ping(config: Config, case: Case, engineer_id: str, by: str) -> Message:
+    return Message(
+        kind=Kind.ASSIGNMENT_PING,
+        target=Target.person(engineer_id),
+        title=f"{case.key} is yours: {case.title}",
+        text=f"Assigned by {by}. Start with `/case replicating {case.key}`.",
+        fields=case_fields(config, case),
+        actions=[act(case.key, "replicating", "Start replicating", Style.PRIMARY)],
+        case_key=case.key,
+        mentions=[engineer_id],
+    )
+
+
+def to_customer(case: Case, title: str, text: str = "", kind: Kind = Kind.CASE_UPDATE,
+                actions: list[Action] | None = None) -> Message:
+    return Message(
+        kind=kind,
+        target=Target.case_customer(case.key),
+        title=title,
+        text=text,
+        actions=[*(actions or []), escalate_button(case)] if case.state not in (
+            State.RESOLVED, State.CLOSED) else list(actions or []),
+        case_key=case.key,
+    )
+
+
+def to_staff(case: Case, title: str, text: str = "", kind: Kind = Kind.CASE_UPDATE) -> Message:
+    return Message(kind=kind, target=Target.case_staff(case.key), title=title, text=text,
+                   case_key=case.key)
+
+
+def to_person(person_id: str, case: Case | None, title: str, text: str = "",
+              kind: Kind = Kind.CASE_UPDATE, actions: list[Action] | None = None,
+              fields: list[Field] | None = None, ping: bool = False) -> Message:
+    return Message(
+        kind=kind,
+        target=Target.person(person_id),
+        title=title,
+        text=text,
+        fields=list(fields or []),
+        actions=list(actions or []),
+        case_key=case.key if case else None,
+        mentions=[person_id] if ping else [],
+    )
+
+
+def info_request(case: Case, engineer: str, question: str) -> Message:
+    return to_customer(case, f"{engineer} needs more information on {case.key}", question,
+                       Kind.INFO_REQUEST)
+
+
+def resolution_proposal(case: Case, engineer: str, resolution: str) -> Message:
+    return to_customer(
+        case,
+        f"{engineer} proposes a resolution for {case.key}",
+        f"{resolution}\n\nDoes this solve your problem?",
+        Kind.RESOLUTION_PROPOSAL,
+        [act(case.key, "confirm", "Confirm, it's solved", Style.PRIMARY),
+         act(case.key, "reject", "Reject", Style.DANGER)],
+    )
+
+
+def chase_reminder(case: Case, step: int) -> Message:
+    if case.state == State.SOLUTION_PROPOSED:
+        text = ("We proposed a resolution and haven't heard back:\n"
+                f"{case.proposed_resolution or ''}\nPlease confirm or reject it.")
+        actions = [act(case.key, "confirm", "Confirm, it's solved", Style.PRIMARY),
+                   act(case.key, "reject", "Reject", Style.DANGER)]
+    else:
+        text = ("We're waiting for your answer to:\n"
+                f"{case.info_request or ''}\nReply in this thread or with "
+                f"`/case reply {case.key} …`.")
+        actions = []
+    return to_customer(case, f"Reminder {step} on {case.key}: {case.title}", text,
+                       Kind.CHASE_REMINDER, actions)
+
+
+def phone_task(config: Config, case: Case, engineer_id: str, customer_name: str,
+               phone: str | None) -> Message:
+    account = config.account(case.account_key)
+    return to_person(
+        engineer_id,
+        case,
+        f"Call the customer on {case.key}: no answer to our reminders",
+        f"Please phone {customer_name} at {account.name if account else case.account_key}.",
+        Kind.PHONE_TASK,
+        [act(case.key, "called:reached", "Reached", Style.PRIMARY),
+         act(case.key, "called:not-reached", "Not reached")],
+        [Field("Phone", phone or "no number on file"),
+         Field("Waiting since", case.waiting_since.strftime("%Y-%m-%d %H:%M UTC")
+               if case.waiting_since else "unknown")],
+        ping=True,
+    )
+
+
+def timeline_text(events: Sequence[CaseEvent], names: dict[str, str], limit: int = 8) -> str:
+    lines = []
+    for e in list(events)[-limit:]:
+        who = names.get(e.actor_id or "", e.actor_id or "casebot")
+        move = f" ({e.from_state} → {e.to_state})" if e.to_state and e.from_state else ""
+        text = f": {e.text}" if e.text else ""
+        lines.append(f"{e.at:%m-%d %H:%M} {who} {e.kind}{move}{text}")
+    return "\n".join(lines)
+
+
+def escalation_dm(config: Config, case: Case, csm_id: str, customer: str, reason: str,
+                  timeline: str, level: int) -> Message:
+    who = "the account's CSM" if level == 1 else "the support lead"
+    return to_person(
+        csm_id,
+        case,
+        f"Escalation on {case.key} [{case.severity}] from {customer}: {case.title}",
+        f"Reason: {reason}\nYou are receiving this as {who}.\n\nTimeline:\n{timeline}",
+        Kind.ESCALATION_DM,
+        [act(case.key, "ack", "Acknowledge", Style.PRIMARY),
+         act(case.key, "raise", "Raise severity", Style.DANGER),
+         act(case.key, "assign", "Reassign…"),
+         act(case.key, "join", "Join the thread")],
+        case_fields(config, case),
+        ping=True,
+    )
+
+
+def eng_update(issue: EngIssue, title: str, text: str, target: Target,
+               case_key: str | None = None, follow: bool = True) -> Message:
+    return Message(
+        kind=Kind.ENG_UPDATE,
+        target=target,
+        title=title,
+        text=text,
+        fields=[Field("Status", issue.status), Field("Priority", str(issue.priority_score))],
+        actions=[Action(f"eng:{issue.key}:follow", f"Follow {issue.key}")] if follow else [],
+        case_key=case_key,
+        eng_key=issue.key,
+    )
+
+
+def survey_prompt(config: Config, case: Case) -> Message:
+    return Message(
+        kind=Kind.SURVEY_PROMPT,
+        target=Target.case_customer(case.key),
+        title=f"{case.key} is closed. {config.survey.question}",
+        text="1 is very unsatisfied, 5 very satisfied. You can add a comment after rating.",
+        actions=[act(case.key, f"rate:{n}", str(n)) for n in range(1, 6)],
+        case_key=case.key,
+        ref=f"survey:{case.key}",
+    )
+
+
+def kb_draft(case: Case, engineer_id: str, kb_key: str, title: str) -> Message:
+    return to_person(
+        engineer_id,
+        case,
+        f"Draft knowledge-base article {kb_key} from {case.key}",
+        f"{title}\nNo existing article solved {case.key}, so a draft was written from it. "
+        f"Publish it so the next customer finds it, or discard it.",
+        Kind.KB_DRAFT,
+        [Action(f"kb:{kb_key}:publish", "Publish", Style.PRIMARY),
+         Action(f"kb:{kb_key}:discard", "Discard")],
+    )
