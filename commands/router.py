@@ -563,7 +563,7 @@ class CaseCommands:
         simple = {"claim": "claim", "confirm": "confirm", "ack": "ack", "withdraw": "withdraw",
                   "replicating": "replicating"}
         if action in simple:
-            return await self.run(ctx, f"{simple[action]} {key}")
+            return await self.run(ctx, f"{simple[action]} {key} {value or ''}".strip())
         if action == "called" and arg in ("reached", "not-reached"):
             return await self.run(ctx, f"called {key} {arg}")
         if action == "kb_accept" and arg:
