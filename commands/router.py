@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy import func, or_, select
 
 from bot import cases, engineering, knowledge
@@ -32,6 +33,8 @@ from storage.models import Case, CaseEvent, Conversation, PersonRow, SurveyAnswe
 
 if TYPE_CHECKING:
     from bot.app import Casebot
+
+log = structlog.get_logger(__name__)
 
 Handler = Callable[[Work, Actor, list[str], str], Awaitable[str]]
 
@@ -78,7 +81,7 @@ async def _list(w: Work, a: Actor, args: list[str], rest: str) -> str:
     if not rows:
         return "No cases." if a.is_customer else "No open cases."
     head = "Your account's cases:" if a.is_customer else "Open cases:"
-    return head + "\n" + "\n".join(await _line(w, c) for c in rows)
+    return head + "\n" + "\n".join([await _line(w, c) for c in rows])
 
 
 async def _line(w: Work, c: Case) -> str:
@@ -470,6 +473,11 @@ class CaseCommands:
             return Reply(text="Already done.", duplicate=True, case_key=case_key)
         except Refusal as r:
             return Reply.refuse(r.message, case_key=case_key)
+        except Exception:  # noqa: BLE001 - a bug must not take the platform connection down
+            log.exception("command.failed", platform=ctx.platform, user=ctx.user_id)
+            return Reply.refuse("Something went wrong on our side and nothing was changed. "
+                                "Please try again; if it keeps happening, tell your support "
+                                "contact.", case_key=case_key)
 
     async def run(self, ctx: Context, text: str) -> Reply:
         """``/case <text>``."""
