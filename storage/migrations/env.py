@@ -6,15 +6,11 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection
 
+from storage.db import include_object
 from storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    """Search indexes (migration 0002) live outside the models; autogenerate keeps them."""
-    return not (reflected and compare_to is None and name is not None and "_fts" in name)
 
 
 def run_migrations_offline() -> None:
