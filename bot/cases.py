@@ -9,7 +9,15 @@ from sqlalchemy import select
 
 from bot import templates as t
 from bot.errors import Refusal
-from bot.lifecycle import ACTIVE, WAITING_ON_CUSTOMER, Act, State, next_state
+from bot.lifecycle import (
+    ACTIVE,
+    STATE_WORDS,
+    TRANSITIONS,
+    WAITING_ON_CUSTOMER,
+    Act,
+    State,
+    next_state,
+)
 from bot.messages import Kind
 from bot.policy import (
     require_csm_of,
@@ -163,6 +171,10 @@ async def kb_accept(w: Work, actor: Actor, key: str, article_key: str) -> str:
 async def kb_reject(w: Work, actor: Actor, key: str) -> str:
     case = await w.case(key)
     require_customer(actor, case, "answer the suggestions for")
+    # The suggestions stand while nobody works on the case (as for accepting one).
+    if State(case.state) not in TRANSITIONS[Act.ACCEPT_KB]:
+        raise Refusal(f"{case.key} is {STATE_WORDS[State(case.state)]}: "
+                      "the suggested articles no longer apply.")
     w.event(case, actor, "kb_rejected", ", ".join(case.kb_suggested or []))
     await route(w, case)
     return f"Thanks. An engineer will look at {case.key}."
@@ -203,6 +215,9 @@ async def _assign(w: Work, case: Case, engineer_id: str, actor: Actor, how: str)
     to = State.ASSIGNED if case.state == State.TRIAGED else State(case.state)
     previous = case.assignee_id
     case.assignee_id = engineer_id
+    # Claimed or assigned before the triage alert went out (during the knowledge
+    # wait): the alert is posted now rather than edited, so the case gets its staff thread.
+    alert_posted = case.routed_at is not None
     case.routed_at = case.routed_at or w.now
     name = await w.person_name(engineer_id)
     w.move(case, actor, to, how, name)
@@ -214,7 +229,7 @@ async def _assign(w: Work, case: Case, engineer_id: str, actor: Actor, how: str)
     by = "casebot (best skill match)" if actor.role == "system" else actor.name
     w.notify(t.assignment_ping(w.config, case, engineer_id, by), case)
     w.notify(t.triage_alert(w.config, case, list(case.kb_suggested or []), [], claimed_by=name,
-                            update=True), case)
+                            update=alert_posted), case)
     w.notify(t.case_status(w.config, case, name, f"{name} is working on your case."), case)
     if previous and previous != engineer_id:
         w.notify(t.to_person(previous, case, f"{case.key} was reassigned to {name}."), case)
@@ -247,6 +262,8 @@ async def change_severity(w: Work, actor: Actor, key: str, severity: str) -> str
         raise Refusal(f"'{severity}' is not a severity: use S1 (highest) to S4.")
     if case.state not in ACTIVE:
         raise Refusal(f"{case.key} is closed; its severity can't change.")
+    if sev == case.severity:
+        raise Refusal(f"{case.key} is already {sev}.")
     old = case.severity
     case.severity = sev
     w.event(case, actor, "severity_changed", f"{old} → {sev}")
@@ -278,6 +295,8 @@ async def need_info(w: Work, actor: Actor, key: str, question: str) -> str:
     w.move(case, actor, to, "info_requested", question.strip())
     _first_response(w, case)
     w.notify(t.info_request(case, actor.name, question.strip()), case)
+    w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
+                           f"{actor.name} is waiting for your answer."), case)
     await start_chase(w, case)
     return f"Asked the customer on {case.key}; the chase sequence is running."
 
@@ -430,7 +449,7 @@ async def _close(w: Work, case: Case, actor: Actor, to: State, reason: str,
     words = {"withdrawn": "Withdrawn by the customer.",
              "duplicate": f"Closed as a duplicate of {case.duplicate_of}.",
              "unresponsive": "Closed: we did not hear back after several reminders. "
-                             "Reopen it or open a new case whenever you're ready."}
+                             "Open a new case whenever you're ready."}
     w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
                            words.get(reason, f"Closed ({reason}).")), case)
     if case.assignee_id and actor.id != case.assignee_id:
@@ -452,6 +471,8 @@ async def reopen(w: Work, actor: Actor, key: str, reason: str) -> str:
     case.closed_at = None
     case.resolved_at = None
     case.reopened_at = w.now
+    # An article that "solved" it did not after all: the next resolution earns a draft.
+    case.kb_article_key = None
     if case.assignee_id is None:
         # Solved by an article, never worked: triage it like a new case.
         w.move(case, actor, State.TRIAGED, "reopened", reason)
@@ -616,11 +637,13 @@ async def ack(w: Work, actor: Actor, key: str, text: str) -> str:
 
 async def raise_case_severity(w: Work, actor: Actor, key: str) -> str:
     case = await w.case(key, lock=False)
+    require_visible(actor, case)
     return await change_severity(w, actor, key, raise_severity(case.severity))
 
 
 async def join(w: Work, actor: Actor, key: str) -> str:
     case = await w.case(key)
+    require_visible(actor, case)
     if not actor.is_staff:
         raise Refusal("Only staff can join a case thread.")
     w.event(case, actor, "joined", internal=True)

@@ -159,7 +159,7 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
 async def follow(w: Work, actor: Actor, eng_key: str, on: bool) -> str:
     issue = await eng_issue_for(w, eng_key)
     if actor.is_customer and not await _account_linked(w, actor, issue):
-        raise Refusal(f"There is no engineering issue {issue.key} on your account's cases.")
+        raise Refusal(f"There is no engineering issue {issue.key}.")  # as if it did not exist
     row = (await w.session.scalars(select(EngFollower).where(
         EngFollower.eng_id == issue.id, EngFollower.person_id == actor.id))).first()
     if on:
@@ -184,12 +184,15 @@ async def backlog(w: Work, actor: Actor) -> str:
     require_engineer(actor, "see the engineering backlog")
     issues = (await w.session.scalars(
         select(EngIssue).where(EngIssue.status.in_(("open", "in_progress")))
-        .order_by(EngIssue.priority_score.desc(), EngIssue.id))).all()
+        .order_by(EngIssue.id))).all()
     if not issues:
         return "The engineering backlog is empty."
+    # Ranked by the impact as it is now: the stored score goes stale when linked cases
+    # close or change severity.
+    ranked = sorted([(await priority(w, issue), issue) for issue in issues],
+                    key=lambda pair: -pair[0][0])
     lines = ["Engineering backlog, by impact on the customer base:"]
-    for i, issue in enumerate(issues, 1):
-        score, accounts, cases = await priority(w, issue)
+    for i, ((score, accounts, cases), issue) in enumerate(ranked, 1):
         lines.append(f"{i}. {issue.key} [{issue.kind}, {issue.status}] priority {score} "
                      f"({accounts} accounts, {cases} cases) — {issue.title}")
     return "\n".join(lines)
@@ -198,7 +201,7 @@ async def backlog(w: Work, actor: Actor) -> str:
 async def show(w: Work, actor: Actor, eng_key: str) -> str:
     issue = await eng_issue_for(w, eng_key)
     if actor.is_customer and not await _account_linked(w, actor, issue):
-        raise Refusal(f"There is no engineering issue {issue.key} on your account's cases.")
+        raise Refusal(f"There is no engineering issue {issue.key}.")  # as if it did not exist
     score, accounts, n = await priority(w, issue)
     lines = [f"{issue.key} [{issue.kind}] {issue.title}", f"Status: {issue.status}",
              f"Priority: {score} ({accounts} accounts, {n} open cases)"]

@@ -15,8 +15,9 @@ def can_see(actor: Actor, case: Case) -> bool:
 
 def require_visible(actor: Actor, case: Case) -> None:
     if not can_see(actor, case):
-        # Same words as for a missing case: a customer learns nothing of other accounts.
-        raise Refusal(f"There is no case {case.key} on your account.")
+        # Exactly the words of Work.case for a missing case: a customer learns nothing
+        # of other accounts, not even that the key exists.
+        raise Refusal(f"There is no case {case.key}.")
 
 
 def require_customer(actor: Actor, case: Case, doing: str) -> None:

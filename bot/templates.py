@@ -119,7 +119,8 @@ def triage_alert(
         fields=fields,
         actions=actions,
         case_key=case.key,
-        ref=f"triage:{case.key}",
+        # Per team: after an area change moves the case, updates edit the new team's alert.
+        ref=f"triage:{case.key}:{case.team or ''}",
         update=update,
     )
 

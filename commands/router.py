@@ -677,7 +677,10 @@ class CaseCommands:
                 return Reply(text="Thanks!")
 
             async def comment(w: Work, a: Actor) -> str:
+                from bot.policy import require_customer
+
                 case = await w.case(key, lock=False)
+                require_customer(a, case, "answer the survey of")
                 row = (await w.session.scalars(select(SurveyAnswer).where(
                     SurveyAnswer.case_id == case.id))).one_or_none()
                 if row is None:
@@ -717,9 +720,11 @@ class CaseCommands:
 
             require_visible(a, case)
             if a.is_customer:
-                if case.state not in ACTIVE:
-                    raise Refusal(f"{case.key} is closed; reopen it with "
+                if case.state == State.RESOLVED:
+                    raise Refusal(f"{case.key} is resolved; reopen it with "
                                   f"`/case reopen {case.key} <reason>` or open a new case.")
+                if case.state not in ACTIVE:  # closed for good: only resolved cases reopen
+                    raise Refusal(f"{case.key} is closed; please open a new case.")
                 await cases.customer_message(w, a, case, text, echo=False)
                 return f"Recorded on {case.key}."
             if purpose == "customer":

@@ -17,10 +17,12 @@ Input lines:
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.durations import parse_duration
+from bot.lifecycle import STATE_WORDS, State
 from bot.messages import Message, TargetKind
 from bot.ports import DeliveryContext, PlatformRef
 from commands.api import Context, Prompt, Reply
@@ -93,6 +95,9 @@ class ConsoleSession:
         self.ask = ask
         self.fake_clock = fake_clock
         self.me: str | None = None
+        # Event ids must be new across sessions too: a demo restarted on the same
+        # database would otherwise have its first commands taken for re-deliveries.
+        self._session = uuid.uuid4().hex[:8]
         self._event = itertools.count(1)
 
     def ctx(self, thread: str | None = None) -> Context:
@@ -100,7 +105,7 @@ class ConsoleSession:
         person = self.bot.config.person(self.me)
         return Context(platform="console", user_id=self.me, channel_id="console",
                        thread_id=thread, user_name=person.name if person else self.me,
-                       event_id=f"console-{next(self._event)}")
+                       event_id=f"console-{self._session}-{next(self._event)}")
 
     async def handle(self, line: str) -> bool:
         """Handle one line; returns False when the person wants to leave."""
@@ -135,7 +140,7 @@ class ConsoleSession:
             out = [view.title]
             for title, items in view.sections:
                 out.append(f"  {title} ({len(items)})")
-                out += [f"    {c.key} [{c.severity}] {c.title} — {c.state}"
+                out += [f"    {c.key} [{c.severity}] {c.title} — {STATE_WORDS[State(c.state)]}"
                         + (f" · {c.time_left}" if c.time_left else "") for c in items]
             self.write("\n".join(out))
             return True
@@ -217,7 +222,7 @@ class ConsoleSession:
             hint = ""
             if field.options:
                 hint = " (" + ", ".join(o.value for o in field.options) + ")"
-            optional = "" if field.required else " [optional]"
+            optional = "" if field.required or "optional" in field.label else " [optional]"
             values[field.name] = self.ask(f"  {field.label}{hint}{optional}: ")
         reply = await self.bot.commands.submit(self.ctx(), prompt.form_id, values)
         while reply.errors and self.ask is not None:
