@@ -271,7 +271,7 @@ async def _first_run_kb(bot) -> None:  # type: ignore[no-untyped-def]
     kb_dir = Path(os.environ.get("CASEBOT_KB_DIR", "examples/kb"))
     async with bot.db.read() as s:
         count = (await s.execute(select(func.count()).select_from(KbArticle))).scalar_one()
-    if count == 0 and kb_dir.is_dir():
+    if count == 0 and await asyncio.to_thread(kb_dir.is_dir):
         await import_dir(bot.db, kb_dir, bot.clock.now())
 
 

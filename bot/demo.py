@@ -4,6 +4,7 @@ SQLite database, so it is also a smoke test of every part working together."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +58,7 @@ async def run_demo(config: Config, write: Callable[[str], None] = print,
         clock = FakeClock()
         bot = await Casebot.create(config, f"sqlite:///{tmp}/demo.db", clock=clock)
         try:
-            if kb_dir is not None and kb_dir.is_dir():
+            if kb_dir is not None and await asyncio.to_thread(kb_dir.is_dir):
                 report = await import_dir(bot.db, kb_dir, clock.now())
                 write(f"(knowledge base: {len(report.created)} articles imported)")
             bot.register_adapter(ConsoleAdapter(bot, write))
