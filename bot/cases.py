@@ -648,7 +648,13 @@ async def join(w: Work, actor: Actor, key: str) -> str:
         raise Refusal("Only staff can join a case thread.")
     w.event(case, actor, "joined", internal=True)
     w.notify(t.to_staff(case, f"{actor.name} joined {case.key}"), case)
-    return f"You've joined {case.key}: its staff thread has the discussion."
+    # Joining means being in the customer's thread too: the mention lets each platform
+    # bring the person in (Discord adds them to the private thread).
+    role = "your CSM" if actor.role == "csm" else "from support"
+    joined = t.to_customer(case, f"{actor.name} ({role}) joined {case.key}")
+    joined.mentions = [actor.id]
+    w.notify(joined, case)
+    return f"You've joined {case.key}: its customer thread and staff thread."
 
 
 # -- survey and feedback ------------------------------------------------------------

@@ -863,6 +863,10 @@ async def test_csm_can_raise_severity_reassign_and_join_from_the_escalation(
     assert f"{key} was reassigned to Bruno Lindqvist." in titles(d.seen_by("alice"))
     assert (await d.press("dana", f"case:{key}:join")).ok
     assert "Dana Whitfield joined " + key in titles(d.staff_thread(key))
+    # The customer sees their CSM arrive, and the platform is asked to bring her in.
+    joined = [m for m in d.customer_thread(key) if "joined" in m.title]
+    assert [m.title for m in joined] == [f"Dana Whitfield (your CSM) joined {key}"]
+    assert joined[0].mentions == ["dana"]
 
 
 # -- resolution -----------------------------------------------------------------------
