@@ -1,0 +1,401 @@
+"""Events in: the Bolt app that turns Slack's requests into calls on the core.
+
+Every listener acknowledges first and does the work after (Slack wants its answer
+within 3 seconds whatever the core is doing); the answer then goes to the person
+through ``Responder``. The one exception is a modal submission, whose validation
+errors must travel in the acknowledgement itself (``response_action: errors``): there
+the core's ``submit`` runs inside the acknowledgement, within a budget well under
+Slack's deadline, because the rules for a valid form (known product areas, impacts,
+lengths) are the core's and copying them here would let the two drift apart. It is
+one short transaction; if it ever takes longer than the budget the modal is closed
+and the answer follows as a message.
+
+Listeners are plain closures, not bound methods: Bolt passes arguments by the names
+in a listener's signature, and would try to fill ``self`` too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.client import SlackApi, error_code
+from adapters.slack.dedupe import RecentGuard, payload_id
+from adapters.slack.home import HomeTabs
+from adapters.slack.people import PLATFORM, Directory
+from adapters.slack.replies import Responder
+from adapters.slack.tasks import Background
+from adapters.slack.text import from_slack
+from adapters.slack.views import (
+    CALLBACK_PREFIX,
+    Origin,
+    form_id_of,
+    form_modal,
+    modal_errors,
+    submitted_values,
+)
+from commands.api import Context, Reply
+
+if TYPE_CHECKING:
+    from commands.router import CaseCommands
+
+log = logging.getLogger(__name__)
+
+# Message subtypes that are a person writing; edits, joins, bot posts and the rest are not.
+_WRITTEN = frozenset({None, "thread_broadcast", "file_share"})
+
+DM_HINT = (
+    "Hi! I'm casebot. Use `/case` to open a support case, `/case list` to see your "
+    "cases, or `/case help` for everything you can do. To add to a case, reply in its "
+    "thread."
+)
+FORM_LATE = (
+    "The form could not open in time (Slack gives it 3 seconds). Please try again, or use "
+    "`/case open <title>`."
+)
+RECORDED_REACTION = "white_check_mark"
+JOIN_LINK = "Open the staff thread"
+
+# Any command name (the workspace may have installed it as /case or renamed it), any
+# button, and every modal of ours.
+_ANY = re.compile(r".+", re.S)
+_CALLBACKS = re.compile("^" + re.escape(CALLBACK_PREFIX))
+
+
+class _NotOurToken(logging.Filter):
+    """Bolt reads ``SLACK_BOT_TOKEN`` itself and, since we hand it a client, warns at every
+    start that the token "will be unused". It is used, by our client: drop the warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return warning_client_prioritized_and_token_skipped() not in record.getMessage()
+
+
+_BOLT_LOG = logging.getLogger("casebot.slack.bolt")
+_BOLT_LOG.addFilter(_NotOurToken())
+
+
+@dataclass(frozen=True)
+class Settings:
+    signing_secret: str
+    # How long a modal submission may wait for the core before the modal is closed
+    # without it (Slack's own limit is 3 s, network included).
+    submit_budget: float = 2.0
+    # A repeat of the same delivery within this long is dropped before reaching the core.
+    redelivery_ttl: float = 15 * 60
+    # A second click on the same button of the same message within this long is dropped.
+    double_click_ttl: float = 3.0
+    # How many requests' work may be in the core at once. More does not go faster (SQLite
+    # takes one writer at a time) but crowds the event loop that must acknowledge the
+    # next requests: in bench/slack_ack.py, 4 gave the lowest p99 on SQLite and PostgreSQL.
+    concurrent_work: int = 4
+
+
+class Listeners:
+    """The Bolt ``AsyncApp`` and what each kind of request does."""
+
+    def __init__(
+        self,
+        commands: CaseCommands,
+        directory: Directory,
+        api: SlackApi,
+        adapter: SlackAdapter,
+        responder: Responder,
+        homes: HomeTabs,
+        tasks: Background,
+        auth: AuthorizeResult,
+        settings: Settings,
+    ) -> None:
+        self.commands = commands
+        self.directory = directory
+        self.api = api
+        self.adapter = adapter
+        self.responder = responder
+        self.homes = homes
+        self.tasks = tasks
+        self.auth = auth
+        self.settings = settings
+        self.deliveries = RecentGuard(settings.redelivery_ttl)
+        self.clicks = RecentGuard(settings.double_click_ttl)
+        self.slots = asyncio.Semaphore(settings.concurrent_work)
+        self.app = self._build_app()
+
+    # ------------------------------------------------------------------ the Bolt app
+
+    def _build_app(self) -> AsyncApp:
+        auth = self.auth
+
+        async def authorize() -> AuthorizeResult:
+            # One workspace, checked once at start-up (auth.test): no call per request.
+            return auth
+
+        app = AsyncApp(
+            name="casebot",
+            # Bolt gives each request a client with the token from ``authorize``; this
+            # one only lends it the base URL, session and retry rules.
+            client=self.api.tokenless(),
+            signing_secret=self.settings.signing_secret,
+            authorize=authorize,
+            # Our listeners return as soon as they have acknowledged (the work runs in
+            # ``Background``), so Bolt answers Slack the moment we ack, with no polling.
+            process_before_response=True,
+            logger=_BOLT_LOG,
+        )
+
+        async def on_command(ack: Any, body: dict[str, Any]) -> None:
+            await ack()
+            self._start("command", body, lambda delivery: self._command(body, delivery))
+
+        async def on_action(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            container = body.get("container") or {}
+            where = container.get("message_ts") or container.get("view_id") or ""
+            click = f"{body['user']['id']}|{action.get('action_id')}|{where}"
+            if not self.clicks.claim(click):
+                log.info("double click on %s dropped", action.get("action_id"))
+                return
+            self._start(
+                "action", body, lambda delivery: self._action(body, action, delivery), click=click
+            )
+
+        async def on_view(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+            await self._view(ack, body, view)
+
+        async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+            if event.get("subtype") not in _WRITTEN or event.get("bot_id") or not event.get("user"):
+                return
+            self._start("event", body, lambda delivery: self._message(event, delivery))
+
+        async def on_home_opened(event: dict[str, Any]) -> None:
+            if event.get("tab") == "home" and event.get("user"):
+                self.homes.opened(event["user"])
+
+        async def on_error(error: Exception, body: dict[str, Any]) -> None:
+            log.error("slack request failed: %s", error, exc_info=error)
+
+        app.command(_ANY)(on_command)
+        app.action(_ANY)(on_action)
+        app.view_submission(_CALLBACKS)(on_view)
+        app.event("message")(on_message)
+        app.event("app_home_opened")(on_home_opened)
+        app.error(on_error)
+        return app
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _start(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        work: Callable[[str], Awaitable[None]],
+        click: str | None = None,
+    ) -> None:
+        """Run ``work(delivery id)`` after the ack, once per delivery (see ``dedupe``)."""
+        delivery = body.get("event_id") or payload_id(kind, body)
+        if not self.deliveries.claim(delivery):
+            log.info("re-delivery %s dropped", delivery)
+            return
+
+        async def run() -> None:
+            try:
+                async with self.slots:
+                    await work(delivery)
+            except Exception:
+                # Let Slack's re-delivery (or the person's retry) through next time.
+                self.deliveries.release(delivery)
+                if click is not None:
+                    self.clicks.release(click)
+                raise
+
+        self.tasks.spawn(run(), name=f"slack:{kind}")
+
+    async def _context(
+        self,
+        user_id: str,
+        channel_id: str | None,
+        thread_ts: str | None,
+        event_id: str,
+        given_name: str | None = None,
+    ) -> Context:
+        return Context(
+            platform=PLATFORM,
+            user_id=user_id,
+            channel_id=channel_id,
+            thread_id=thread_ts,
+            user_name=await self.directory.user_name(user_id, given_name),
+            event_id=event_id,
+        )
+
+    async def _guarded(self, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work``; if it fails, say so to the person in plain words, then re-raise."""
+        try:
+            await work()
+        except Exception:
+            await self.responder.sorry(origin)
+            raise
+
+    async def _answer(self, reply: Reply | None, origin: Origin, trigger_id: str | None) -> None:
+        """Show the core's reply: its form, or its words (privately unless public)."""
+        if reply is None or reply.duplicate:
+            return
+        if reply.prompt is not None:
+            if trigger_id:
+                try:
+                    await self.api.web.views_open(
+                        trigger_id=trigger_id, view=form_modal(reply.prompt, origin).to_dict()
+                    )
+                    return
+                except SlackApiError as exc:
+                    log.info("views.open failed: %s", error_code(exc))
+            await self.responder.reply(origin, Reply(text=FORM_LATE, ok=False))
+            return
+        if reply.text or not reply.ok:
+            await self.responder.reply(origin, reply)
+
+    # ------------------------------------------------------------------ slash commands
+
+    async def _command(self, body: dict[str, Any], delivery: str) -> None:
+        origin = Origin(
+            user_id=body["user_id"],
+            channel_id=body.get("channel_id"),
+            response_url=body.get("response_url"),
+        )
+
+        async def work() -> None:
+            ctx = await self._context(
+                origin.user_id, origin.channel_id, None, delivery, body.get("user_name")
+            )
+            text = from_slack(body.get("text") or "", self.directory.command_ref).strip()
+            reply = await self.commands.run(ctx, text)
+            await self._answer(reply, origin, body.get("trigger_id"))
+
+        await self._guarded(origin, work)
+
+    # ------------------------------------------------------------------ buttons
+
+    async def _action(self, body: dict[str, Any], action: dict[str, Any], delivery: str) -> None:
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        origin = Origin(
+            user_id=body["user"]["id"],
+            channel_id=(body.get("channel") or {}).get("id") or container.get("channel_id"),
+            thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+            response_url=body.get("response_url"),
+        )
+        action_id = str(action.get("action_id", ""))
+        # Buttons carry everything in their id; only a select has a value of its own.
+        selected = (action.get("selected_option") or {}).get("value")
+
+        async def work() -> None:
+            ctx = await self._context(
+                origin.user_id,
+                origin.channel_id,
+                origin.thread_ts,
+                delivery,
+                (body.get("user") or {}).get("name"),
+            )
+            reply = await self.commands.press(ctx, action_id, selected)
+            if action_id.endswith(":join") and reply.ok and not reply.duplicate and reply.case_key:
+                # Joining means going there: give the staff thread's link with the answer.
+                url = await self.adapter.staff_thread_link(reply.case_key)
+                if url:
+                    await self.responder.reply(origin, reply, link=(url, JOIN_LINK))
+                    return
+            await self._answer(reply, origin, body.get("trigger_id"))
+
+        await self._guarded(origin, work)
+
+    # ------------------------------------------------------------------ modals
+
+    async def _view(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = body["user"]["id"]
+        origin = Origin.from_metadata(view.get("private_metadata"), user_id)
+        delivery = payload_id("view", body)
+        if not self.deliveries.claim(delivery):
+            await ack()
+            return
+
+        async def submit() -> Reply:
+            ctx = await self._context(
+                user_id, origin.channel_id, origin.thread_ts, delivery, body["user"].get("name")
+            )
+            return await self.commands.submit(ctx, form_id_of(view), submitted_values(view))
+
+        # Not behind ``slots``: this runs inside the ack's budget and must not queue.
+        task = self.tasks.spawn(submit(), name="slack:submit")
+        done, _ = await asyncio.wait({task}, timeout=self.settings.submit_budget)
+        if task in done and task.exception() is None:
+            reply = task.result()
+            if reply.errors:
+                # Nothing happened; let the same submission be corrected and sent again.
+                self.deliveries.release(delivery)
+                await ack(response_action="errors", errors=modal_errors(reply.errors, view))
+                return
+            if reply.prompt is not None and not reply.duplicate:
+                await ack(response_action="update", view=form_modal(reply.prompt, origin))
+                return
+            await ack()
+            self.tasks.spawn(self._guarded(origin, lambda: self._answer(reply, origin, None)))
+            return
+        # Too slow, or it failed: close the modal now and answer when we know.
+        await ack()
+        self.tasks.spawn(self._late(task, origin, delivery), name="slack:submit-late")
+
+    async def _late(self, task: asyncio.Task[Reply], origin: Origin, delivery: str) -> None:
+        try:
+            reply = await task
+        except Exception:
+            self.deliveries.release(delivery)
+            await self.responder.sorry(origin)
+            raise
+        if reply.errors:
+            problems = "\n".join(f"• {message}" for message in reply.errors.values())
+            reply = Reply(text=f"{reply.text}\n{problems}".strip(), ok=False)
+        await self._answer(reply, origin, None)
+
+    # ------------------------------------------------------------------ messages
+
+    async def _message(self, event: dict[str, Any], delivery: str) -> None:
+        origin = Origin(
+            user_id=event["user"],
+            channel_id=event.get("channel"),
+            thread_ts=event.get("thread_ts"),
+        )
+
+        async def work() -> None:
+            ctx = await self._context(origin.user_id, origin.channel_id, origin.thread_ts, delivery)
+            raw = event.get("text") or ""
+            await self.directory.learn_mentioned(raw)
+            text = from_slack(raw, self.directory.text_ref)
+            reply = await self.commands.thread_message(ctx, text)
+            if reply is None:
+                if event.get("channel_type") == "im" and not origin.thread_ts:
+                    await self.responder.reply(origin, Reply(text=DM_HINT))
+                return
+            if reply.duplicate:
+                return
+            if reply.ok and not reply.public:
+                await self._mark_recorded(origin.channel_id, event.get("ts"))
+                return
+            await self.responder.reply(origin, reply)
+
+        await self._guarded(origin, work)
+
+    async def _mark_recorded(self, channel: str | None, ts: str | None) -> None:
+        """A quiet sign that a message reached the case: a reaction, not a reply."""
+        if not channel or not ts:
+            return
+        try:
+            await self.api.web.reactions_add(channel=channel, timestamp=ts, name=RECORDED_REACTION)
+        except SlackApiError as exc:
+            if error_code(exc) != "already_reacted":
+                log.info("could not mark message %s recorded: %s", ts, error_code(exc))

@@ -1,0 +1,223 @@
+"""Neutral messages and replies → Block Kit (built with ``slack_sdk.models.blocks``).
+
+A message becomes a header (the title, with an emoji saying what kind of message it
+is), the text, its fields (short ones side by side, long ones full width), the people
+to ping, and its buttons. Every message also carries a plain ``text`` fallback, which is
+what notifications, screen readers and old clients show. All user-derived text is
+escaped here and nowhere else; the only mentions in the output are the ones the core
+listed in ``message.mentions``, written by us.
+
+Block Kit's limits are enforced by clipping, never by failing: a header holds 150
+characters, a text object 3000, a field 2000, a button label 75, a message 50 blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from adapters.slack.text import clip_escaped, escape, mention
+from bot.messages import Action, Field, Kind, Message, Style
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+MAX_FIELD = 2000
+MAX_FIELDS = 10
+MAX_HEADER = 150
+MAX_BUTTON = 75
+MAX_BUTTONS = 25
+MAX_FALLBACK = 3900  # Slack truncates ``text`` after 40k; notifications show far less
+SHORT_FIELD = 60  # values this short (one line) sit side by side
+
+EMOJI: dict[Kind, str] = {
+    Kind.CASE_OPENED: ":ticket:",
+    Kind.KB_SUGGESTIONS: ":books:",
+    Kind.TRIAGE_ALERT: ":inbox_tray:",
+    Kind.ASSIGNMENT_PING: ":raising_hand:",
+    Kind.INFO_REQUEST: ":question:",
+    Kind.CHASE_REMINDER: ":alarm_clock:",
+    Kind.PHONE_TASK: ":telephone_receiver:",
+    Kind.ESCALATION_DM: ":rotating_light:",
+    Kind.RESOLUTION_PROPOSAL: ":bulb:",
+    Kind.ENG_UPDATE: ":hammer_and_wrench:",
+    Kind.SURVEY_PROMPT: ":star:",
+    Kind.KB_DRAFT: ":memo:",
+    Kind.CASE_UPDATE: ":speech_balloon:",
+    Kind.ALERT: ":warning:",
+}
+
+_STYLES = {Style.PRIMARY: "primary", Style.DANGER: "danger"}
+
+# Resolves a core person id to a Slack user id (None: not on Slack).
+UserOf = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    blocks: list[Block]
+
+    def block_dicts(self) -> list[dict[str, Any]]:
+        return [b.to_dict() for b in self.blocks]
+
+
+def _is_card(message: Message) -> bool:
+    """Cards get a header; a short update in a thread reads better as a line of text."""
+    if message.kind != Kind.CASE_UPDATE:
+        return True
+    return bool(message.ref or message.actions or message.fields)
+
+
+def _mrkdwn(text: str) -> MarkdownTextObject:
+    # verbatim: Slack must not auto-link channel names or parse "@here" in what we send.
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def _chunks(escaped: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split already-escaped text into pieces Slack accepts, at line breaks when possible
+    and never inside an entity."""
+    pieces: list[str] = []
+    rest = escaped
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+            amp = rest.rfind("&", 0, cut)
+            if amp != -1 and ";" not in rest[amp:cut]:
+                cut = amp
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    if rest.strip():
+        pieces.append(rest)
+    return pieces
+
+
+def text_sections(text: str, *, prefix: str = "") -> list[Block]:
+    """Plain text (escaped here) as one or more mrkdwn sections; ``prefix`` is trusted
+    markup (mentions, bold title) placed before it."""
+    body = escape(text)
+    combined = f"{prefix}{body}" if prefix else body
+    return [SectionBlock(text=_mrkdwn(piece)) for piece in _chunks(combined)]
+
+
+def _field_markup(f: Field, limit: int) -> str:
+    label = clip_escaped(f.label, 200)
+    value = f.value if f.value.strip() else "—"
+    return f"*{label}*\n" + clip_escaped(value, max(1, limit - len(label) - 3))
+
+
+def field_blocks(fields: Iterable[Field]) -> list[Block]:
+    blocks: list[Block] = []
+    grid: list[MarkdownTextObject] = []
+
+    def flush() -> None:
+        if grid:
+            blocks.append(SectionBlock(fields=list(grid)))
+            grid.clear()
+
+    for f in fields:
+        if len(f.value) <= SHORT_FIELD and "\n" not in f.value:
+            grid.append(_mrkdwn(_field_markup(f, MAX_FIELD)))
+            if len(grid) == MAX_FIELDS:
+                flush()
+        else:
+            flush()
+            blocks.append(SectionBlock(text=_mrkdwn(_field_markup(f, MAX_TEXT))))
+    flush()
+    return blocks
+
+
+def button(action: Action) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=clip_escaped(action.label, MAX_BUTTON), emoji=True),
+        action_id=action.id,
+        value=action.id[:2000],
+        style=_STYLES.get(action.style),
+    )
+
+
+def action_blocks(actions: list[Action], block_id: str | None = None) -> list[Block]:
+    blocks: list[Block] = []
+    for start in range(0, len(actions), MAX_BUTTONS):
+        part = actions[start : start + MAX_BUTTONS]
+        suffix = f":{start // MAX_BUTTONS}" if start else ""
+        blocks.append(
+            ActionsBlock(
+                block_id=f"{block_id}{suffix}" if block_id else None,
+                elements=[button(a) for a in part],
+            )
+        )
+    return blocks
+
+
+def mentions_markup(message: Message, user_of: UserOf) -> str:
+    """The real pings: Slack mentions for people on Slack, names for the rest."""
+    parts = []
+    for person_id in message.mentions:
+        user = user_of(person_id)
+        parts.append(mention(user) if user else escape(person_id))
+    return " ".join(parts)
+
+
+def fallback_text(message: Message, pings: str = "") -> str:
+    """The plain ``text`` every message carries (escaped; pings are trusted markup)."""
+    lines = [message.title]
+    if message.text:
+        lines.append(message.text)
+    lines.extend(f"{f.label}: {f.value}" for f in message.fields)
+    body = clip_escaped("\n".join(lines), MAX_FALLBACK)
+    return f"{pings} {body}" if pings else body
+
+
+def render_message(message: Message, user_of: UserOf) -> Rendered:
+    pings = mentions_markup(message, user_of)
+    blocks: list[Block] = []
+    if _is_card(message):
+        emoji = EMOJI.get(message.kind, "")
+        title = clip_escaped(message.title, MAX_HEADER - len(emoji) - 1)
+        blocks.append(
+            HeaderBlock(text=PlainTextObject(text=f"{emoji} {title}".strip(), emoji=True))
+        )
+        prefix = f"{pings}\n" if pings else ""
+        if message.text or prefix:
+            blocks.extend(text_sections(message.text, prefix=prefix))
+    else:
+        # A one-liner: the title in bold, the text under it.
+        title = clip_escaped(message.title, MAX_TEXT // 2)
+        prefix = f"{pings} " if pings else ""
+        lead = f"{prefix}*{title}*" + ("\n" if message.text else "")
+        blocks.extend(text_sections(message.text, prefix=lead))
+    blocks.extend(field_blocks(message.fields))
+    key = message.case_key or message.eng_key or "msg"
+    buttons = action_blocks(message.actions, block_id=f"{message.kind}:{key}")
+    room = MAX_BLOCKS - len(buttons)
+    if len(blocks) > room:
+        blocks = blocks[: room - 1]
+        blocks.append(ContextBlock(elements=[_mrkdwn("_(shortened: too long for one message)_")]))
+    return Rendered(text=fallback_text(message, pings), blocks=blocks + buttons)
+
+
+def render_reply(text: str, *, ok: bool = True, link: tuple[str, str] | None = None) -> Rendered:
+    """A ``Reply`` (plain words, maybe with user text in them) as a short message;
+    ``link`` is a (Slack-made URL, our label) to add under it."""
+    body = text if text.strip() else ("Done." if ok else "That didn't work.")
+    blocks = text_sections(body)[: MAX_BLOCKS - 2]
+    fallback = clip_escaped(body, MAX_FALLBACK)
+    if link is not None:
+        url, label = link
+        markup = f"<{url.replace('|', '%7C')}|{escape(label)}>"
+        blocks.append(SectionBlock(text=_mrkdwn(markup)))
+        fallback = f"{fallback}\n{markup}"
+    return Rendered(text=fallback, blocks=blocks)

@@ -1,0 +1,60 @@
+"""Socket Mode: the adapter dials out (``apps.connections.open`` with the app-level
+token), gets ``hello``, and acknowledges each envelope by its ``envelope_id``."""
+
+from __future__ import annotations
+
+from tests.slack.conftest import CUSTOMER, ENGINEER, SHARED, TRIAGE, World
+
+
+async def test_socket_mode_connects_and_acknowledges_every_envelope(socket_world: World) -> None:
+    world = socket_world
+    fake = world.fake
+    assert world.runner.mode == "socket" and world.runner.url is None
+    opened = fake.calls_to("apps.connections.open")
+    assert len(opened) == 1 and opened[0].token == "xapp-test-token"
+    assert fake.calls[0].method == "auth.test" and fake.calls[0].token == "xoxb-test-token"
+    assert fake.socket_connected.is_set()
+
+    # A slash command: acknowledged with an empty payload, answered afterwards.
+    ack = await world.slack.command(CUSTOMER, "open Webhooks arrive twice", channel=SHARED)
+    assert ack.body == {}
+    await world.settle()
+    assert world.last_ephemeral(CUSTOMER).startswith("Opened CASE-1: Webhooks arrive twice")
+    alert = fake.posts(TRIAGE, top=True)[0]
+
+    # A button.
+    await world.slack.click(ENGINEER, TRIAGE, alert, "case:CASE-1:claim")
+    await world.settle()
+    assert world.last_ephemeral(ENGINEER) == "CASE-1 is yours."
+
+    # A modal whose errors travel back in the envelope's ack.
+    await world.slack.command(CUSTOMER, "", channel=SHARED)
+    await world.settle()
+    form = world.opened_views()[-1]
+    ack = await world.slack.submit(
+        CUSTOMER, form, {"title": "", "type": "broken", "impact": "blocked"}
+    )
+    assert ack.body == {"response_action": "errors", "errors": {"title": "Give the case a title."}}
+
+    # An event, then Slack's retry of it (same event_id, retry_attempt 1): one effect.
+    msg = fake.store_user_message(
+        SHARED, CUSTOMER, "Seen again at 10:02", fake.posts(SHARED, top=True)[0]["ts"]
+    )
+    payload = world.slack.event_payload(
+        {
+            "type": "message",
+            "channel": SHARED,
+            "user": CUSTOMER,
+            "text": msg["text"],
+            "ts": msg["ts"],
+            "thread_ts": msg["thread_ts"],
+            "channel_type": "channel",
+        },
+        event_id="Ev0SOCKET",
+    )
+    assert await fake.envelope("events_api", payload) is not None
+    assert await fake.envelope("events_api", payload, retry_attempt=1) is not None
+    await world.settle()
+    assert fake.reactions == [(SHARED, msg["ts"], "white_check_mark")]
+    pings = [m for m in world.dm_posts(ENGINEER) if "Seen again at 10:02" in m["text"]]
+    assert len(pings) == 1
