@@ -90,3 +90,14 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def pg_db(pg_database: str) -> AsyncIterator[Database]:
+    """A migrated, empty PostgreSQL database, for what only PostgreSQL has."""
+    _truncate_pg(pg_database)
+    database = Database(pg_database)
+    try:
+        yield database
+    finally:
+        await database.dispose()

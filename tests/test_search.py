@@ -267,10 +267,10 @@ async def test_the_shipped_examples_answer_the_demo_cases(db: Database) -> None:
         assert "export" not in hit.title.lower()
 
 
-async def test_postgresql_uses_the_gin_indexes(db: Database) -> None:
+@pytest.mark.postgres
+async def test_postgresql_uses_the_gin_indexes(pg_db: Database) -> None:
     """The query expressions must match the migration's index expressions exactly."""
-    if db.is_sqlite:
-        pytest.skip("PostgreSQL only")
+    db = pg_db
     from storage.search import PG_ENG_VECTOR, PG_KB_VECTOR
 
     async with db.transaction() as s:
