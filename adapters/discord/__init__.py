@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
 
@@ -33,6 +34,7 @@ __all__ = [
     "discord_configured",
     "invite_url",
     "start_discord",
+    "start_outbound",
     "sync_commands",
 ]
 
@@ -118,6 +120,34 @@ async def start_discord(
         log.warning("Discord is slow to get ready; still connecting in the background")
     bot.register_adapter(client.delivery)
     return DiscordRunner(client, task, endpoints)
+
+
+async def start_outbound(
+    bot: Core, *, settings: DiscordSettings | None = None
+) -> Callable[[], Awaitable[None]]:
+    """Delivery only, for ``casebot worker``: log in over REST (no gateway session, so
+    no events are received and no second bot appears online), register the adapter,
+    and return how to close it. Every send goes through REST, so workers need nothing
+    the gateway caches."""
+    settings = settings or DiscordSettings.from_env()
+    endpoints = Endpoints(settings)
+    endpoints.apply()
+    client = CasebotClient(bot, settings)
+    try:
+        await client.login(settings.token)
+    except BaseException:
+        await client.close()
+        endpoints.restore()
+        raise
+    bot.register_adapter(client.delivery)
+
+    async def close() -> None:
+        try:
+            await client.close()
+        finally:
+            endpoints.restore()
+
+    return close
 
 
 async def sync_commands(
