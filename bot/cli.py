@@ -39,6 +39,9 @@ DbOpt = Annotated[str | None, typer.Option("--database-url", help="Default: "
 def _setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(message)s")
+    # Migrations and HTTP clients narrate every step at INFO; keep their warnings only.
+    for noisy in ("alembic", "httpx", "aiohttp.access", "discord.gateway"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     structlog.configure(
         processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper("iso"),
                     structlog.dev.ConsoleRenderer(colors=False)],
