@@ -1,15 +1,21 @@
 """Durable timers: rows with a due time, claimed atomically with a lease.
 
-A worker claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one
-writer), marks them running until ``lease_until``, then fires each in its own
-transaction that locks the case and re-checks the handler's guard. A timer whose worker
-died is claimable again once its lease has expired; because firing and marking done
-commit together, a fired timer never fires again.
+A worker claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent
+workers take disjoint sets; SQLite has one writer), marks them running until
+``lease_until``, then fires each in its own transaction that locks the case and
+re-checks the handler's guard. A timer whose worker died is claimable again once its
+lease has expired; because firing and marking done commit together, and a worker that
+lost its lease finds the row no longer its own, each timer fires exactly once in effect.
+
+Claiming walks partial indexes (pending timers by due time, running ones by lease), so
+it costs the same with ten thousand or a million timers pending. A timer whose handler
+keeps failing is retried after each lease and marked ``failed`` after ``MAX_ATTEMPTS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -22,6 +28,7 @@ from storage.models import Case, Timer
 log = structlog.get_logger(__name__)
 
 LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 5
 
 Handler = Callable[[Work, Case | None, dict], Awaitable[None]]
 
@@ -60,28 +67,54 @@ def due_clause(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-async def claim_due(db, now: datetime, worker: str, limit: int = 50) -> list[int]:  # type: ignore[no-untyped-def]
-    """Claim up to ``limit`` due timers for ``worker``; returns their ids."""
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    case_key: str | None
+
+
+async def claim(db, now: datetime, worker: str, limit: int = 50,  # type: ignore[no-untyped-def]
+                lease: timedelta = LEASE, max_attempts: int = MAX_ATTEMPTS) -> list[Claimed]:
+    """Claim up to ``limit`` due timers for ``worker``: first those whose worker's lease
+    ran out, then pending ones by due time. Two index range scans, never a sort of
+    everything due."""
     async with db.transaction() as s:
-        stmt = (
-            select(Timer)
-            .where(due_clause(now))
-            .order_by(Timer.due_at, Timer.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        rows = (await s.scalars(stmt)).all()
-        for r in rows:
-            r.state = "running"
-            r.lease_until = now + LEASE
-            r.worker = worker
-            r.attempts += 1
-        return [r.id for r in rows]
+        def pick(*where, order):  # type: ignore[no-untyped-def]
+            return (select(Timer, Case.key)
+                    .outerjoin(Case, Case.id == Timer.case_id)
+                    .where(*where).order_by(*order)
+                    .with_for_update(of=Timer, skip_locked=True))
+
+        rows = (await s.execute(pick(Timer.state == "running", Timer.lease_until < now,
+                                     order=(Timer.lease_until,)).limit(limit))).all()
+        if len(rows) < limit:
+            rows += (await s.execute(pick(Timer.state == "pending", Timer.due_at <= now,
+                                          order=(Timer.due_at, Timer.id))
+                                     .limit(limit - len(rows)))).all()
+        claimed = []
+        for timer, case_key in rows:
+            if timer.attempts >= max_attempts:
+                timer.state = "failed"
+                log.error("timer.gave_up", id=timer.id, kind=timer.kind, attempts=timer.attempts)
+                continue
+            timer.state = "running"
+            timer.lease_until = now + lease
+            timer.worker = worker
+            timer.attempts += 1
+            claimed.append(Claimed(timer.id, case_key))
+        return claimed
 
 
-async def fire(app, timer_id: int, worker: str) -> bool:  # type: ignore[no-untyped-def]
-    """Fire one claimed timer; returns True if it ran its handler."""
-    async with app.work() as w:
+async def claim_due(db, now: datetime, worker: str, limit: int = 50,  # type: ignore[no-untyped-def]
+                    lease: timedelta = LEASE) -> list[int]:
+    """Claim up to ``limit`` due timers for ``worker``; returns their ids."""
+    return [c.id for c in await claim(db, now, worker, limit, lease)]
+
+
+async def fire(app, timer_id: int, worker: str, case_key: str | None = None) -> bool:  # type: ignore[no-untyped-def]
+    """Fire one claimed timer; returns True if it ran its handler. With ``case_key`` the
+    case is also locked across workers while the handler runs."""
+    async with app.work(case_key=case_key) as w:
         timer = await w.session.get(Timer, timer_id, with_for_update=True)
         if timer is None or timer.state != "running" or timer.worker != worker:
             return False  # taken over by another worker after our lease ran out

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -146,6 +147,10 @@ class Case(Base):
     reopened_at: Mapped[datetime | None] = mapped_column()
     # Seconds spent waiting on the customer (service-level clocks stop meanwhile).
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Service levels (bot/sla.py): since when the clock is stopped, and what the pending
+    # SLA timers were computed from (severity, targets, paused or not).
+    sla_paused_at: Mapped[datetime | None] = mapped_column()
+    sla_basis: Mapped[str | None] = mapped_column(String(64))
 
 
 class CaseEvent(Base):
@@ -270,7 +275,14 @@ class Timer(Base):
     """
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_timers_due", "state", "due_at"),
+        # Claiming (bot/timers.py) walks these: cheap however many timers are pending.
+        Index("ix_timers_pending_due", "due_at", "id", postgresql_where=text("state = 'pending'"),
+              sqlite_where=text("state = 'pending'")),
+        Index("ix_timers_running_lease", "lease_until", postgresql_where=text("state = 'running'"),
+              sqlite_where=text("state = 'running'")),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -288,7 +300,13 @@ class OutboxRow(Base):
     """A notification written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_pending_due", "next_attempt_at", "id",
+              postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
+        Index("ix_outbox_sending_lease", "lease_until",
+              postgresql_where=text("state = 'sending'"), sqlite_where=text("state = 'sending'")),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))
@@ -304,6 +322,8 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     platform_channel: Mapped[str | None] = mapped_column(String(128))
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    # When `casebot outbox retry` queued a failed row again (its retry horizon restarts).
+    requeued_at: Mapped[datetime | None] = mapped_column()
 
 
 class ProcessedEvent(Base):
