@@ -123,10 +123,10 @@ async def delivery_context(s, row: OutboxRow, message: Message, config) -> Deliv
         if ref:
             previous = PlatformRef(ref.channel, ref.message_id, ref.thread_id)
     if not message.case_key:
-        return DeliveryContext(previous=previous)
+        return DeliveryContext(previous=previous, delivery_id=str(row.id))
     case = (await s.scalars(select(Case).where(Case.key == message.case_key))).one_or_none()
     if case is None:
-        return DeliveryContext(previous=previous)
+        return DeliveryContext(previous=previous, delivery_id=str(row.id))
     threads: dict[str, PlatformRef] = {}
     for conv in (await s.scalars(select(Conversation).where(
             Conversation.case_id == case.id, Conversation.platform == platform))).all():
@@ -134,6 +134,7 @@ async def delivery_context(s, row: OutboxRow, message: Message, config) -> Deliv
     team = config.team(case.team) if case.team else None
     return DeliveryContext(
         previous=previous,
+        delivery_id=str(row.id),
         customer_thread=threads.get("customer"),
         staff_thread=threads.get("staff"),
         origin_channel=case.origin_channel if case.platform == platform else None,
@@ -349,12 +350,18 @@ async def backlog(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 async def _record(s, message: Message, platform: str, ref: PlatformRef) -> None:  # type: ignore[no-untyped-def]
+    """Remember where the message landed. A message posted anew under a known ref (the
+    old one was deleted, or an alert moved to another team) replaces the old location,
+    so later edits go to the message people can see."""
     if message.ref:
         existing = (await s.scalars(select(MessageRef).where(
             MessageRef.ref == message.ref, MessageRef.platform == platform))).first()
         if existing is None:
             s.add(MessageRef(ref=message.ref, platform=platform, channel=ref.channel,
                              message_id=ref.message_id, thread_id=ref.thread_id))
+        elif (existing.channel, existing.message_id) != (ref.channel, ref.message_id):
+            existing.channel, existing.message_id = ref.channel, ref.message_id
+            existing.thread_id = ref.thread_id
     purpose = None
     if message.kind == Kind.CASE_OPENED and message.target.kind == TargetKind.CASE_CUSTOMER:
         purpose = "customer"
@@ -370,3 +377,6 @@ async def _record(s, message: Message, platform: str, ref: PlatformRef) -> None:
             if have is None:
                 s.add(Conversation(platform=platform, channel=ref.channel, thread=thread,
                                    case_id=case.id, purpose=purpose))
+            elif purpose == "staff" and (have.channel, have.thread) != (ref.channel, thread):
+                # A new alert (the case moved to another team): staff talk there now.
+                have.channel, have.thread = ref.channel, thread

@@ -44,6 +44,9 @@ class DeliveryContext:
     assignee_user: str | None = None
     # The case's team channel on this platform (where its private thread lives on Discord).
     team_channel: str | None = None
+    # Stable across retries of this one notification (the outbox row id): a platform
+    # idempotency key (Discord's nonce) can be derived from it.
+    delivery_id: str | None = None
 
 
 class DeliveryError(Exception):

@@ -22,6 +22,7 @@ instead of posting it twice.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -72,6 +73,7 @@ class DiscordDelivery:
     async def deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef | None:
         if self._client.is_closed():
             raise DeliveryError("the Discord client is not running", retry_after=NOT_RUNNING_RETRY)
+        token = _delivery.set(ctx.delivery_id)
         try:
             return await self._deliver(message, ctx)
         except DeliveryError:
@@ -81,6 +83,8 @@ class DiscordDelivery:
             if error.permanent:
                 log.error("Discord delivery of %s failed for good: %s", message.kind, exc)
             raise error from exc
+        finally:
+            _delivery.reset(token)
 
     async def _deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef:
         config = self._config()
@@ -306,8 +310,14 @@ def _holder(ref: PlatformRef) -> str:
     return ref.channel
 
 
+# The outbox row being delivered: retries of one notification share a nonce, two equal
+# notifications don't.
+_delivery: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery", default=None)
+
+
 def _nonce(channel_id: int, message: Message) -> str:
-    body = json.dumps([channel_id, message.to_dict()], sort_keys=True, default=str)
+    body = json.dumps([channel_id, _delivery.get(), message.to_dict()], sort_keys=True,
+                      default=str)
     return str(int.from_bytes(hashlib.sha256(body.encode()).digest()[:8], "big") >> 1)
 
 
