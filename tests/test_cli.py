@@ -11,6 +11,22 @@ from typer.testing import CliRunner
 from bot.cli import app
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> object:
+    """The CLI configures logging to the runner's captured stderr, which closes after
+    each invocation; later tests must not log into it."""
+    import logging
+
+    import structlog
+
+    yield None
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "stream", None) is not None and handler.stream.closed:
+            root.removeHandler(handler)
 ROOT = Path(__file__).resolve().parent.parent
 
 
