@@ -464,7 +464,8 @@ class CaseCommands:
     async def _execute(self, ctx: Context, fn: Callable[[Work, Actor], Awaitable[str]],
                        *, mutating: bool = True, case_key: str | None = None) -> Reply:
         try:
-            async with self.app.work(ctx.event_id if mutating else None) as w:
+            async with self.app.work(ctx.event_id if mutating else None,
+                                     case_key=case_key if mutating else None) as w:
                 w.origin_channel = ctx.channel_id  # type: ignore[attr-defined]
                 actor = await self.actor(w, ctx)
                 text = await fn(w, actor)
