@@ -26,8 +26,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+## ruff (lint and format) and mypy, as CI runs them.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot commands storage adapters
 
 typecheck: $(STAMP)
 	$(BIN)/mypy bot commands storage adapters

@@ -51,8 +51,12 @@ async def open_cases(url: str, openers: int, start_at: float, seconds: float) ->
         nonlocal failures
         i = 0
         while time.time() < start_at + seconds:
-            ctx = Context(platform="console", user_id="cleo", channel_id="console",
-                          event_id=f"bench-{uuid.uuid4().hex}")
+            ctx = Context(
+                platform="console",
+                user_id="cleo",
+                channel_id="console",
+                event_id=f"bench-{uuid.uuid4().hex}",
+            )
             t0 = time.perf_counter()
             reply = await bot.commands.run(ctx, f"open Webhook API call {n}-{i} fails")
             latencies.append(time.perf_counter() - t0)
@@ -62,8 +66,11 @@ async def open_cases(url: str, openers: int, start_at: float, seconds: float) ->
     await asyncio.sleep(max(start_at - time.time(), 0))
     await asyncio.gather(*(customer(n) for n in range(openers)))
     await bot.close()
-    return {"opened": len(latencies) - failures, "failures": failures,
-            "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0}
+    return {
+        "opened": len(latencies) - failures,
+        "failures": failures,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
+    }
 
 
 def scratch(pg: str | None, workdir: Path) -> tuple[str, object]:
@@ -92,17 +99,31 @@ async def run(url: str, workers: int, openers: int, seconds: float) -> dict:
     bot = await Casebot.create(load_config(CONFIG), url, migrate=False)
     await bot.close()
     start_at = time.time() + 3.0 + workers  # time for every process to get ready
-    procs = [await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--worker", url, str(openers), str(start_at), str(seconds),
-        stdout=asyncio.subprocess.PIPE) for _ in range(workers)]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--worker",
+            url,
+            str(openers),
+            str(start_at),
+            str(seconds),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(workers)
+    ]
     results = []
     for proc in procs:
         out, _ = await proc.communicate()
         results.append(json.loads(out.decode().strip().splitlines()[-1]))
     opened = sum(r["opened"] for r in results)
-    return {"workers": workers, "opened": opened, "per_second": opened / seconds,
-            "failures": sum(r["failures"] for r in results),
-            "p50_ms": statistics.median(r["p50_ms"] for r in results)}
+    return {
+        "workers": workers,
+        "opened": opened,
+        "per_second": opened / seconds,
+        "failures": sum(r["failures"] for r in results),
+        "p50_ms": statistics.median(r["p50_ms"] for r in results),
+    }
 
 
 async def main() -> None:
@@ -116,21 +137,25 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--database-url", default=DEFAULT_PG)
     args = parser.parse_args()
-    print(f"cases opened per second ({args.openers} concurrent customers per worker, "
-          f"{args.seconds:g}s each)")
+    print(
+        f"cases opened per second ({args.openers} concurrent customers per worker, "
+        f"{args.seconds:g}s each)"
+    )
     print(f"{'database':>10} {'workers':>7} {'cases':>6} {'cases/s':>8} {'p50 ms':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         runs = [("SQLite", None, 1)] + [
-            ("PostgreSQL", args.database_url, int(w)) for w in args.workers.split(",")]
+            ("PostgreSQL", args.database_url, int(w)) for w in args.workers.split(",")
+        ]
         for label, pg, workers in runs:
             url, drop = scratch(pg, Path(tmp))
             try:
                 r = await run(url, workers, args.openers, args.seconds)
             finally:
                 drop()  # type: ignore[operator]
-            print(f"{label:>10} {workers:>7} {r['opened']:>6} {r['per_second']:>8.1f} "
-                  f"{r['p50_ms']:>7.1f}" + (f"  ({r['failures']} failed)" if r["failures"]
-                                           else ""))
+            print(
+                f"{label:>10} {workers:>7} {r['opened']:>6} {r['per_second']:>8.1f} "
+                f"{r['p50_ms']:>7.1f}" + (f"  ({r['failures']} failed)" if r["failures"] else "")
+            )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,11 @@ class FakeSlack:
             self.rejected += 1
             self.tokens[channel] = (tokens, now)
             wait = math.ceil((1.0 - tokens) / self.rate)
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": str(wait)})
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
         self.tokens[channel] = (tokens - 1.0, now)
         self.accepted.append(now)
         return web.json_response({"ok": True, "ts": f"{now:.6f}", "channel": channel})
@@ -83,10 +86,14 @@ class FakeDiscord:
     """Fixed windows: ``route_limit`` per ``route_window`` s per channel, and
     ``global_limit`` per second overall."""
 
-    def __init__(self, route_limit: int = 5, route_window: float = 5.0,
-                 global_limit: int = 50) -> None:
+    def __init__(
+        self, route_limit: int = 5, route_window: float = 5.0, global_limit: int = 50
+    ) -> None:
         self.route_limit, self.route_window, self.global_limit = (
-            route_limit, route_window, global_limit)
+            route_limit,
+            route_window,
+            global_limit,
+        )
         self.routes: dict[str, tuple[float, int]] = {}
         self.global_window: tuple[float, int] = (0.0, 0)
         self.accepted: list[float] = []
@@ -102,15 +109,20 @@ class FakeDiscord:
             self.rejected += 1
             self.rejected_global += 1
             wait = start + 1.0 - now
-            return web.json_response({"global": True, "retry_after": wait}, status=429, headers={
-                "Retry-After": f"{wait:.3f}", "X-RateLimit-Global": "true"})
+            return web.json_response(
+                {"global": True, "retry_after": wait},
+                status=429,
+                headers={"Retry-After": f"{wait:.3f}", "X-RateLimit-Global": "true"},
+            )
         rstart, rcount = self.routes.get(channel, (0.0, 0))
         if now - rstart >= self.route_window:
             rstart, rcount = now, 0
         reset_after = rstart + self.route_window - now
-        headers = {"X-RateLimit-Limit": str(self.route_limit),
-                   "X-RateLimit-Bucket": f"b-{channel}",
-                   "X-RateLimit-Reset-After": f"{reset_after:.3f}"}
+        headers = {
+            "X-RateLimit-Limit": str(self.route_limit),
+            "X-RateLimit-Bucket": f"b-{channel}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+        }
         if rcount >= self.route_limit:
             self.rejected += 1
             headers.update({"X-RateLimit-Remaining": "0", "Retry-After": f"{reset_after:.3f}"})
@@ -119,12 +131,14 @@ class FakeDiscord:
         self.global_window = (start, count + 1)
         headers["X-RateLimit-Remaining"] = str(self.route_limit - rcount - 1)
         self.accepted.append(now)
-        return web.json_response({"id": str(len(self.accepted)), "channel_id": channel},
-                                 headers=headers)
+        return web.json_response(
+            {"id": str(len(self.accepted)), "channel_id": channel}, headers=headers
+        )
 
     def allowed_seconds(self, per_channel: dict[str, int]) -> float:
-        route = max((math.ceil(n / self.route_limit) - 1) * self.route_window
-                    for n in per_channel.values())
+        route = max(
+            (math.ceil(n / self.route_limit) - 1) * self.route_window for n in per_channel.values()
+        )
         total = sum(per_channel.values())
         return max(route, (math.ceil(total / self.global_limit) - 1) * 1.0)
 
@@ -165,9 +179,13 @@ async def serve_forever(name: str) -> None:
         return platform.handle(request.match_info["channel"])
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"accepted": platform.accepted,
-                                  "rejected": platform.rejected,
-                                  "global": getattr(platform, "rejected_global", 0)})
+        return web.json_response(
+            {
+                "accepted": platform.accepted,
+                "rejected": platform.rejected,
+                "global": getattr(platform, "rejected_global", 0),
+            }
+        )
 
     app = web.Application()
     app.router.add_post("/{channel}", post)
@@ -182,7 +200,8 @@ async def serve_forever(name: str) -> None:
 
 async def serve(name: str) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", name, stdout=asyncio.subprocess.PIPE)
+        sys.executable, __file__, "--serve", name, stdout=asyncio.subprocess.PIPE
+    )
     assert proc.stdout is not None
     port = int((await proc.stdout.readline()).decode())
     return proc, f"http://127.0.0.1:{port}"
@@ -193,12 +212,24 @@ async def queue(db: Database, platform: str, channels: int, per_channel: int) ->
     rows = []
     for i in range(per_channel):  # interleaved, as a busy day queues them
         for c in range(channels):
-            m = Message(kind=Kind.ALERT, target=Target.person(f"{platform[0]}{c}"),
-                        title=f"{platform} {c}/{i}")
+            m = Message(
+                kind=Kind.ALERT,
+                target=Target.person(f"{platform[0]}{c}"),
+                title=f"{platform} {c}/{i}",
+            )
             m.platform = platform
-            rows.append({"platform": platform, "kind": "alert", "case_key": None,
-                         "message": m.to_dict(), "state": "pending", "attempts": 0,
-                         "next_attempt_at": now, "created_at": now})
+            rows.append(
+                {
+                    "platform": platform,
+                    "kind": "alert",
+                    "case_key": None,
+                    "message": m.to_dict(),
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+            )
     async with db.transaction() as s:
         await s.execute(text("DELETE FROM outbox"))
         await s.execute(insert(OutboxRow), rows)
@@ -220,12 +251,14 @@ async def work(name: str, base: str, url: str, redis_url: str, worker_id: str) -
         print("READY", flush=True)
         return [adapter.close]
 
-    await run_worker(load_config(CONFIG), url, redis_url or None, outbound=outbound,
-                     worker_id=worker_id)
+    await run_worker(
+        load_config(CONFIG), url, redis_url or None, outbound=outbound, worker_id=worker_id
+    )
 
 
-async def run(url: str, redis_url: str | None, name: str, workers: int, channels: int,
-              per_channel: int) -> dict[str, Any]:
+async def run(
+    url: str, redis_url: str | None, name: str, workers: int, channels: int, per_channel: int
+) -> dict[str, Any]:
     fake: FakeSlack | FakeDiscord = FakeSlack() if name == "slack" else FakeDiscord()
     server, base = await serve(name)
     db = Database(url)
@@ -234,8 +267,17 @@ async def run(url: str, redis_url: str | None, name: str, workers: int, channels
     procs = []
     for i in range(workers):
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--work", name, base, url, redis_url or "",
-            f"bench-{i}", stdout=asyncio.subprocess.PIPE, stderr=LOG)
+            sys.executable,
+            __file__,
+            "--work",
+            name,
+            base,
+            url,
+            redis_url or "",
+            f"bench-{i}",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=LOG,
+        )
         assert proc.stdout is not None
         while (await proc.stdout.readline()).strip() != b"READY":
             pass
@@ -245,8 +287,9 @@ async def run(url: str, redis_url: str | None, name: str, workers: int, channels
     t0 = time.monotonic()
     while True:
         async with db.read() as s:
-            left = (await s.execute(text("SELECT count(*) FROM outbox WHERE state <> 'sent'"))
-                    ).scalar_one()
+            left = (
+                await s.execute(text("SELECT count(*) FROM outbox WHERE state <> 'sent'"))
+            ).scalar_one()
         if left == 0:
             break
         if time.monotonic() - t0 > 600:
@@ -265,10 +308,18 @@ async def run(url: str, redis_url: str | None, name: str, workers: int, channels
     accepted = sorted(stats["accepted"])
     span = accepted[-1] - accepted[0]
     allowed = fake.allowed_seconds(plan)
-    return {"messages": total, "channels": channels, "span": span, "wall": wall,
-            "rate": total / span, "allowed_rate": total / allowed,
-            "fraction": allowed / span, "429s": stats["rejected"], "accepted": accepted,
-            "global_429s": stats["global"]}
+    return {
+        "messages": total,
+        "channels": channels,
+        "span": span,
+        "wall": wall,
+        "rate": total / span,
+        "allowed_rate": total / allowed,
+        "fraction": allowed / span,
+        "429s": stats["rejected"],
+        "accepted": accepted,
+        "global_429s": stats["global"],
+    }
 
 
 def scratch_pg(base_url: str) -> tuple[str, Any]:
@@ -305,15 +356,19 @@ async def main() -> None:
     url, drop = scratch_pg(args.database_url)
     results: dict[tuple[str, int], dict[str, Any]] = defaultdict(dict)
     try:
-        print(f"{'platform':>8} {'workers':>7} {'messages':>8} {'msg/s':>7} {'allowed':>7} "
-              f"{'fraction':>8} {'429s':>5}")
+        print(
+            f"{'platform':>8} {'workers':>7} {'messages':>8} {'msg/s':>7} {'allowed':>7} "
+            f"{'fraction':>8} {'429s':>5}"
+        )
         for name, shape in (("slack", args.slack), ("discord", args.discord)):
             channels, per = (int(x) for x in shape.split("x"))
             for workers in (int(w) for w in args.workers.split(",")):
                 r = await run(url, args.redis_url, name, workers, channels, per)
                 results[(name, workers)] = r
-                print(f"{name:>8} {workers:>7} {r['messages']:>8} {r['rate']:>7.2f} "
-                      f"{r['allowed_rate']:>7.2f} {r['fraction']:>8.2f} {r['429s']:>5}")
+                print(
+                    f"{name:>8} {workers:>7} {r['messages']:>8} {r['rate']:>7.2f} "
+                    f"{r['allowed_rate']:>7.2f} {r['fraction']:>8.2f} {r['429s']:>5}"
+                )
     finally:
         drop()
 

@@ -61,18 +61,25 @@ def fresh_database(pg: str | None, workdir: Path) -> tuple[str, object]:
 async def fill(db: Database, size: int, due: int, now: datetime) -> None:
     """``due`` timers due before ``now`` and ``size - due`` spread over the next 30 days."""
     if db.is_sqlite:
-        series = ("WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g "
-                  f"WHERE n < {size}) ")
-        due_at = (f"CASE WHEN n <= {due} THEN datetime(:now, '-' || n || ' seconds') "
-                  f"ELSE datetime(:now, '+' || (n * 2592000 / {size}) || ' seconds') END")
-        sql = (series + "INSERT INTO timers (kind, due_at, payload, state, created_at, "
-               f"attempts) SELECT 'bench', {due_at}, '{{}}', 'pending', :now, 0 FROM g")
+        series = (
+            f"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {size}) "
+        )
+        due_at = (
+            f"CASE WHEN n <= {due} THEN datetime(:now, '-' || n || ' seconds') "
+            f"ELSE datetime(:now, '+' || (n * 2592000 / {size}) || ' seconds') END"
+        )
+        sql = (
+            series + "INSERT INTO timers (kind, due_at, payload, state, created_at, "
+            f"attempts) SELECT 'bench', {due_at}, '{{}}', 'pending', :now, 0 FROM g"
+        )
         params: dict[str, object] = {"now": now.replace(tzinfo=None).isoformat(sep=" ")}
     else:
-        sql = ("INSERT INTO timers (kind, due_at, payload, state, created_at, attempts) "
-               "SELECT 'bench', CASE WHEN n <= :due THEN :now - n * interval '1 second' "
-               "ELSE :now + (n::float * 2592000 / :size) * interval '1 second' END, "
-               "'{}', 'pending', :now, 0 FROM generate_series(1, :size) AS n")
+        sql = (
+            "INSERT INTO timers (kind, due_at, payload, state, created_at, attempts) "
+            "SELECT 'bench', CASE WHEN n <= :due THEN :now - n * interval '1 second' "
+            "ELSE :now + (n::float * 2592000 / :size) * interval '1 second' END, "
+            "'{}', 'pending', :now, 0 FROM generate_series(1, :size) AS n"
+        )
         params = {"now": now, "due": due, "size": size}
     async with db.transaction() as s:
         await s.execute(text("DELETE FROM timers"))
@@ -111,13 +118,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--sqlite", action="store_true", help="the embedded database")
-    parser.add_argument("--database-url", default=DEFAULT_PG,
-                        help="a PostgreSQL server to create scratch databases on")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_PG,
+        help="a PostgreSQL server to create scratch databases on",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     backend = "SQLite" if args.sqlite else "PostgreSQL"
-    print(f"timer claim cost on {backend}, batches of {BATCH} "
-          f"({DUE // BATCH - 10} claims per row)")
+    print(f"timer claim cost on {backend}, batches of {BATCH} ({DUE // BATCH - 10} claims per row)")
     print(f"{'pending':>10} {'situation':>9} {'median ms':>10} {'p95 ms':>8}")
     medians: dict[str, list[float]] = {"future": [], "backlog": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,8 +138,10 @@ async def main() -> None:
                     ms = await bench(url, size, situation)
                     med = statistics.median(ms)
                     medians[situation].append(med)
-                    print(f"{size:>10,} {situation:>9} {med:>10.2f} {p95(ms):>8.2f}"
-                          f"   (built and measured in {time.perf_counter() - t0:.0f}s)")
+                    print(
+                        f"{size:>10,} {situation:>9} {med:>10.2f} {p95(ms):>8.2f}"
+                        f"   (built and measured in {time.perf_counter() - t0:.0f}s)"
+                    )
             finally:
                 drop()  # type: ignore[operator]
     for situation, ms in medians.items():

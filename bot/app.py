@@ -51,8 +51,9 @@ class Casebot:
     them in order and never waits on the wall clock.
     """
 
-    def __init__(self, config: Config, db: Database, clock: Clock | None = None,
-                 worker_id: str | None = None) -> None:
+    def __init__(
+        self, config: Config, db: Database, clock: Clock | None = None, worker_id: str | None = None
+    ) -> None:
         from commands.router import CaseCommands
 
         self.config = config
@@ -80,9 +81,14 @@ class Casebot:
         self._remote_pending = False
 
     @classmethod
-    async def create(cls, config: Config, database_url: str | None = None,
-                     clock: Clock | None = None, migrate: bool = True,
-                     worker_id: str | None = None) -> Casebot:
+    async def create(
+        cls,
+        config: Config,
+        database_url: str | None = None,
+        clock: Clock | None = None,
+        migrate: bool = True,
+        worker_id: str | None = None,
+    ) -> Casebot:
         db = Database(database_url or database_url_from_env())
         if migrate:
             await migrate_once(db)
@@ -119,16 +125,25 @@ class Casebot:
             for a in self.config.accounts:
                 row = await s.get(AccountRow, a.key)
                 if row is None:
-                    s.add(AccountRow(key=a.key, name=a.name, tier=a.tier, csm_id=a.csm,
-                                     phone=a.phone))
+                    s.add(
+                        AccountRow(key=a.key, name=a.name, tier=a.tier, csm_id=a.csm, phone=a.phone)
+                    )
                 else:
                     row.name, row.tier, row.csm_id, row.phone = a.name, a.tier, a.csm, a.phone
             for p in self.config.people:
                 prow = await s.get(PersonRow, p.id)
                 if prow is None:
-                    s.add(PersonRow(id=p.id, name=p.name, role=p.role, team=p.team,
-                                    account_key=p.account, configured=True,
-                                    identities=dict(p.identities)))
+                    s.add(
+                        PersonRow(
+                            id=p.id,
+                            name=p.name,
+                            role=p.role,
+                            team=p.team,
+                            account_key=p.account,
+                            configured=True,
+                            identities=dict(p.identities),
+                        )
+                    )
                 else:
                     prow.name, prow.role, prow.team = p.name, p.role, p.team
                     prow.account_key, prow.identities = p.account, dict(p.identities)
@@ -153,8 +168,9 @@ class Casebot:
     # -- running use cases --------------------------------------------------------
 
     @asynccontextmanager
-    async def work(self, event_id: str | None = None, *,
-                   case_key: str | None = None) -> AsyncIterator[Work]:
+    async def work(
+        self, event_id: str | None = None, *, case_key: str | None = None
+    ) -> AsyncIterator[Work]:
         """A unit of work. With ``event_id``, a second delivery of the same platform
         event raises :class:`Duplicate` and changes nothing (the marker commits with
         the effect, so a crash before commit leaves the event unhandled, not lost).
@@ -169,8 +185,9 @@ class Casebot:
                             s.add(ProcessedEvent(key=event_id[:200], at=self.clock.now()))
                     except IntegrityError:
                         raise Duplicate(event_id) from None
-                w = Work(session=s, config=self.config, now=self.clock.now(),
-                         platforms=self.platforms)
+                w = Work(
+                    session=s, config=self.config, now=self.clock.now(), platforms=self.platforms
+                )
                 w.sla_text = sla.texter(w)  # type: ignore[attr-defined]
                 sla.begin(w)
                 yield w
@@ -224,17 +241,29 @@ class Casebot:
 
     async def deliver_due(self) -> int:
         """Claim and deliver one batch of notifications; returns how many were claimed."""
-        ids = await outbox.claim(self.db, self.clock.now(), self.worker_id,
-                                 list(self.adapters), self.retry, limit=self.outbox_batch)
+        ids = await outbox.claim(
+            self.db,
+            self.clock.now(),
+            self.worker_id,
+            list(self.adapters),
+            self.retry,
+            limit=self.outbox_batch,
+        )
         if ids:
-            await outbox.deliver_claimed(self, ids, self.worker_id, self.retry,
-                                         self.delivery_concurrency)
+            await outbox.deliver_claimed(
+                self, ids, self.worker_id, self.retry, self.delivery_concurrency
+            )
         return len(ids)
 
     async def fire_due(self) -> int:
         """Claim and fire one batch of due timers; returns how many were claimed."""
-        claimed = await timers.claim(self.db, self.clock.now(), self.worker_id,
-                                     limit=self.timer_batch, lease=self.timer_lease)
+        claimed = await timers.claim(
+            self.db,
+            self.clock.now(),
+            self.worker_id,
+            limit=self.timer_batch,
+            lease=self.timer_lease,
+        )
         for c in claimed:
             if self._stopping:
                 break  # the rest come back to someone when their lease ends
@@ -290,9 +319,14 @@ class Casebot:
                 # Claim in batches: when the pipe is half empty (or empty), not per slot.
                 if room > 0 and (not inflight or room * 2 >= capacity):
                     try:
-                        ids = await outbox.claim(self.db, self.clock.now(), self.worker_id,
-                                                 list(self.adapters), self.retry,
-                                                 limit=min(room, self.outbox_batch))
+                        ids = await outbox.claim(
+                            self.db,
+                            self.clock.now(),
+                            self.worker_id,
+                            list(self.adapters),
+                            self.retry,
+                            limit=min(room, self.outbox_batch),
+                        )
                         failures = 0
                     except asyncio.CancelledError:
                         raise
@@ -302,15 +336,20 @@ class Casebot:
                         await asyncio.sleep(min(self.poll_interval * failures, 10.0))
                         continue
                     for row_id in ids:
-                        inflight.add(asyncio.create_task(outbox.deliver_safely(
-                            self, row_id, self.worker_id, self.retry)))
+                        inflight.add(
+                            asyncio.create_task(
+                                outbox.deliver_safely(self, row_id, self.worker_id, self.retry)
+                            )
+                        )
                     claimed = len(ids)
                     if claimed == room:
                         continue  # there may be more: fill the pipe before waiting
                 woken = asyncio.ensure_future(self._wake_outbox.wait())
                 done, _ = await asyncio.wait(
-                    inflight | {woken}, timeout=self.poll_interval,
-                    return_when=asyncio.FIRST_COMPLETED)
+                    inflight | {woken},
+                    timeout=self.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 woken.cancel()
                 inflight -= done
         finally:
@@ -336,20 +375,27 @@ class Casebot:
         """Forget old event ids; drop timers and notifications finished long ago."""
         cutoff = self.clock.now() - KEEP_DONE
         async with self.db.transaction() as s:
-            t = await s.execute(delete(Timer).where(
-                Timer.state.in_(("done", "cancelled")), Timer.created_at < cutoff))
-            o = await s.execute(delete(OutboxRow).where(
-                OutboxRow.state == "sent", OutboxRow.created_at < cutoff))
-        return {"events": await self.prune_events(),
-                "timers": int(t.rowcount or 0),  # type: ignore[attr-defined]
-                "outbox": int(o.rowcount or 0)}  # type: ignore[attr-defined]
+            t = await s.execute(
+                delete(Timer).where(
+                    Timer.state.in_(("done", "cancelled")), Timer.created_at < cutoff
+                )
+            )
+            o = await s.execute(
+                delete(OutboxRow).where(OutboxRow.state == "sent", OutboxRow.created_at < cutoff)
+            )
+        return {
+            "events": await self.prune_events(),
+            "timers": int(t.rowcount or 0),  # type: ignore[attr-defined]
+            "outbox": int(o.rowcount or 0),  # type: ignore[attr-defined]
+        }
 
     async def start(self) -> None:
         self._stopping = False
         self._tasks += [
             asyncio.create_task(self._dispatch(), name="casebot-outbox"),
-            asyncio.create_task(self._serve("timers", self.fire_due, self._wake_timers),
-                                name="casebot-timers"),
+            asyncio.create_task(
+                self._serve("timers", self.fire_due, self._wake_timers), name="casebot-timers"
+            ),
             asyncio.create_task(self._housekeeping(), name="casebot-housekeeping"),
         ]
 
@@ -375,14 +421,16 @@ class Casebot:
 
     async def prune_events(self) -> int:
         async with self.db.transaction() as s:
-            result = await s.execute(delete(ProcessedEvent).where(
-                ProcessedEvent.at < self.clock.now() - DEDUPE_TTL))
+            result = await s.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.at < self.clock.now() - DEDUPE_TTL)
+            )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def failed_outbox(self) -> list[int]:
         async with self.db.read() as s:
-            return list((await s.scalars(
-                select(OutboxRow.id).where(OutboxRow.state == "failed"))).all())
+            return list(
+                (await s.scalars(select(OutboxRow.id).where(OutboxRow.state == "failed"))).all()
+            )
 
 
 async def migrate_once(db: Database) -> None:

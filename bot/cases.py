@@ -50,9 +50,7 @@ class NewCase:
 
 async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
     if not actor.is_customer or not actor.account_key:
-        raise Refusal(
-            "Cases are opened by customers. Staff can use `/case queue` to see the work."
-        )
+        raise Refusal("Cases are opened by customers. Staff can use `/case queue` to see the work.")
     title = " ".join(new.title.split())
     if not title:
         raise Refusal("A case needs a title: `/case open <what is wrong>`.")
@@ -63,8 +61,9 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         known = ", ".join(a.key for a in config.product_areas)
         raise Refusal(f"There is no product area '{new.area}' (known: {known}).")
     if new.case_type and new.case_type not in config.case_types:
-        raise Refusal(f"There is no case type '{new.case_type}' "
-                      f"(known: {', '.join(config.case_types)}).")
+        raise Refusal(
+            f"There is no case type '{new.case_type}' (known: {', '.join(config.case_types)})."
+        )
     impact = new.impact or _default_impact(w)
     if impact not in config.impacts:
         raise Refusal(f"There is no impact '{impact}' (known: {', '.join(config.impacts)}).")
@@ -96,8 +95,13 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         suggested = config.suggest_area(f"{title} {case.description}")
         case.area = suggested.key if suggested else None
     case.team = _team_for(w, case.area)
-    w.move(case, SYSTEM, State.TRIAGED, "triaged",
-           f"severity {case.severity}, area {case.area or 'unknown'}, team {case.team}")
+    w.move(
+        case,
+        SYSTEM,
+        State.TRIAGED,
+        "triaged",
+        f"severity {case.severity}, area {case.area or 'unknown'}, team {case.team}",
+    )
     w.notify(t.case_opened(config, case), case)
     # Knowledge first: show the customer the best matches before anyone is assigned.
     hits = await search_articles(w.session, f"{title} {case.description}", limit=3, area=case.area)
@@ -105,8 +109,9 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
     if hits and case.severity != "S1":
         w.notify(t.kb_suggestions(case, [(h.key, h.title, h.snippet) for h in hits]), case)
         w.event(case, SYSTEM, "kb_suggested", ", ".join(h.key for h in hits))
-        w.schedule("knowledge_wait", config.support.knowledge_wait.after(w.now, config.support.tz),
-                   case)
+        w.schedule(
+            "knowledge_wait", config.support.knowledge_wait.after(w.now, config.support.tz), case
+        )
     else:
         if hits:
             w.notify(t.kb_suggestions(case, [(h.key, h.title, h.snippet) for h in hits]), case)
@@ -123,8 +128,11 @@ def _team_for(w: Work, area: str | None) -> str | None:
     if area and (a := w.config.area(area)):
         return a.team
     # No area: the first team that owns a product area triages it.
-    return w.config.product_areas[0].team if w.config.product_areas else (
-        w.config.teams[0].key if w.config.teams else None)
+    return (
+        w.config.product_areas[0].team
+        if w.config.product_areas
+        else (w.config.teams[0].key if w.config.teams else None)
+    )
 
 
 async def route(w: Work, case: Case) -> None:
@@ -162,8 +170,12 @@ async def kb_accept(w: Work, actor: Actor, key: str, article_key: str) -> str:
     w.notify(t.case_status(w.config, case, None, f"Resolved by {article_key}."), case)
     if case.routed_at is not None:
         w.notify(t.to_staff(case, f"{case.key} was solved by {article_key}; no work needed."), case)
-        w.notify(t.triage_alert(w.config, case, [], [], claimed_by=f"the customer ({article_key})",
-                                update=True), case)
+        w.notify(
+            t.triage_alert(
+                w.config, case, [], [], claimed_by=f"the customer ({article_key})", update=True
+            ),
+            case,
+        )
     _survey(w, case)
     return f"Glad {article_key} solved it. {case.key} is resolved."
 
@@ -173,8 +185,10 @@ async def kb_reject(w: Work, actor: Actor, key: str) -> str:
     require_customer(actor, case, "answer the suggestions for")
     # The suggestions stand while nobody works on the case (as for accepting one).
     if State(case.state) not in TRANSITIONS[Act.ACCEPT_KB]:
-        raise Refusal(f"{case.key} is {STATE_WORDS[State(case.state)]}: "
-                      "the suggested articles no longer apply.")
+        raise Refusal(
+            f"{case.key} is {STATE_WORDS[State(case.state)]}: "
+            "the suggested articles no longer apply."
+        )
     w.event(case, actor, "kb_rejected", ", ".join(case.kb_suggested or []))
     await route(w, case)
     return f"Thanks. An engineer will look at {case.key}."
@@ -228,8 +242,12 @@ async def _assign(w: Work, case: Case, engineer_id: str, actor: Actor, how: str)
         row.last_assigned_at = w.now
     by = "casebot (best skill match)" if actor.role == "system" else actor.name
     w.notify(t.assignment_ping(w.config, case, engineer_id, by), case)
-    w.notify(t.triage_alert(w.config, case, list(case.kb_suggested or []), [], claimed_by=name,
-                            update=alert_posted), case)
+    w.notify(
+        t.triage_alert(
+            w.config, case, list(case.kb_suggested or []), [], claimed_by=name, update=alert_posted
+        ),
+        case,
+    )
     w.notify(t.case_status(w.config, case, name, f"{name} is working on your case."), case)
     if previous and previous != engineer_id:
         w.notify(t.to_person(previous, case, f"{case.key} was reassigned to {name}."), case)
@@ -242,8 +260,10 @@ async def change_area(w: Work, actor: Actor, key: str, area: str) -> str:
         raise Refusal(f"{case.key} is closed; its area can't change.")
     a = w.config.area(area)
     if a is None:
-        raise Refusal(f"There is no product area '{area}' "
-                      f"(known: {', '.join(x.key for x in w.config.product_areas)}).")
+        raise Refusal(
+            f"There is no product area '{area}' "
+            f"(known: {', '.join(x.key for x in w.config.product_areas)})."
+        )
     old_team = case.team
     case.area, case.team = a.key, a.team
     w.event(case, actor, "area_changed", a.key)
@@ -280,8 +300,9 @@ async def replicating(w: Work, actor: Actor, key: str) -> str:
     to = next_state(case.key, case.state, Act.REPLICATE)
     w.move(case, actor, to, "replicating")
     _first_response(w, case)
-    w.notify(t.case_status(w.config, case, actor.name,
-                           f"{actor.name} is reproducing the problem."), case)
+    w.notify(
+        t.case_status(w.config, case, actor.name, f"{actor.name} is reproducing the problem."), case
+    )
     return f"{case.key}: replicating."
 
 
@@ -295,8 +316,15 @@ async def need_info(w: Work, actor: Actor, key: str, question: str) -> str:
     w.move(case, actor, to, "info_requested", question.strip())
     _first_response(w, case)
     w.notify(t.info_request(case, actor.name, question.strip()), case)
-    w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
-                           f"{actor.name} is waiting for your answer."), case)
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            f"{actor.name} is waiting for your answer.",
+        ),
+        case,
+    )
     await start_chase(w, case)
     return f"Asked the customer on {case.key}; the chase sequence is running."
 
@@ -317,8 +345,15 @@ async def _propose(w: Work, case: Case, actor: Actor, resolution: str, act_: Act
     _first_response(w, case)
     engineer = await w.person_name(case.assignee_id) if actor.role == "system" else actor.name
     w.notify(t.resolution_proposal(case, engineer, resolution), case)
-    w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
-                           "A resolution is proposed: please confirm or reject it."), case)
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            "A resolution is proposed: please confirm or reject it.",
+        ),
+        case,
+    )
     await start_chase(w, case)
 
 
@@ -330,12 +365,24 @@ async def confirm(w: Work, actor: Actor, key: str) -> str:
     case.close_reason = "resolved"
     case.closed_at = w.now
     w.move(case, actor, to, "confirmed", case.proposed_resolution or "")
-    w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
-                           "Resolved: confirmed by the customer."), case)
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            "Resolved: confirmed by the customer.",
+        ),
+        case,
+    )
     if case.assignee_id:
-        w.notify(t.to_person(case.assignee_id, case,
-                             f"{actor.name} confirmed the resolution: {case.key} is resolved."),
-                 case)
+        w.notify(
+            t.to_person(
+                case.assignee_id,
+                case,
+                f"{actor.name} confirmed the resolution: {case.key} is resolved.",
+            ),
+            case,
+        )
     from bot.knowledge import draft_from_case
 
     await draft_from_case(w, case)
@@ -353,12 +400,26 @@ async def reject(w: Work, actor: Actor, key: str, reason: str) -> str:
     case.rejection_reason = reason.strip()
     w.move(case, actor, to, "rejected", reason.strip())
     if case.assignee_id:
-        w.notify(t.to_person(case.assignee_id, case,
-                             f"{actor.name} rejected the resolution of {case.key}",
-                             reason.strip(), ping=True), case)
+        w.notify(
+            t.to_person(
+                case.assignee_id,
+                case,
+                f"{actor.name} rejected the resolution of {case.key}",
+                reason.strip(),
+                ping=True,
+            ),
+            case,
+        )
     w.notify(t.to_staff(case, f"Resolution rejected by {actor.name}", reason.strip()), case)
-    w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
-                           "Back with your engineer after your answer."), case)
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            "Back with your engineer after your answer.",
+        ),
+        case,
+    )
     return f"Understood. {case.key} is back with its engineer."
 
 
@@ -388,15 +449,25 @@ async def customer_message(w: Work, actor: Actor, case: Case, text: str, echo: b
     if case.state in WAITING_ON_CUSTOMER:
         await stop_chase(w, case)
     if case.state == State.WAITING_ON_CUSTOMER:
-        w.move(case, actor, next_state(case.key, case.state, Act.CUSTOMER_ANSWER), "answered",
-               text)
-        w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
-                               "Thanks for the information; your engineer is on it."), case)
+        w.move(case, actor, next_state(case.key, case.state, Act.CUSTOMER_ANSWER), "answered", text)
+        w.notify(
+            t.case_status(
+                w.config,
+                case,
+                await w.person_name(case.assignee_id),
+                "Thanks for the information; your engineer is on it.",
+            ),
+            case,
+        )
     if echo:
         w.notify(t.to_customer(case, f"{actor.name} on {case.key}", text), case)
     if case.assignee_id:
-        w.notify(t.to_person(case.assignee_id, case, f"{actor.name} wrote on {case.key}", text,
-                             ping=True), case)
+        w.notify(
+            t.to_person(
+                case.assignee_id, case, f"{actor.name} wrote on {case.key}", text, ping=True
+            ),
+            case,
+        )
     w.notify(t.to_staff(case, f"{actor.name} (customer) wrote", text), case)
 
 
@@ -435,23 +506,32 @@ async def duplicate(w: Work, actor: Actor, key: str, other_key: str) -> str:
 
 async def close_unresponsive(w: Work, case: Case) -> None:
     to = next_state(case.key, case.state, Act.CLOSE_UNRESPONSIVE)
-    await _close(w, case, SYSTEM, to, "unresponsive",
-                 note="no answer after the chase sequence")
+    await _close(w, case, SYSTEM, to, "unresponsive", note="no answer after the chase sequence")
 
 
-async def _close(w: Work, case: Case, actor: Actor, to: State, reason: str,
-                 survey: bool = True, note: str = "") -> None:
+async def _close(
+    w: Work, case: Case, actor: Actor, to: State, reason: str, survey: bool = True, note: str = ""
+) -> None:
     await stop_chase(w, case)
     await w.cancel_timers(case, "knowledge_wait", "escalation_followup")
     case.close_reason = reason
     case.closed_at = w.now
     w.move(case, actor, to, f"closed_{reason}", note)
-    words = {"withdrawn": "Withdrawn by the customer.",
-             "duplicate": f"Closed as a duplicate of {case.duplicate_of}.",
-             "unresponsive": "Closed: we did not hear back after several reminders. "
-                             "Open a new case whenever you're ready."}
-    w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
-                           words.get(reason, f"Closed ({reason}).")), case)
+    words = {
+        "withdrawn": "Withdrawn by the customer.",
+        "duplicate": f"Closed as a duplicate of {case.duplicate_of}.",
+        "unresponsive": "Closed: we did not hear back after several reminders. "
+        "Open a new case whenever you're ready.",
+    }
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            words.get(reason, f"Closed ({reason})."),
+        ),
+        case,
+    )
     if case.assignee_id and actor.id != case.assignee_id:
         w.notify(t.to_person(case.assignee_id, case, f"{case.key} closed ({reason})", note), case)
     if survey:
@@ -465,8 +545,10 @@ async def reopen(w: Work, actor: Actor, key: str, reason: str) -> str:
     window = w.config.support.reopen_window
     resolved_at = case.resolved_at or case.closed_at
     if resolved_at is None or window.after(resolved_at, w.config.support.tz) < w.now:
-        raise Refusal(f"{case.key} was resolved more than {window} ago and can't be reopened; "
-                      "please open a new case.")
+        raise Refusal(
+            f"{case.key} was resolved more than {window} ago and can't be reopened; "
+            "please open a new case."
+        )
     case.close_reason = None
     case.closed_at = None
     case.resolved_at = None
@@ -480,10 +562,21 @@ async def reopen(w: Work, actor: Actor, key: str, reason: str) -> str:
         await route(w, case)
     else:
         w.move(case, actor, to, "reopened", reason)
-        w.notify(t.to_person(case.assignee_id, case, f"{actor.name} reopened {case.key}",
-                             reason, ping=True), case)
-        w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
-                               "Reopened: back with your engineer."), case)
+        w.notify(
+            t.to_person(
+                case.assignee_id, case, f"{actor.name} reopened {case.key}", reason, ping=True
+            ),
+            case,
+        )
+        w.notify(
+            t.case_status(
+                w.config,
+                case,
+                await w.person_name(case.assignee_id),
+                "Reopened: back with your engineer.",
+            ),
+            case,
+        )
     return f"{case.key} is reopened."
 
 
@@ -520,8 +613,13 @@ async def start_chase(w: Work, case: Case) -> None:
         return
     case.chase_step = 0
     first = w.config.chase[0]
-    w.schedule("chase", first.after.after(w.now, w.config.support.tz), case,
-               step=0, generation=case.chase_generation)
+    w.schedule(
+        "chase",
+        first.after.after(w.now, w.config.support.tz),
+        case,
+        step=0,
+        generation=case.chase_generation,
+    )
 
 
 async def stop_chase(w: Work, case: Case) -> None:
@@ -546,18 +644,26 @@ async def chase_step(w: Work, case: Case, step: int, generation: int) -> None:
         opener = w.config.person(case.opener_id)
         account = w.config.account(case.account_key)
         phone = (opener.identities.get("phone") if opener else None) or (
-            account.phone if account else None)
+            account.phone if account else None
+        )
         target = case.assignee_id or (w.config.leads()[0].id if w.config.leads() else None)
         if target:
-            w.notify(t.phone_task(w.config, case, target, await w.person_name(case.opener_id),
-                                  phone), case)
+            w.notify(
+                t.phone_task(w.config, case, target, await w.person_name(case.opener_id), phone),
+                case,
+            )
         w.event(case, SYSTEM, "phone_task", phone or "")
     elif action == "close_unresponsive":
         await close_unresponsive(w, case)
         return
     if step + 1 < len(steps):
-        w.schedule("chase", steps[step + 1].after.after(w.now, w.config.support.tz), case,
-                   step=step + 1, generation=generation)
+        w.schedule(
+            "chase",
+            steps[step + 1].after.after(w.now, w.config.support.tz),
+            case,
+            step=step + 1,
+            generation=generation,
+        )
 
 
 # -- escalation ---------------------------------------------------------------------
@@ -572,8 +678,10 @@ async def escalate(w: Work, actor: Actor, key: str, reason: str) -> str:
     if case.escalation_level >= 2:
         raise Refusal(f"{case.key} is already escalated to the support lead.")
     if case.escalation_level == 1 and case.escalation_acked_at is None:
-        raise Refusal(f"{case.key} is already escalated; your CSM has been told and the lead "
-                      "will be if they don't acknowledge it soon.")
+        raise Refusal(
+            f"{case.key} is already escalated; your CSM has been told and the lead "
+            "will be if they don't acknowledge it soon."
+        )
     csm = w.config.csm_for(case.account_key)
     level = 1 if case.escalation_level == 0 and csm is not None else 2
     await _escalate_to(w, case, actor, level, reason)
@@ -588,8 +696,11 @@ async def _escalate_to(w: Work, case: Case, actor: Actor, level: int, reason: st
     case.escalated_at = w.now
     case.escalation_acked_at = None
     w.event(case, actor, "escalated", f"level {level}: {reason}")
-    events = (await w.session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))).all()
+    events = (
+        await w.session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+        )
+    ).all()
     names = {p.id: p.name for p in w.config.people}
     timeline = t.timeline_text([e for e in events if not e.internal] or events, names)
     customer = await w.person_name(case.opener_id)
@@ -597,9 +708,13 @@ async def _escalate_to(w: Work, case: Case, actor: Actor, level: int, reason: st
         csm = w.config.csm_for(case.account_key)
         assert csm is not None
         recipients = [csm.id]
-        w.schedule("escalation_followup",
-                   w.config.escalation.acknowledge_within.after(w.now, w.config.support.tz),
-                   case, level=1, escalated_at=w.now.isoformat())
+        w.schedule(
+            "escalation_followup",
+            w.config.escalation.acknowledge_within.after(w.now, w.config.support.tz),
+            case,
+            level=1,
+            escalated_at=w.now.isoformat(),
+        )
     else:
         recipients = [p.id for p in w.config.leads()]
     for pid in recipients:
@@ -609,13 +724,22 @@ async def _escalate_to(w: Work, case: Case, actor: Actor, level: int, reason: st
 
 async def escalation_followup(w: Work, case: Case, level: int, escalated_at: str) -> None:
     """Timer: an escalation the CSM has not acknowledged goes up to the lead."""
-    if (case.escalation_level != level or case.escalation_acked_at is not None
-            or case.escalated_at is None or case.escalated_at.isoformat() != escalated_at
-            or case.state not in ACTIVE):
+    if (
+        case.escalation_level != level
+        or case.escalation_acked_at is not None
+        or case.escalated_at is None
+        or case.escalated_at.isoformat() != escalated_at
+        or case.state not in ACTIVE
+    ):
         return
-    await _escalate_to(w, case, SYSTEM, 2,
-                       f"not acknowledged by the CSM within {w.config.escalation.acknowledge_within}"
-                       f" (was: {case.escalation_reason})")
+    await _escalate_to(
+        w,
+        case,
+        SYSTEM,
+        2,
+        f"not acknowledged by the CSM within {w.config.escalation.acknowledge_within}"
+        f" (was: {case.escalation_reason})",
+    )
 
 
 async def ack(w: Work, actor: Actor, key: str, text: str) -> str:
@@ -629,8 +753,9 @@ async def ack(w: Work, actor: Actor, key: str, text: str) -> str:
     case.escalation_acked_at = w.now
     await w.cancel_timers(case, "escalation_followup")
     w.event(case, actor, "escalation_acknowledged", text.strip())
-    w.notify(t.to_customer(case, f"{actor.name} has your escalation on {case.key}",
-                           text.strip()), case)
+    w.notify(
+        t.to_customer(case, f"{actor.name} has your escalation on {case.key}", text.strip()), case
+    )
     w.notify(t.to_staff(case, f"{actor.name} acknowledged the escalation", text.strip()), case)
     return f"Acknowledged the escalation of {case.key}."
 
@@ -669,8 +794,9 @@ async def survey(w: Work, actor: Actor, key: str, rating: int, comment: str) -> 
         raise Refusal(f"{case.key} is still open; the survey comes when it closes.")
     if not 1 <= rating <= 5:
         raise Refusal("The rating is a number from 1 to 5.")
-    existing = (await w.session.scalars(
-        select(SurveyAnswer).where(SurveyAnswer.case_id == case.id))).one_or_none()
+    existing = (
+        await w.session.scalars(select(SurveyAnswer).where(SurveyAnswer.case_id == case.id))
+    ).one_or_none()
     if existing is not None:
         if comment.strip() and not existing.comment:
             existing.comment = comment.strip()
@@ -678,8 +804,11 @@ async def survey(w: Work, actor: Actor, key: str, rating: int, comment: str) -> 
             await _low_score_alert(w, case, existing.rating, comment.strip(), actor)
             return "Thanks for the comment."
         raise Refusal(f"You've already rated {case.key} ({existing.rating}/5). Thank you!")
-    w.session.add(SurveyAnswer(case_id=case.id, person_id=actor.id, rating=rating,
-                               comment=comment.strip(), at=w.now))
+    w.session.add(
+        SurveyAnswer(
+            case_id=case.id, person_id=actor.id, rating=rating, comment=comment.strip(), at=w.now
+        )
+    )
     w.event(case, actor, "survey_answered", f"{rating}/5 {comment.strip()}".strip())
     await _low_score_alert(w, case, rating, comment.strip(), actor)
     return f"Thanks for rating {case.key} {rating}/5."
@@ -691,9 +820,17 @@ async def _low_score_alert(w: Work, case: Case, rating: int, comment: str, actor
     csm = w.config.csm_for(case.account_key)
     targets = [csm.id] if csm else [p.id for p in w.config.leads()]
     for pid in targets:
-        w.notify(t.to_person(pid, case, f"Low survey score on {case.key}: {rating}/5 "
-                             f"from {actor.name}", comment or "(no comment)", Kind.ALERT,
-                             ping=True), case)
+        w.notify(
+            t.to_person(
+                pid,
+                case,
+                f"Low survey score on {case.key}: {rating}/5 from {actor.name}",
+                comment or "(no comment)",
+                Kind.ALERT,
+                ping=True,
+            ),
+            case,
+        )
 
 
 async def feedback(w: Work, actor: Actor, text: str) -> str:
@@ -701,8 +838,9 @@ async def feedback(w: Work, actor: Actor, text: str) -> str:
 
     if not text.strip():
         raise Refusal("Tell us what you think: `/case feedback <text>`.")
-    w.session.add(Feedback(person_id=actor.id, account_key=actor.account_key, text=text.strip(),
-                           at=w.now))
+    w.session.add(
+        Feedback(person_id=actor.id, account_key=actor.account_key, text=text.strip(), at=w.now)
+    )
     for lead in w.config.leads():
         msg = t.to_person(lead.id, None, f"Feedback from {actor.name}", text.strip(), Kind.ALERT)
         msg.platform = actor.platform
@@ -714,8 +852,9 @@ async def eng_issue_for(w: Work, eng_key: str) -> EngIssue:
     from bot.work import normalize_key
 
     key = normalize_key(eng_key, "ENG")
-    issue = (await w.session.scalars(
-        select(EngIssue).where(EngIssue.key == key).with_for_update())).one_or_none()
+    issue = (
+        await w.session.scalars(select(EngIssue).where(EngIssue.key == key).with_for_update())
+    ).one_or_none()
     if issue is None:
         raise Refusal(f"There is no engineering issue {key}.")
     return issue

@@ -9,7 +9,7 @@ import signal
 import sys
 from contextlib import suppress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 import typer
@@ -17,8 +17,11 @@ import typer
 from bot.config import Config, ConfigError, config_path_from_env, load_config
 from storage.db import database_url_from_env, normalize_url
 
-app = typer.Typer(help="casebot: the whole support case life cycle in Slack and Discord.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="casebot: the whole support case life cycle in Slack and Discord.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 config_app = typer.Typer(help="Check a configuration file.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="The knowledge base as Markdown files.", no_args_is_help=True)
@@ -30,24 +33,35 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(discord_app, name="discord")
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="The YAML file "
-                      "(default: $CASEBOT_CONFIG or examples/casebot.yml).")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Default: "
-                  "$CASEBOT_DATABASE_URL or sqlite:///casebot.db.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="The YAML file (default: $CASEBOT_CONFIG or examples/casebot.yml)."
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Default: $CASEBOT_DATABASE_URL or sqlite:///casebot.db."),
+]
 
 
 def _setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr, format="%(message)s"
+    )
     # Migrations and HTTP clients narrate every step at INFO; keep their warnings only.
     for noisy in ("alembic", "httpx", "aiohttp.access", "discord.gateway"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper("iso"),
-                    structlog.dev.ConsoleRenderer(colors=False)],
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper("iso"),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(
-            getattr(logging, level.upper(), logging.INFO)),
+            getattr(logging, level.upper(), logging.INFO)
+        ),
     )
 
 
@@ -108,8 +122,10 @@ def kb_import(directory: Path, database_url: DbOpt = None) -> None:
             report = await import_dir(db, directory, SystemClock().now())
         finally:
             await db.dispose()
-        typer.echo(f"created {len(report.created)}, updated {len(report.updated)}, "
-                   f"unchanged {len(report.unchanged)}")
+        typer.echo(
+            f"created {len(report.created)}, updated {len(report.updated)}, "
+            f"unchanged {len(report.unchanged)}"
+        )
         for e in report.errors:
             typer.echo(f"error: {e}", err=True)
         return 1 if report.errors else 0
@@ -136,8 +152,9 @@ def kb_export(directory: Path, database_url: DbOpt = None) -> None:
 
 
 @outbox_app.command("list")
-def outbox_list(failed: Annotated[bool, typer.Option("--failed")] = False,
-                database_url: DbOpt = None) -> None:
+def outbox_list(
+    failed: Annotated[bool, typer.Option("--failed")] = False, database_url: DbOpt = None
+) -> None:
     """Notifications not yet delivered (or, with --failed, given up on)."""
     from bot.worker import outbox_list as listing
     from storage.db import Database
@@ -154,8 +171,9 @@ def outbox_list(failed: Annotated[bool, typer.Option("--failed")] = False,
 
 
 @outbox_app.command("retry")
-def outbox_retry(ids: Annotated[list[int] | None, typer.Argument()] = None,
-                 database_url: DbOpt = None) -> None:
+def outbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument()] = None, database_url: DbOpt = None
+) -> None:
     """Put failed notifications (all, or the given ids) back in the queue."""
     from bot.worker import outbox_retry as retry
     from storage.db import Database
@@ -181,8 +199,11 @@ def demo(config: ConfigOpt = None) -> None:
 
 
 @app.command()
-def worker(config: ConfigOpt = None, database_url: DbOpt = None,
-           log_level: Annotated[str, typer.Option()] = "INFO") -> None:
+def worker(
+    config: ConfigOpt = None,
+    database_url: DbOpt = None,
+    log_level: Annotated[str, typer.Option()] = "INFO",
+) -> None:
     """Deliver notifications and fire timers (no chat adapters): run as many as you like."""
     from bot.worker import run_worker
 
@@ -195,11 +216,17 @@ def worker(config: ConfigOpt = None, database_url: DbOpt = None,
 def run(
     config: ConfigOpt = None,
     database_url: DbOpt = None,
-    platform: Annotated[list[str] | None, typer.Option(
-        "--platform", help="slack, discord or console (default: every platform whose token "
-        "is set, else the console)")] = None,
-    http: Annotated[bool, typer.Option("--http", help="Slack over HTTP instead of "
-                                        "Socket Mode")] = False,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--platform",
+            help="slack, discord or console (default: every platform whose token "
+            "is set, else the console)",
+        ),
+    ] = None,
+    http: Annotated[
+        bool, typer.Option("--http", help="Slack over HTTP instead of Socket Mode")
+    ] = False,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 3000,
     log_level: Annotated[str, typer.Option()] = "INFO",
@@ -211,8 +238,9 @@ def run(
         asyncio.run(_run(cfg, _db_url(database_url), platform or [], http, host, port))
 
 
-async def _run(config: Config, url: str, platforms: list[str], http: bool, host: str,
-               port: int) -> None:
+async def _run(
+    config: Config, url: str, platforms: list[str], http: bool, host: str, port: int
+) -> None:
     from bot.app import Casebot
 
     wanted = set(platforms)
@@ -226,7 +254,7 @@ async def _run(config: Config, url: str, platforms: list[str], http: bool, host:
     bot = await Casebot.create(config, url)
     await _attach_coordination(bot)
     await _first_run_kb(bot)
-    runners = []
+    runners: list[Any] = []
     try:
         if "slack" in wanted:
             from adapters.slack import start_slack
@@ -287,9 +315,11 @@ async def _console(bot) -> None:  # type: ignore[no-untyped-def]
     bot.register_adapter(ConsoleAdapter(bot, write))
     session = ConsoleSession(bot, write, ask=input)
     people = ", ".join(f"{p.id} ({p.role})" for p in bot.config.people)
-    write(f"casebot console — {bot.config.support.name}\nPeople: {people}\n"
-          "Type `as <person>`, then `/case help`. `help` lists console commands; "
-          "`quit` leaves.")
+    write(
+        f"casebot console — {bot.config.support.name}\nPeople: {people}\n"
+        "Type `as <person>`, then `/case help`. `help` lists console commands; "
+        "`quit` leaves."
+    )
     while True:
         prompt = f"{session.me or '?'}> "
         try:
@@ -301,8 +331,11 @@ async def _console(bot) -> None:  # type: ignore[no-untyped-def]
 
 
 @discord_app.command("sync")
-def discord_sync(global_: Annotated[bool, typer.Option("--global")] = False,
-                 config: ConfigOpt = None, database_url: DbOpt = None) -> None:
+def discord_sync(
+    global_: Annotated[bool, typer.Option("--global")] = False,
+    config: ConfigOpt = None,
+    database_url: DbOpt = None,
+) -> None:
     """Sync the /case application commands (to the configured guilds, or globally)."""
     from adapters.discord import sync_commands
     from bot.app import Casebot

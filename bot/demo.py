@@ -17,43 +17,88 @@ from bot.kb_files import import_dir
 
 # (narration, [console lines]) — each step is one thing a person does.
 SCRIPT: list[tuple[str, list[str]]] = [
-    ("A customer opens a case with the quick path",
-     ["as gus", "/case open Dashboard export to PDF shows blank charts on every dashboard"]),
-    ("The knowledge base is searched first; the customer says none of it is their problem",
-     ["press CASE-1 kb_reject"]),
+    (
+        "A customer opens a case with the quick path",
+        ["as gus", "/case open Dashboard export to PDF shows blank charts on every dashboard"],
+    ),
+    (
+        "The knowledge base is searched first; the customer says none of it is their problem",
+        ["press CASE-1 kb_reject"],
+    ),
     ("(the triage alert and the assignment by skill went out above)", []),
-    ("The engineer corrects the severity (a blocked enterprise customer), starts replicating "
-     "and asks for information",
-     ["as omar", "/case severity CASE-1 S2", "/case replicating CASE-1",
-      "/case need-info CASE-1 Which browser, and does it happen with a 1-hour time range?"]),
-    ("A business day passes without an answer: the chase sequence reminds the customer",
-     ["advance 1bd"]),
-    ("The customer answers in the case thread: the chase stops",
-     ["as gus", "say CASE-1 Chrome 131 and Firefox, any time range. @everyone please look!"]),
-    ("The engineer logs a defect with engineering",
-     ["as omar", "/case defect CASE-1 PDF export renders charts before their data has loaded"]),
-    ("A second account hits the same problem; its case is linked and ENG-1's priority rises",
-     ["as ivy", "/case open The PDF export of our dashboard comes out blank",
-      "press CASE-2 kb_reject",
-      "as omar", "/case severity CASE-2 S3", "/case replicating CASE-2", "/case link CASE-2 ENG-1", "/case eng list"]),
-    ("The first customer escalates: their CSM gets a DM",
-     ["as gus", "/case escalate CASE-1 Our board report is due on Friday",
-      "as dana", "press CASE-1 ack I'm following this with engineering"]),
-    ("Engineering fixes ENG-1: both cases get a resolution to confirm",
-     ["as omar", "/case eng status ENG-1 fixed Charts now wait for their data before export"]),
-    ("One customer confirms (resolved); the other rejects (back to its engineer)",
-     ["as gus", "press CASE-1 confirm",
-      "as ivy", "press CASE-2 reject Still blank for us when the dashboard has 20+ charts"]),
-    ("The engineer publishes the knowledge-base draft written from the resolved case",
-     ["as omar", "/case kb drafts", "/case kb publish KB-11",
-      "/case kb search PDF export blank charts"]),
-    ("The customer answers the survey",
-     ["as gus", "press CASE-1 rate:5", "/case show CASE-1"]),
+    (
+        "The engineer corrects the severity (a blocked enterprise customer), starts replicating "
+        "and asks for information",
+        [
+            "as omar",
+            "/case severity CASE-1 S2",
+            "/case replicating CASE-1",
+            "/case need-info CASE-1 Which browser, and does it happen with a 1-hour time range?",
+        ],
+    ),
+    (
+        "A business day passes without an answer: the chase sequence reminds the customer",
+        ["advance 1bd"],
+    ),
+    (
+        "The customer answers in the case thread: the chase stops",
+        ["as gus", "say CASE-1 Chrome 131 and Firefox, any time range. @everyone please look!"],
+    ),
+    (
+        "The engineer logs a defect with engineering",
+        ["as omar", "/case defect CASE-1 PDF export renders charts before their data has loaded"],
+    ),
+    (
+        "A second account hits the same problem; its case is linked and ENG-1's priority rises",
+        [
+            "as ivy",
+            "/case open The PDF export of our dashboard comes out blank",
+            "press CASE-2 kb_reject",
+            "as omar",
+            "/case severity CASE-2 S3",
+            "/case replicating CASE-2",
+            "/case link CASE-2 ENG-1",
+            "/case eng list",
+        ],
+    ),
+    (
+        "The first customer escalates: their CSM gets a DM",
+        [
+            "as gus",
+            "/case escalate CASE-1 Our board report is due on Friday",
+            "as dana",
+            "press CASE-1 ack I'm following this with engineering",
+        ],
+    ),
+    (
+        "Engineering fixes ENG-1: both cases get a resolution to confirm",
+        ["as omar", "/case eng status ENG-1 fixed Charts now wait for their data before export"],
+    ),
+    (
+        "One customer confirms (resolved); the other rejects (back to its engineer)",
+        [
+            "as gus",
+            "press CASE-1 confirm",
+            "as ivy",
+            "press CASE-2 reject Still blank for us when the dashboard has 20+ charts",
+        ],
+    ),
+    (
+        "The engineer publishes the knowledge-base draft written from the resolved case",
+        [
+            "as omar",
+            "/case kb drafts",
+            "/case kb publish KB-11",
+            "/case kb search PDF export blank charts",
+        ],
+    ),
+    ("The customer answers the survey", ["as gus", "press CASE-1 rate:5", "/case show CASE-1"]),
 ]
 
 
-async def run_demo(config: Config, write: Callable[[str], None] = print,
-                   kb_dir: Path | None = Path("examples/kb")) -> None:
+async def run_demo(
+    config: Config, write: Callable[[str], None] = print, kb_dir: Path | None = Path("examples/kb")
+) -> None:
     with tempfile.TemporaryDirectory(prefix="casebot-demo-") as tmp:
         clock = FakeClock()
         bot = await Casebot.create(config, f"sqlite:///{tmp}/demo.db", clock=clock)

@@ -22,10 +22,12 @@ async def priority(w: Work, issue: EngIssue) -> tuple[int, int, int]:
     """Impact on the customer base: for each distinct account with an open linked case,
     its worst severity's weight times its tier's weight, summed. Returns
     (score, accounts, cases)."""
-    cases = (await w.session.scalars(
-        select(Case).join(EngLink, EngLink.case_id == Case.id).where(EngLink.eng_id == issue.id)
-    )).all()
-    sev_w = w.config.priority.severity_weight
+    cases = (
+        await w.session.scalars(
+            select(Case).join(EngLink, EngLink.case_id == Case.id).where(EngLink.eng_id == issue.id)
+        )
+    ).all()
+    sev_w: dict[str, int] = {str(k): v for k, v in w.config.priority.severity_weight.items()}
     tier_w = w.config.priority.tier_weight
     worst: dict[str, int] = {}
     live = [c for c in cases if c.state in ACTIVE]
@@ -47,8 +49,13 @@ async def _reprioritise(w: Work, issue: EngIssue, why: str) -> str:
     if score != old:
         team = w.config.engineering_team()
         if team:
-            msg = t.eng_update(issue, f"{issue.key} {why}: {line}", issue.title,
-                               Target.team(team.key), follow=False)
+            msg = t.eng_update(
+                issue,
+                f"{issue.key} {why}: {line}",
+                issue.title,
+                Target.team(team.key),
+                follow=False,
+            )
             msg.platform = issue.platform
             w.notify(msg)
     return line
@@ -61,9 +68,18 @@ async def log_issue(w: Work, actor: Actor, key: str, kind: str, title: str) -> s
     if not title:
         raise Refusal(f"Give the {kind} a title: `/case {kind} {case.key} <title>`.")
     to = next_state(case.key, case.state, Act.LOG_ENG)
-    issue = EngIssue(key=await next_key(w.session, "ENG"), kind=kind, title=title,
-                     status="open", area=case.area, created_by=actor.id, created_at=w.now,
-                     updated_at=w.now, priority_score=0, platform=case.platform)
+    issue = EngIssue(
+        key=await next_key(w.session, "ENG"),
+        kind=kind,
+        title=title,
+        status="open",
+        area=case.area,
+        created_by=actor.id,
+        created_at=w.now,
+        updated_at=w.now,
+        priority_score=0,
+        platform=case.platform,
+    )
     w.session.add(issue)
     await w.session.flush()
     await _link(w, actor, case, issue, to)
@@ -77,8 +93,11 @@ async def link(w: Work, actor: Actor, key: str, eng_key: str) -> str:
     issue = await eng_issue_for(w, eng_key)
     if issue.status in ("fixed", "released", "wont_fix"):
         raise Refusal(f"{issue.key} is {issue.status}; link only open engineering issues.")
-    exists = (await w.session.scalars(select(EngLink).where(
-        EngLink.eng_id == issue.id, EngLink.case_id == case.id))).first()
+    exists = (
+        await w.session.scalars(
+            select(EngLink).where(EngLink.eng_id == issue.id, EngLink.case_id == case.id)
+        )
+    ).first()
     if exists:
         raise Refusal(f"{case.key} is already linked to {issue.key}.")
     to = next_state(case.key, case.state, Act.LINK_ENG)
@@ -93,12 +112,26 @@ async def _link(w: Work, actor: Actor, case: Case, issue: EngIssue, to: State) -
     w.move(case, actor, to, "linked_eng", f"{issue.key}: {issue.title}")
     if case.first_response_at is None:
         case.first_response_at = w.now
-    w.notify(t.eng_update(issue, f"{case.key} is waiting on engineering: {issue.key}",
-                          f"We logged this as {issue.kind} {issue.key} ({issue.title}) with "
-                          "our engineers. Follow it to hear about every change.",
-                          Target.case_customer(case.key), case.key), case)
-    w.notify(t.case_status(w.config, case, await w.person_name(case.assignee_id),
-                           f"Waiting on engineering: {issue.key}."), case)
+    w.notify(
+        t.eng_update(
+            issue,
+            f"{case.key} is waiting on engineering: {issue.key}",
+            f"We logged this as {issue.kind} {issue.key} ({issue.title}) with "
+            "our engineers. Follow it to hear about every change.",
+            Target.case_customer(case.key),
+            case.key,
+        ),
+        case,
+    )
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            f"Waiting on engineering: {issue.key}.",
+        ),
+        case,
+    )
 
 
 async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str) -> str:
@@ -114,17 +147,29 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
     issue.updated_at = w.now
     note = note.strip()
     text = f"{issue.key} {old} → {status}" + (f": {note}" if note else "")
-    cases = (await w.session.scalars(
-        select(Case).join(EngLink, EngLink.case_id == Case.id)
-        .where(EngLink.eng_id == issue.id).with_for_update())).all()
+    cases = (
+        await w.session.scalars(
+            select(Case)
+            .join(EngLink, EngLink.case_id == Case.id)
+            .where(EngLink.eng_id == issue.id)
+            .with_for_update()
+        )
+    ).all()
     moved = 0
     for case in cases:
         if case.state not in ACTIVE:
             continue
         w.event(case, actor, "eng_status", text)
-        w.notify(t.eng_update(issue, f"Update on {issue.key} (linked to {case.key})",
-                              f"{issue.title}\n{text}", Target.case_customer(case.key),
-                              case.key), case)
+        w.notify(
+            t.eng_update(
+                issue,
+                f"Update on {issue.key} (linked to {case.key})",
+                f"{issue.title}\n{text}",
+                Target.case_customer(case.key),
+                case.key,
+            ),
+            case,
+        )
         if case.state != State.WAITING_ON_ENGINEERING:
             continue
         if status in ("fixed", "released"):
@@ -132,18 +177,36 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
             await _propose(w, case, SYSTEM, resolution, Act.ENG_FIXED)
             moved += 1
         elif status == "wont_fix":
-            w.move(case, SYSTEM, next_state(case.key, case.state, Act.ENG_WONT_FIX),
-                   "eng_wont_fix", note)
+            w.move(
+                case,
+                SYSTEM,
+                next_state(case.key, case.state, Act.ENG_WONT_FIX),
+                "eng_wont_fix",
+                note,
+            )
             if case.assignee_id:
-                w.notify(t.to_person(case.assignee_id, case,
-                                     f"{issue.key} won't be fixed: {case.key} is back with you",
-                                     note, ping=True), case)
+                w.notify(
+                    t.to_person(
+                        case.assignee_id,
+                        case,
+                        f"{issue.key} won't be fixed: {case.key} is back with you",
+                        note,
+                        ping=True,
+                    ),
+                    case,
+                )
             moved += 1
-    followers = (await w.session.scalars(
-        select(EngFollower).where(EngFollower.eng_id == issue.id))).all()
+    followers = (
+        await w.session.scalars(select(EngFollower).where(EngFollower.eng_id == issue.id))
+    ).all()
     for f in followers:
-        msg = t.eng_update(issue, f"{issue.key} is now {status}", f"{issue.title}\n{note}".strip(),
-                           Target.person(f.person_id), follow=False)
+        msg = t.eng_update(
+            issue,
+            f"{issue.key} is now {status}",
+            f"{issue.title}\n{note}".strip(),
+            Target.person(f.person_id),
+            follow=False,
+        )
         msg.platform = f.platform
         w.notify(msg)
     team = w.config.engineering_team()
@@ -160,8 +223,13 @@ async def follow(w: Work, actor: Actor, eng_key: str, on: bool) -> str:
     issue = await eng_issue_for(w, eng_key)
     if actor.is_customer and not await _account_linked(w, actor, issue):
         raise Refusal(f"There is no engineering issue {issue.key}.")  # as if it did not exist
-    row = (await w.session.scalars(select(EngFollower).where(
-        EngFollower.eng_id == issue.id, EngFollower.person_id == actor.id))).first()
+    row = (
+        await w.session.scalars(
+            select(EngFollower).where(
+                EngFollower.eng_id == issue.id, EngFollower.person_id == actor.id
+            )
+        )
+    ).first()
     if on:
         if row:
             raise Refusal(f"You already follow {issue.key}.")
@@ -174,27 +242,38 @@ async def follow(w: Work, actor: Actor, eng_key: str, on: bool) -> str:
 
 
 async def _account_linked(w: Work, actor: Actor, issue: EngIssue) -> bool:
-    hit = (await w.session.scalars(
-        select(Case.id).join(EngLink, EngLink.case_id == Case.id)
-        .where(EngLink.eng_id == issue.id, Case.account_key == actor.account_key))).first()
+    hit = (
+        await w.session.scalars(
+            select(Case.id)
+            .join(EngLink, EngLink.case_id == Case.id)
+            .where(EngLink.eng_id == issue.id, Case.account_key == actor.account_key)
+        )
+    ).first()
     return hit is not None
 
 
 async def backlog(w: Work, actor: Actor) -> str:
     require_engineer(actor, "see the engineering backlog")
-    issues = (await w.session.scalars(
-        select(EngIssue).where(EngIssue.status.in_(("open", "in_progress")))
-        .order_by(EngIssue.id))).all()
+    issues = (
+        await w.session.scalars(
+            select(EngIssue)
+            .where(EngIssue.status.in_(("open", "in_progress")))
+            .order_by(EngIssue.id)
+        )
+    ).all()
     if not issues:
         return "The engineering backlog is empty."
     # Ranked by the impact as it is now: the stored score goes stale when linked cases
     # close or change severity.
-    ranked = sorted([(await priority(w, issue), issue) for issue in issues],
-                    key=lambda pair: -pair[0][0])
+    ranked = sorted(
+        [(await priority(w, issue), issue) for issue in issues], key=lambda pair: -pair[0][0]
+    )
     lines = ["Engineering backlog, by impact on the customer base:"]
     for i, ((score, accounts, cases), issue) in enumerate(ranked, 1):
-        lines.append(f"{i}. {issue.key} [{issue.kind}, {issue.status}] priority {score} "
-                     f"({accounts} accounts, {cases} cases) — {issue.title}")
+        lines.append(
+            f"{i}. {issue.key} [{issue.kind}, {issue.status}] priority {score} "
+            f"({accounts} accounts, {cases} cases) — {issue.title}"
+        )
     return "\n".join(lines)
 
 
@@ -203,12 +282,22 @@ async def show(w: Work, actor: Actor, eng_key: str) -> str:
     if actor.is_customer and not await _account_linked(w, actor, issue):
         raise Refusal(f"There is no engineering issue {issue.key}.")  # as if it did not exist
     score, accounts, n = await priority(w, issue)
-    lines = [f"{issue.key} [{issue.kind}] {issue.title}", f"Status: {issue.status}",
-             f"Priority: {score} ({accounts} accounts, {n} open cases)"]
+    lines = [
+        f"{issue.key} [{issue.kind}] {issue.title}",
+        f"Status: {issue.status}",
+        f"Priority: {score} ({accounts} accounts, {n} open cases)",
+    ]
     if actor.is_staff:
-        cases = (await w.session.scalars(
-            select(Case).join(EngLink, EngLink.case_id == Case.id)
-            .where(EngLink.eng_id == issue.id).order_by(Case.id))).all()
-        lines.append("Linked cases: " + ", ".join(
-            f"{c.key} ({c.account_key}, {c.severity}, {c.state})" for c in cases))
+        cases = (
+            await w.session.scalars(
+                select(Case)
+                .join(EngLink, EngLink.case_id == Case.id)
+                .where(EngLink.eng_id == issue.id)
+                .order_by(Case.id)
+            )
+        ).all()
+        lines.append(
+            "Linked cases: "
+            + ", ".join(f"{c.key} ({c.account_key}, {c.severity}, {c.state})" for c in cases)
+        )
     return "\n".join(lines)

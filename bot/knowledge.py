@@ -19,12 +19,17 @@ async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
     that deflected it, or one drafted from another case of the same ENG issue."""
     if case.kb_article_key:
         return None
-    eng_keys = (await w.session.scalars(
-        select(EngIssue.key).join(EngLink, EngLink.eng_id == EngIssue.id)
-        .where(EngLink.case_id == case.id))).all()
+    eng_keys = (
+        await w.session.scalars(
+            select(EngIssue.key)
+            .join(EngLink, EngLink.eng_id == EngIssue.id)
+            .where(EngLink.case_id == case.id)
+        )
+    ).all()
     for eng_key in eng_keys:
-        covered = (await w.session.scalars(select(KbArticle).where(
-            KbArticle.status != "discarded"))).all()
+        covered = (
+            await w.session.scalars(select(KbArticle).where(KbArticle.status != "discarded"))
+        ).all()
         if any(eng_key in (a.tags or []) for a in covered):
             return None
     key = await next_key(w.session, "KB")
@@ -52,8 +57,9 @@ async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
 
 async def _article(w: Work, key: str) -> KbArticle:
     norm = normalize_key(key, "KB")
-    article = (await w.session.scalars(
-        select(KbArticle).where(KbArticle.key == norm).with_for_update())).one_or_none()
+    article = (
+        await w.session.scalars(select(KbArticle).where(KbArticle.key == norm).with_for_update())
+    ).one_or_none()
     if article is None:
         raise Refusal(f"There is no knowledge-base article {norm}.")
     return article
@@ -90,8 +96,11 @@ async def search(w: Work, actor: Actor, query: str) -> str:
 
 async def drafts(w: Work, actor: Actor) -> str:
     require_engineer(actor, "list drafts")
-    rows = (await w.session.scalars(
-        select(KbArticle).where(KbArticle.status == "draft").order_by(KbArticle.id))).all()
+    rows = (
+        await w.session.scalars(
+            select(KbArticle).where(KbArticle.status == "draft").order_by(KbArticle.id)
+        )
+    ).all()
     if not rows:
         return "No drafts waiting."
     return "\n".join(f"{a.key} — {a.title} (from {a.source_case})" for a in rows)

@@ -95,18 +95,26 @@ def claimable(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-async def claim(db, now: datetime, worker: str, platforms: list[str], policy: RetryPolicy,  # type: ignore[no-untyped-def]
-                limit: int = 50) -> list[int]:
+async def claim(
+    db,
+    now: datetime,
+    worker: str,
+    platforms: list[str],
+    policy: RetryPolicy,  # type: ignore[no-untyped-def]
+    limit: int = 50,
+) -> list[int]:
     if not platforms:
         return []
     async with db.transaction() as s:
-        rows = (await s.scalars(
-            select(OutboxRow)
-            .where(claimable(now), OutboxRow.platform.in_(platforms))
-            .order_by(OutboxRow.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )).all()
+        rows = (
+            await s.scalars(
+                select(OutboxRow)
+                .where(claimable(now), OutboxRow.platform.in_(platforms))
+                .order_by(OutboxRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
         for r in rows:
             r.state = "sending"
             r.lease_until = now + policy.lease
@@ -118,8 +126,13 @@ async def delivery_context(s, row: OutboxRow, message: Message, config) -> Deliv
     platform = row.platform
     previous = None
     if message.ref:
-        ref = (await s.scalars(select(MessageRef).where(
-            MessageRef.ref == message.ref, MessageRef.platform == platform))).first()
+        ref = (
+            await s.scalars(
+                select(MessageRef).where(
+                    MessageRef.ref == message.ref, MessageRef.platform == platform
+                )
+            )
+        ).first()
         if ref:
             previous = PlatformRef(ref.channel, ref.message_id, ref.thread_id)
     if not message.case_key:
@@ -128,8 +141,13 @@ async def delivery_context(s, row: OutboxRow, message: Message, config) -> Deliv
     if case is None:
         return DeliveryContext(previous=previous, delivery_id=str(row.id))
     threads: dict[str, PlatformRef] = {}
-    for conv in (await s.scalars(select(Conversation).where(
-            Conversation.case_id == case.id, Conversation.platform == platform))).all():
+    for conv in (
+        await s.scalars(
+            select(Conversation).where(
+                Conversation.case_id == case.id, Conversation.platform == platform
+            )
+        )
+    ).all():
         threads[conv.purpose] = PlatformRef(conv.channel, conv.thread, conv.thread)
     team = config.team(case.team) if case.team else None
     return DeliveryContext(
@@ -196,9 +214,12 @@ async def deliver_one(app, row_id: int, worker: str, policy: RetryPolicy) -> boo
         row = await s.get(OutboxRow, row_id, with_for_update=True)
         if row is None or row.worker != worker or row.state != "sending":
             if error is None:
-                log.warning("outbox.lease_lost", id=row_id, worker=worker,
-                            note="delivered after our lease ran out; another worker may "
-                                 "deliver it too")
+                log.warning(
+                    "outbox.lease_lost",
+                    id=row_id,
+                    worker=worker,
+                    note="delivered after our lease ran out; another worker may deliver it too",
+                )
             return False
         if error is None:
             row.state = "sent"
@@ -219,7 +240,8 @@ async def deliver_one(app, row_id: int, worker: str, policy: RetryPolicy) -> boo
         else:
             row.state = "pending"
             row.next_attempt_at = now + timedelta(
-                seconds=policy.delay(row.attempts, error.retry_after))
+                seconds=policy.delay(row.attempts, error.retry_after)
+            )
             log.warning("outbox.retry", id=row.id, attempts=row.attempts, error=str(error))
         return False
 
@@ -281,8 +303,13 @@ async def postpone(app, row_id: int, worker: str, seconds: float) -> None:  # ty
         row.worker = None
 
 
-async def deliver_claimed(app, ids: Sequence[int], worker: str, policy: RetryPolicy,  # type: ignore[no-untyped-def]
-                          concurrency: int = 1) -> int:
+async def deliver_claimed(
+    app,
+    ids: Sequence[int],
+    worker: str,
+    policy: RetryPolicy,  # type: ignore[no-untyped-def]
+    concurrency: int = 1,
+) -> int:
     """Deliver claimed rows (of different cases, so any order is fine between them);
     ``concurrency`` > 1 lets paced rows wait for their slots side by side. Returns how
     many were sent."""
@@ -314,15 +341,23 @@ async def listing(db, failed: bool) -> list[str]:  # type: ignore[no-untyped-def
     """One line per notification not yet delivered (``failed``: given up on)."""
     states = ("failed",) if failed else ("pending", "sending")
     async with db.read() as s:
-        rows = (await s.scalars(select(OutboxRow).where(OutboxRow.state.in_(states))
-                                .order_by(OutboxRow.id))).all()
+        rows = (
+            await s.scalars(
+                select(OutboxRow).where(OutboxRow.state.in_(states)).order_by(OutboxRow.id)
+            )
+        ).all()
     lines = []
     for r in rows:
-        when = (f"next try {r.next_attempt_at:%Y-%m-%d %H:%M:%S}Z" if r.state == "pending"
-                else f"queued {r.created_at:%Y-%m-%d %H:%M:%S}Z")
+        when = (
+            f"next try {r.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
+            if r.state == "pending"
+            else f"queued {r.created_at:%Y-%m-%d %H:%M:%S}Z"
+        )
         title = str((r.message or {}).get("title", ""))[:60]
-        line = (f"#{r.id} {r.state} {r.platform} {r.kind} {r.case_key or '-'} "
-                f"attempts={r.attempts} {when} \"{title}\"")
+        line = (
+            f"#{r.id} {r.state} {r.platform} {r.kind} {r.case_key or '-'} "
+            f'attempts={r.attempts} {when} "{title}"'
+        )
         if r.last_error:
             line += f" — {r.last_error[:200]}"
         lines.append(line)
@@ -331,9 +366,17 @@ async def listing(db, failed: bool) -> list[str]:  # type: ignore[no-untyped-def
 
 async def requeue(db, ids: Sequence[int] | None, now: datetime) -> int:  # type: ignore[no-untyped-def]
     """Failed rows (all, or those of ``ids``) go back to the queue with a fresh horizon."""
-    stmt = (update(OutboxRow).where(OutboxRow.state == "failed")
-            .values(state="pending", next_attempt_at=OutboxRow.created_at, requeued_at=now,
-                    worker=None, lease_until=None))
+    stmt = (
+        update(OutboxRow)
+        .where(OutboxRow.state == "failed")
+        .values(
+            state="pending",
+            next_attempt_at=OutboxRow.created_at,
+            requeued_at=now,
+            worker=None,
+            lease_until=None,
+        )
+    )
     if ids is not None:
         stmt = stmt.where(OutboxRow.id.in_(list(ids)))
     async with db.transaction() as s:
@@ -344,8 +387,9 @@ async def requeue(db, ids: Sequence[int] | None, now: datetime) -> int:  # type:
 async def backlog(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """How many rows are in each state (for health checks and the benchmarks)."""
     async with db.read() as s:
-        rows = (await s.execute(select(OutboxRow.state, func.count())
-                                .group_by(OutboxRow.state))).all()
+        rows = (
+            await s.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))
+        ).all()
     return {state: int(n) for state, n in rows}
 
 
@@ -354,11 +398,23 @@ async def _record(s, message: Message, platform: str, ref: PlatformRef) -> None:
     old one was deleted, or an alert moved to another team) replaces the old location,
     so later edits go to the message people can see."""
     if message.ref:
-        existing = (await s.scalars(select(MessageRef).where(
-            MessageRef.ref == message.ref, MessageRef.platform == platform))).first()
+        existing = (
+            await s.scalars(
+                select(MessageRef).where(
+                    MessageRef.ref == message.ref, MessageRef.platform == platform
+                )
+            )
+        ).first()
         if existing is None:
-            s.add(MessageRef(ref=message.ref, platform=platform, channel=ref.channel,
-                             message_id=ref.message_id, thread_id=ref.thread_id))
+            s.add(
+                MessageRef(
+                    ref=message.ref,
+                    platform=platform,
+                    channel=ref.channel,
+                    message_id=ref.message_id,
+                    thread_id=ref.thread_id,
+                )
+            )
         elif (existing.channel, existing.message_id) != (ref.channel, ref.message_id):
             existing.channel, existing.message_id = ref.channel, ref.message_id
             existing.thread_id = ref.thread_id
@@ -371,12 +427,25 @@ async def _record(s, message: Message, platform: str, ref: PlatformRef) -> None:
         case = (await s.scalars(select(Case).where(Case.key == message.case_key))).one_or_none()
         thread = ref.thread_id or ref.message_id
         if case is not None:
-            have = (await s.scalars(select(Conversation).where(
-                Conversation.case_id == case.id, Conversation.platform == platform,
-                Conversation.purpose == purpose))).first()
+            have = (
+                await s.scalars(
+                    select(Conversation).where(
+                        Conversation.case_id == case.id,
+                        Conversation.platform == platform,
+                        Conversation.purpose == purpose,
+                    )
+                )
+            ).first()
             if have is None:
-                s.add(Conversation(platform=platform, channel=ref.channel, thread=thread,
-                                   case_id=case.id, purpose=purpose))
+                s.add(
+                    Conversation(
+                        platform=platform,
+                        channel=ref.channel,
+                        thread=thread,
+                        case_id=case.id,
+                        purpose=purpose,
+                    )
+                )
             elif purpose == "staff" and (have.channel, have.thread) != (ref.channel, thread):
                 # A new alert (the case moved to another team): staff talk there now.
                 have.channel, have.thread = ref.channel, thread

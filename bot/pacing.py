@@ -73,15 +73,19 @@ class _Delivery:
 
 
 _current: contextvars.ContextVar[_Delivery | None] = contextvars.ContextVar(
-    "casebot_delivery", default=None)
+    "casebot_delivery", default=None
+)
 
 
 class Pacer:
     """Send slots per platform and channel, drawn from shared windows."""
 
-    def __init__(self, coordination: Callable[[], Any],
-                 limits: Mapping[str, tuple[Limit, ...]] | None = None,
-                 max_wait: float = 10.0) -> None:
+    def __init__(
+        self,
+        coordination: Callable[[], Any],
+        limits: Mapping[str, tuple[Limit, ...]] | None = None,
+        max_wait: float = 10.0,
+    ) -> None:
         self._coordination = coordination
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
         self.max_wait = max_wait
@@ -101,8 +105,7 @@ class Pacer:
                 key = f"{platform}:{i}:{channel}"
             else:
                 key = f"{platform}:{i}:all"
-            out.append(Window(key, limit, seconds * (1 + MARGIN) + MARGIN_SECONDS, lim.burst,
-                              COLD))
+            out.append(Window(key, limit, seconds * (1 + MARGIN) + MARGIN_SECONDS, lim.burst, COLD))
         return out
 
     def lookahead(self, platform: str, channel: str) -> float:
@@ -115,8 +118,9 @@ class Pacer:
             return min(self.max_wait, min(w.seconds for w in windows))
         return self.max_wait
 
-    async def reserve(self, platform: str, channel: str,
-                      max_wait: float | None = None) -> Reservation:
+    async def reserve(
+        self, platform: str, channel: str, max_wait: float | None = None
+    ) -> Reservation:
         windows = self.windows(platform, channel)
         if not windows:
             return Reservation(True, 0.0)
@@ -127,12 +131,14 @@ class Pacer:
         """A slot missed (the send could not start in time) is given back."""
         await self._coordination().release(slot)
 
-    async def penalize(self, platform: str, channel: str, seconds: float,
-                       everything: bool = False) -> None:
+    async def penalize(
+        self, platform: str, channel: str, seconds: float, everything: bool = False
+    ) -> None:
         """The platform asked us to wait ``seconds`` before sending here again."""
         self.blocked += 1
-        for w, lim in zip(self.windows(platform, channel), self.limits.get(platform, ()),
-                          strict=True):
+        for w, lim in zip(
+            self.windows(platform, channel), self.limits.get(platform, ()), strict=True
+        ):
             if lim.per_channel != everything:
                 await self._coordination().block(w, seconds)
 
@@ -148,10 +154,10 @@ class Pacer:
         h = {k.lower(): v for k, v in headers.items()}
         try:
             limit = int(h["x-ratelimit-limit"]) if "x-ratelimit-limit" in h else None
-            remaining = (int(h["x-ratelimit-remaining"])
-                         if "x-ratelimit-remaining" in h else None)
-            reset_after = (float(h["x-ratelimit-reset-after"])
-                           if "x-ratelimit-reset-after" in h else None)
+            remaining = int(h["x-ratelimit-remaining"]) if "x-ratelimit-remaining" in h else None
+            reset_after = (
+                float(h["x-ratelimit-reset-after"]) if "x-ratelimit-reset-after" in h else None
+            )
         except (TypeError, ValueError):
             return
         if limit and remaining is not None and reset_after is not None:
@@ -193,6 +199,7 @@ def channel_key(platform: str, message: Message, ctx: DeliveryContext, config: A
     if target.kind == TargetKind.PERSON:
         return f"dm:{target.id}"
     if target.kind == TargetKind.CASE_CUSTOMER:
-        return (of(ctx.customer_thread) or ctx.origin_channel
-                or f"dm:{ctx.customer_user or target.id}")
+        return (
+            of(ctx.customer_thread) or ctx.origin_channel or f"dm:{ctx.customer_user or target.id}"
+        )
     return of(ctx.staff_thread) or ctx.team_channel or f"staff:{target.id}"

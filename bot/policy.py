@@ -8,8 +8,10 @@ from storage.models import Case
 
 
 def can_see(actor: Actor, case: Case) -> bool:
-    return actor.is_staff or actor.role == "system" or (
-        actor.is_customer and actor.account_key == case.account_key
+    return (
+        actor.is_staff
+        or actor.role == "system"
+        or (actor.is_customer and actor.account_key == case.account_key)
     )
 
 
@@ -24,9 +26,7 @@ def require_customer(actor: Actor, case: Case, doing: str) -> None:
     """Only the customer's side (the opener or a colleague in the same account)."""
     require_visible(actor, case)
     if not actor.is_customer:
-        raise Refusal(
-            f"Only the customer can {doing} {case.key}; staff can't do it for them."
-        )
+        raise Refusal(f"Only the customer can {doing} {case.key}; staff can't do it for them.")
 
 
 def require_engineer(actor: Actor, doing: str) -> None:

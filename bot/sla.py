@@ -41,8 +41,15 @@ WARN, BREACH = "sla_warn", "sla_breach"
 WARNED, BREACHED = "sla_warning", "sla_breached"
 
 # What follow() and the clocks read; a case loaded without them is refreshed first.
-_NEEDS = ("state", "severity", "first_response_at", "created_at", "paused_seconds",
-          "sla_paused_at", "sla_basis")
+_NEEDS = (
+    "state",
+    "severity",
+    "first_response_at",
+    "created_at",
+    "paused_seconds",
+    "sla_paused_at",
+    "sla_basis",
+)
 
 
 # -- the clocks ------------------------------------------------------------------------
@@ -90,10 +97,16 @@ def basis(config: Config, case: Case) -> str:
     """Everything the scheduled SLA timers were computed from."""
     fr = config.sla.first_response.get(case.severity)  # type: ignore[call-overload]
     res = config.sla.resolution.get(case.severity)  # type: ignore[call-overload]
-    return "|".join((
-        case.severity, str(fr or "-"), str(res or "-"), f"{config.sla.warn_at:g}",
-        "F" if case.first_response_at else "f", "S" if stopped(case) else "R",
-    ))[:64]
+    return "|".join(
+        (
+            case.severity,
+            str(fr or "-"),
+            str(res or "-"),
+            f"{config.sla.warn_at:g}",
+            "F" if case.first_response_at else "f",
+            "S" if stopped(case) else "R",
+        )
+    )[:64]
 
 
 # -- following the cases a unit of work touched ----------------------------------------
@@ -146,7 +159,8 @@ async def _reschedule(w: Work, case: Case) -> None:
         case.sla_paused_at = w.now
     elif not is_stopped and case.sla_paused_at is not None:
         case.paused_seconds = (case.paused_seconds or 0) + max(
-            int((w.now - case.sla_paused_at).total_seconds()), 0)
+            int((w.now - case.sla_paused_at).total_seconds()), 0
+        )
         case.sla_paused_at = None
     new = basis(w.config, case)
     if new == case.sla_basis:
@@ -167,9 +181,13 @@ async def _reschedule(w: Work, case: Case) -> None:
 
 
 async def _recorded(w: Work, case: Case, kind: str, target: str) -> bool:
-    found = await w.session.scalar(select(CaseEvent.id).where(
-        CaseEvent.case_id == case.id, CaseEvent.kind == kind,
-        CaseEvent.text.like(f"{target}%")).limit(1))
+    found = await w.session.scalar(
+        select(CaseEvent.id)
+        .where(
+            CaseEvent.case_id == case.id, CaseEvent.kind == kind, CaseEvent.text.like(f"{target}%")
+        )
+        .limit(1)
+    )
     return found is not None
 
 
@@ -194,11 +212,21 @@ def _alert(w: Work, case: Case, title: str, text: str, assignee: str | None) -> 
     actions = []
     if case.assignee_id is None and case.state == State.TRIAGED:
         actions.append(t.act(case.key, "claim", "Claim"))
-    target = Target.team(case.team) if case.team else Target.person(
-        w.config.leads()[0].id if w.config.leads() else case.opener_id)
-    return Message(kind=Kind.ALERT, target=target, title=title, text=text,
-                   fields=t.case_fields(w.config, case, assignee), actions=actions,
-                   case_key=case.key, mentions=[case.assignee_id] if case.assignee_id else [])
+    target = (
+        Target.team(case.team)
+        if case.team
+        else Target.person(w.config.leads()[0].id if w.config.leads() else case.opener_id)
+    )
+    return Message(
+        kind=Kind.ALERT,
+        target=target,
+        title=title,
+        text=text,
+        fields=t.case_fields(w.config, case, assignee),
+        actions=actions,
+        case_key=case.key,
+        mentions=[case.assignee_id] if case.assignee_id else [],
+    )
 
 
 async def _warn(w: Work, case: Case | None, p: dict) -> None:
@@ -211,8 +239,16 @@ async def _warn(w: Work, case: Case | None, p: dict) -> None:
     label = LABELS[target]
     w.event(case, SYSTEM, WARNED, f"{target}: due in {span(left)}", internal=True)
     assignee = await w.person_name(case.assignee_id) if case.assignee_id else None
-    w.notify(_alert(w, case, f"{case.key} ({case.severity}): {label.lower()} due in "
-                    f"{span(left)}", case.title, assignee), case)
+    w.notify(
+        _alert(
+            w,
+            case,
+            f"{case.key} ({case.severity}): {label.lower()} due in {span(left)}",
+            case.title,
+            assignee,
+        ),
+        case,
+    )
 
 
 async def _breach(w: Work, case: Case | None, p: dict) -> None:
@@ -223,14 +259,22 @@ async def _breach(w: Work, case: Case | None, p: dict) -> None:
 
     label = LABELS[target]
     goal = getattr(w.config.sla, target)[case.severity]
-    w.event(case, SYSTEM, BREACHED, f"{target}: {goal} target ({case.severity})",
-            internal=True)
+    w.event(case, SYSTEM, BREACHED, f"{target}: {goal} target ({case.severity})", internal=True)
     assignee = await w.person_name(case.assignee_id) if case.assignee_id else None
-    w.notify(_alert(w, case, f"{case.key} ({case.severity}): {label.lower()} target of "
-                    f"{goal} breached", case.title, assignee), case)
+    w.notify(
+        _alert(
+            w,
+            case,
+            f"{case.key} ({case.severity}): {label.lower()} target of {goal} breached",
+            case.title,
+            assignee,
+        ),
+        case,
+    )
     if case.escalation_level < 2:
-        await _escalate_to(w, case, SYSTEM, 2,
-                           f"{label.lower()} target of {goal} for {case.severity} breached")
+        await _escalate_to(
+            w, case, SYSTEM, 2, f"{label.lower()} target of {goal} for {case.severity} breached"
+        )
 
 
 timers.register(WARN, _warn)
@@ -266,11 +310,17 @@ async def sla_text(w: Work, case: Case, short: bool = False) -> str | None:
     label = LABELS[target]
     paused = stopped(case)
     if short:
-        text = (f"{label.lower()} in {span(left)}" if left >= timedelta(0)
-                else f"{label.lower()} breached {span(left)} ago")
+        text = (
+            f"{label.lower()} in {span(left)}"
+            if left >= timedelta(0)
+            else f"{label.lower()} breached {span(left)} ago"
+        )
         return text + (" (paused)" if paused else "")
-    text = (f"{label} due in {span(left)}" if left >= timedelta(0)
-            else f"{label} target breached {span(left)} ago")
+    text = (
+        f"{label} due in {span(left)}"
+        if left >= timedelta(0)
+        else f"{label} target breached {span(left)} ago"
+    )
     return text + (" (clock stopped while waiting on the customer)" if paused else "")
 
 

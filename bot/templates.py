@@ -26,8 +26,11 @@ def case_fields(config: Config, case: Case, assignee_name: str | None = None) ->
     account = config.account(case.account_key)
     area = config.area(case.area) if case.area else None
     fields = [
-        Field("Account", f"{account.name if account else case.account_key}"
-              + (f" ({account.tier})" if account else "")),
+        Field(
+            "Account",
+            f"{account.name if account else case.account_key}"
+            + (f" ({account.tier})" if account else ""),
+        ),
         Field("Severity", case.severity),
         Field("Area", area.name if area else "not set"),
         Field("State", STATE_WORDS[State(case.state)]),
@@ -68,8 +71,10 @@ def case_status(config: Config, case: Case, assignee_name: str | None, note: str
 
 def kb_suggestions(case: Case, hits: Sequence[tuple[str, str, str]]) -> Message:
     lines = [f"• {key} — {title}\n  {snippet}" for key, title, snippet in hits]
-    actions = [act(case.key, f"kb_accept:{key}", f"This solved it ({key})", Style.PRIMARY)
-               for key, _, _ in hits]
+    actions = [
+        act(case.key, f"kb_accept:{key}", f"This solved it ({key})", Style.PRIMARY)
+        for key, _, _ in hits
+    ]
     actions.append(act(case.key, "kb_reject", "Not my problem"))
     return Message(
         kind=Kind.KB_SUGGESTIONS,
@@ -138,27 +143,41 @@ def assignment_ping(config: Config, case: Case, engineer_id: str, by: str) -> Me
     )
 
 
-def to_customer(case: Case, title: str, text: str = "", kind: Kind = Kind.CASE_UPDATE,
-                actions: list[Action] | None = None) -> Message:
+def to_customer(
+    case: Case,
+    title: str,
+    text: str = "",
+    kind: Kind = Kind.CASE_UPDATE,
+    actions: list[Action] | None = None,
+) -> Message:
     return Message(
         kind=kind,
         target=Target.case_customer(case.key),
         title=title,
         text=text,
-        actions=[*(actions or []), escalate_button(case)] if case.state not in (
-            State.RESOLVED, State.CLOSED) else list(actions or []),
+        actions=[*(actions or []), escalate_button(case)]
+        if case.state not in (State.RESOLVED, State.CLOSED)
+        else list(actions or []),
         case_key=case.key,
     )
 
 
 def to_staff(case: Case, title: str, text: str = "", kind: Kind = Kind.CASE_UPDATE) -> Message:
-    return Message(kind=kind, target=Target.case_staff(case.key), title=title, text=text,
-                   case_key=case.key)
+    return Message(
+        kind=kind, target=Target.case_staff(case.key), title=title, text=text, case_key=case.key
+    )
 
 
-def to_person(person_id: str, case: Case | None, title: str, text: str = "",
-              kind: Kind = Kind.CASE_UPDATE, actions: list[Action] | None = None,
-              fields: list[Field] | None = None, ping: bool = False) -> Message:
+def to_person(
+    person_id: str,
+    case: Case | None,
+    title: str,
+    text: str = "",
+    kind: Kind = Kind.CASE_UPDATE,
+    actions: list[Action] | None = None,
+    fields: list[Field] | None = None,
+    ping: bool = False,
+) -> Message:
     return Message(
         kind=kind,
         target=Target.person(person_id),
@@ -172,8 +191,9 @@ def to_person(person_id: str, case: Case | None, title: str, text: str = "",
 
 
 def info_request(case: Case, engineer: str, question: str) -> Message:
-    return to_customer(case, f"{engineer} needs more information on {case.key}", question,
-                       Kind.INFO_REQUEST)
+    return to_customer(
+        case, f"{engineer} needs more information on {case.key}", question, Kind.INFO_REQUEST
+    )
 
 
 def resolution_proposal(case: Case, engineer: str, resolution: str) -> Message:
@@ -182,28 +202,38 @@ def resolution_proposal(case: Case, engineer: str, resolution: str) -> Message:
         f"{engineer} proposes a resolution for {case.key}",
         f"{resolution}\n\nDoes this solve your problem?",
         Kind.RESOLUTION_PROPOSAL,
-        [act(case.key, "confirm", "Confirm, it's solved", Style.PRIMARY),
-         act(case.key, "reject", "Reject", Style.DANGER)],
+        [
+            act(case.key, "confirm", "Confirm, it's solved", Style.PRIMARY),
+            act(case.key, "reject", "Reject", Style.DANGER),
+        ],
     )
 
 
 def chase_reminder(case: Case, step: int) -> Message:
     if case.state == State.SOLUTION_PROPOSED:
-        text = ("We proposed a resolution and haven't heard back:\n"
-                f"{case.proposed_resolution or ''}\nPlease confirm or reject it.")
-        actions = [act(case.key, "confirm", "Confirm, it's solved", Style.PRIMARY),
-                   act(case.key, "reject", "Reject", Style.DANGER)]
+        text = (
+            "We proposed a resolution and haven't heard back:\n"
+            f"{case.proposed_resolution or ''}\nPlease confirm or reject it."
+        )
+        actions = [
+            act(case.key, "confirm", "Confirm, it's solved", Style.PRIMARY),
+            act(case.key, "reject", "Reject", Style.DANGER),
+        ]
     else:
-        text = ("We're waiting for your answer to:\n"
-                f"{case.info_request or ''}\nReply in this thread or with "
-                f"`/case reply {case.key} …`.")
+        text = (
+            "We're waiting for your answer to:\n"
+            f"{case.info_request or ''}\nReply in this thread or with "
+            f"`/case reply {case.key} …`."
+        )
         actions = []
-    return to_customer(case, f"Reminder {step} on {case.key}: {case.title}", text,
-                       Kind.CHASE_REMINDER, actions)
+    return to_customer(
+        case, f"Reminder {step} on {case.key}: {case.title}", text, Kind.CHASE_REMINDER, actions
+    )
 
 
-def phone_task(config: Config, case: Case, engineer_id: str, customer_name: str,
-               phone: str | None) -> Message:
+def phone_task(
+    config: Config, case: Case, engineer_id: str, customer_name: str, phone: str | None
+) -> Message:
     account = config.account(case.account_key)
     return to_person(
         engineer_id,
@@ -211,11 +241,19 @@ def phone_task(config: Config, case: Case, engineer_id: str, customer_name: str,
         f"Call the customer on {case.key}: no answer to our reminders",
         f"Please phone {customer_name} at {account.name if account else case.account_key}.",
         Kind.PHONE_TASK,
-        [act(case.key, "called:reached", "Reached", Style.PRIMARY),
-         act(case.key, "called:not-reached", "Not reached")],
-        [Field("Phone", phone or "no number on file"),
-         Field("Waiting since", case.waiting_since.strftime("%Y-%m-%d %H:%M UTC")
-               if case.waiting_since else "unknown")],
+        [
+            act(case.key, "called:reached", "Reached", Style.PRIMARY),
+            act(case.key, "called:not-reached", "Not reached"),
+        ],
+        [
+            Field("Phone", phone or "no number on file"),
+            Field(
+                "Waiting since",
+                case.waiting_since.strftime("%Y-%m-%d %H:%M UTC")
+                if case.waiting_since
+                else "unknown",
+            ),
+        ],
         ping=True,
     )
 
@@ -230,8 +268,9 @@ def timeline_text(events: Sequence[CaseEvent], names: dict[str, str], limit: int
     return "\n".join(lines)
 
 
-def escalation_dm(config: Config, case: Case, csm_id: str, customer: str, reason: str,
-                  timeline: str, level: int) -> Message:
+def escalation_dm(
+    config: Config, case: Case, csm_id: str, customer: str, reason: str, timeline: str, level: int
+) -> Message:
     who = "the account's CSM" if level == 1 else "the support lead"
     return to_person(
         csm_id,
@@ -239,17 +278,25 @@ def escalation_dm(config: Config, case: Case, csm_id: str, customer: str, reason
         f"Escalation on {case.key} [{case.severity}] from {customer}: {case.title}",
         f"Reason: {reason}\nYou are receiving this as {who}.\n\nTimeline:\n{timeline}",
         Kind.ESCALATION_DM,
-        [act(case.key, "ack", "Acknowledge", Style.PRIMARY),
-         act(case.key, "raise", "Raise severity", Style.DANGER),
-         act(case.key, "assign", "Reassign…"),
-         act(case.key, "join", "Join the thread")],
+        [
+            act(case.key, "ack", "Acknowledge", Style.PRIMARY),
+            act(case.key, "raise", "Raise severity", Style.DANGER),
+            act(case.key, "assign", "Reassign…"),
+            act(case.key, "join", "Join the thread"),
+        ],
         case_fields(config, case),
         ping=True,
     )
 
 
-def eng_update(issue: EngIssue, title: str, text: str, target: Target,
-               case_key: str | None = None, follow: bool = True) -> Message:
+def eng_update(
+    issue: EngIssue,
+    title: str,
+    text: str,
+    target: Target,
+    case_key: str | None = None,
+    follow: bool = True,
+) -> Message:
     return Message(
         kind=Kind.ENG_UPDATE,
         target=target,
@@ -282,6 +329,8 @@ def kb_draft(case: Case, engineer_id: str, kb_key: str, title: str) -> Message:
         f"{title}\nNo existing article solved {case.key}, so a draft was written from it. "
         f"Publish it so the next customer finds it, or discard it.",
         Kind.KB_DRAFT,
-        [Action(f"kb:{kb_key}:publish", "Publish", Style.PRIMARY),
-         Action(f"kb:{kb_key}:discard", "Discard")],
+        [
+            Action(f"kb:{kb_key}:publish", "Publish", Style.PRIMARY),
+            Action(f"kb:{kb_key}:discard", "Discard"),
+        ],
     )

@@ -73,24 +73,45 @@ class Claimed:
     case_key: str | None
 
 
-async def claim(db, now: datetime, worker: str, limit: int = 50,  # type: ignore[no-untyped-def]
-                lease: timedelta = LEASE, max_attempts: int = MAX_ATTEMPTS) -> list[Claimed]:
+async def claim(
+    db,
+    now: datetime,
+    worker: str,
+    limit: int = 50,  # type: ignore[no-untyped-def]
+    lease: timedelta = LEASE,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> list[Claimed]:
     """Claim up to ``limit`` due timers for ``worker``: first those whose worker's lease
     ran out, then pending ones by due time. Two index range scans, never a sort of
     everything due."""
     async with db.transaction() as s:
-        def pick(*where, order):  # type: ignore[no-untyped-def]
-            return (select(Timer, Case.key)
-                    .outerjoin(Case, Case.id == Timer.case_id)
-                    .where(*where).order_by(*order)
-                    .with_for_update(of=Timer, skip_locked=True))
 
-        rows = (await s.execute(pick(Timer.state == "running", Timer.lease_until < now,
-                                     order=(Timer.lease_until,)).limit(limit))).all()
+        def pick(*where, order):  # type: ignore[no-untyped-def]
+            return (
+                select(Timer, Case.key)
+                .outerjoin(Case, Case.id == Timer.case_id)
+                .where(*where)
+                .order_by(*order)
+                .with_for_update(of=Timer, skip_locked=True)
+            )
+
+        rows = (
+            await s.execute(
+                pick(
+                    Timer.state == "running", Timer.lease_until < now, order=(Timer.lease_until,)
+                ).limit(limit)
+            )
+        ).all()
         if len(rows) < limit:
-            rows += (await s.execute(pick(Timer.state == "pending", Timer.due_at <= now,
-                                          order=(Timer.due_at, Timer.id))
-                                     .limit(limit - len(rows)))).all()
+            rows += (
+                await s.execute(
+                    pick(
+                        Timer.state == "pending",
+                        Timer.due_at <= now,
+                        order=(Timer.due_at, Timer.id),
+                    ).limit(limit - len(rows))
+                )
+            ).all()
         claimed = []
         for timer, case_key in rows:
             if timer.attempts >= max_attempts:
@@ -105,8 +126,13 @@ async def claim(db, now: datetime, worker: str, limit: int = 50,  # type: ignore
         return claimed
 
 
-async def claim_due(db, now: datetime, worker: str, limit: int = 50,  # type: ignore[no-untyped-def]
-                    lease: timedelta = LEASE) -> list[int]:
+async def claim_due(
+    db,
+    now: datetime,
+    worker: str,
+    limit: int = 50,  # type: ignore[no-untyped-def]
+    lease: timedelta = LEASE,
+) -> list[int]:
     """Claim up to ``limit`` due timers for ``worker``; returns their ids."""
     return [c.id for c in await claim(db, now, worker, limit, lease)]
 
@@ -120,8 +146,11 @@ async def fire(app, timer_id: int, worker: str, case_key: str | None = None) -> 
             return False  # taken over by another worker after our lease ran out
         case = None
         if timer.case_id is not None:
-            case = (await w.session.scalars(
-                select(Case).where(Case.id == timer.case_id).with_for_update())).one_or_none()
+            case = (
+                await w.session.scalars(
+                    select(Case).where(Case.id == timer.case_id).with_for_update()
+                )
+            ).one_or_none()
         handler = HANDLERS.get(timer.kind)
         if handler is None:
             log.warning("timer.unknown_kind", kind=timer.kind, id=timer.id)

@@ -160,9 +160,7 @@ class Work:
 
     # -- timers ------------------------------------------------------------------
 
-    def schedule(
-        self, kind: str, due: datetime, case: Case | None = None, **payload: Any
-    ) -> None:
+    def schedule(self, kind: str, due: datetime, case: Case | None = None, **payload: Any) -> None:
         self.session.add(
             Timer(
                 kind=kind,
@@ -213,5 +211,5 @@ def normalize_key(text: str, prefix: str) -> str:
     if t.isdigit():
         return f"{prefix}-{int(t)}"
     if t.startswith(prefix + "-") and t[len(prefix) + 1 :].isdigit():
-        return f"{prefix}-{int(t[len(prefix) + 1:])}"
+        return f"{prefix}-{int(t[len(prefix) + 1 :])}"
     raise Refusal(f"'{text}' is not a {prefix} key (they look like {prefix}-12).")

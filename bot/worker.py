@@ -55,21 +55,31 @@ async def default_outbound(bot: Casebot) -> list[Closer]:
         try:
             from adapters.discord import start_outbound
         except ImportError:
-            log.warning("worker.discord_outbound_missing",
-                        note="Discord notifications are delivered by `casebot run`")
+            log.warning(
+                "worker.discord_outbound_missing",
+                note="Discord notifications are delivered by `casebot run`",
+            )
         else:
             closers.append(await start_outbound(bot))
     if not bot.adapters:
-        log.warning("worker.no_platforms",
-                    note="no chat credentials: this worker fires timers only")
+        log.warning(
+            "worker.no_platforms", note="no chat credentials: this worker fires timers only"
+        )
     return closers
 
 
-async def run_worker(config: Config, database_url: str, redis_url: str | None, *,
-                     outbound: Outbound | None = None, setup: Setup | None = None,
-                     stop: asyncio.Event | None = None, clock: Clock | None = None,
-                     worker_id: str | None = None,
-                     env: Mapping[str, str] | None = None) -> None:
+async def run_worker(
+    config: Config,
+    database_url: str,
+    redis_url: str | None,
+    *,
+    outbound: Outbound | None = None,
+    setup: Setup | None = None,
+    stop: asyncio.Event | None = None,
+    clock: Clock | None = None,
+    worker_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
     """Deliver notifications and fire timers until SIGTERM/SIGINT (or ``stop`` is set).
 
     ``outbound`` registers the delivery adapters (default: from the environment's
@@ -79,8 +89,9 @@ async def run_worker(config: Config, database_url: str, redis_url: str | None, *
     db = Database(database_url)
     await migrate_once(db)
     await db.dispose()
-    bot = await Casebot.create(config, database_url, clock=clock, migrate=False,
-                               worker_id=worker_id)
+    bot = await Casebot.create(
+        config, database_url, clock=clock, migrate=False, worker_id=worker_id
+    )
     bot.tune(env)
     closers: list[Closer] = []
     stop = stop or asyncio.Event()
@@ -97,13 +108,20 @@ async def run_worker(config: Config, database_url: str, redis_url: str | None, *
         if setup is not None:
             await setup(bot)
         await bot.start()
-        log.info("worker.started", worker=bot.worker_id, platforms=sorted(bot.adapters),
-                 redis=bool(redis_url))
+        log.info(
+            "worker.started",
+            worker=bot.worker_id,
+            platforms=sorted(bot.adapters),
+            redis=bool(redis_url),
+        )
         await stop.wait()
         pacer = bot.pacer
-        log.info("worker.stopping", worker=bot.worker_id,
-                 missed_slots=pacer.late if pacer else 0,
-                 told_to_wait=pacer.blocked if pacer else 0)
+        log.info(
+            "worker.stopping",
+            worker=bot.worker_id,
+            missed_slots=pacer.late if pacer else 0,
+            told_to_wait=pacer.blocked if pacer else 0,
+        )
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError, ValueError):

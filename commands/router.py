@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from bot import cases, engineering, knowledge
 from bot.app import Duplicate
@@ -94,8 +94,11 @@ async def _show(w: Work, a: Actor, args: list[str], rest: str) -> str:
     from bot.policy import require_visible
 
     require_visible(a, case)
-    events = (await w.session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))).all()
+    events = (
+        await w.session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+        )
+    ).all()
     if a.is_customer:
         events = [e for e in events if not e.internal]
     names = {p.id: p.name for p in w.config.people}
@@ -109,8 +112,10 @@ async def _show(w: Work, a: Actor, args: list[str], rest: str) -> str:
         f"Engineer: {await w.person_name(case.assignee_id) if case.assignee_id else 'not yet'}",
     ]
     if case.escalation_level:
-        lines.append(f"Escalated: level {case.escalation_level}"
-                     + (" (acknowledged)" if case.escalation_acked_at else ""))
+        lines.append(
+            f"Escalated: level {case.escalation_level}"
+            + (" (acknowledged)" if case.escalation_acked_at else "")
+        )
     sla = getattr(w, "sla_text", None)
     if callable(sla):
         text = await sla(case)
@@ -161,8 +166,9 @@ async def _survey(w: Work, a: Actor, args: list[str], rest: str) -> str:
     try:
         rating = int(args[1])
     except ValueError:
-        raise Refusal("The rating is a number from 1 to 5: `/case survey CASE-n <1-5> "
-                      "[comment]`.") from None
+        raise Refusal(
+            "The rating is a number from 1 to 5: `/case survey CASE-n <1-5> [comment]`."
+        ) from None
     return await cases.survey(w, a, args[0], rating, rest)
 
 
@@ -175,8 +181,11 @@ async def _queue(w: Work, a: Actor, args: list[str], rest: str) -> str:
     lines = []
     for title, items in view.sections:
         lines.append(f"{title} ({len(items)}):")
-        lines.extend(f"  {c.key} [{c.severity}] {c.title} — {STATE_WORDS[State(c.state)]}"
-                     + (f" · {c.time_left}" if c.time_left else "") for c in items)
+        lines.extend(
+            f"  {c.key} [{c.severity}] {c.title} — {STATE_WORDS[State(c.state)]}"
+            + (f" · {c.time_left}" if c.time_left else "")
+            for c in items
+        )
     return "\n".join(lines)
 
 
@@ -243,8 +252,9 @@ async def _eng(w: Work, a: Actor, args: list[str], rest: str) -> str:
         _need(args, 3, "eng status ENG-n <open|in_progress|fixed|released|wont_fix> [note]")
         note = rest_after(rest, 3, args)
         return await engineering.set_status(w, a, args[1], args[2], note)
-    raise Refusal("Usage: `/case eng list`, `/case eng show ENG-n`, "
-                  "`/case eng status ENG-n <status> [note]`")
+    raise Refusal(
+        "Usage: `/case eng list`, `/case eng show ENG-n`, `/case eng status ENG-n <status> [note]`"
+    )
 
 
 async def _kb(w: Work, a: Actor, args: list[str], rest: str) -> str:
@@ -259,8 +269,10 @@ async def _kb(w: Work, a: Actor, args: list[str], rest: str) -> str:
         return await knowledge.discard(w, a, args[1])
     if sub == "drafts":
         return await knowledge.drafts(w, a)
-    raise Refusal("Usage: `/case kb search <words>`, `/case kb drafts`, "
-                  "`/case kb publish KB-n`, `/case kb discard KB-n`")
+    raise Refusal(
+        "Usage: `/case kb search <words>`, `/case kb drafts`, "
+        "`/case kb publish KB-n`, `/case kb discard KB-n`"
+    )
 
 
 async def _ack(w: Work, a: Actor, args: list[str], rest: str) -> str:
@@ -272,8 +284,11 @@ async def _stats(w: Work, a: Actor, args: list[str], rest: str) -> str:
     by_state = {str(s): int(n) for s, n in rows}
     total = sum(by_state.values())
     all_cases = (await w.session.scalars(select(Case))).all()
-    fr = [(c.first_response_at - c.created_at).total_seconds() for c in all_cases
-          if c.first_response_at]
+    fr = [
+        (c.first_response_at - c.created_at).total_seconds()
+        for c in all_cases
+        if c.first_response_at
+    ]
     res = [(c.resolved_at - c.created_at).total_seconds() for c in all_cases if c.resolved_at]
     ratings = (await w.session.scalars(select(SurveyAnswer.rating))).all()
     deflected = sum(1 for c in all_cases if c.close_reason == "deflected")
@@ -294,68 +309,191 @@ def _hm(seconds: float) -> str:
     return f"{m // 60}h {m % 60:02d}m"
 
 
-COMMANDS: dict[str, Command] = {c.name: c for c in [
-    Command("open", "open <title>", "open a case (no title: the form)", (CUSTOMER,), _open),
-    Command("list", "list", "your account's cases (staff: the open cases)", EVERYONE, _list,
-            reads_only=True),
-    Command("show", "show CASE-n", "one case with its timeline", EVERYONE, _show, 1,
-            reads_only=True),
-    Command("reply", "reply CASE-n <text>", "a message on the case", EVERYONE, _reply, 1),
-    Command("confirm", "confirm CASE-n", "accept the proposed resolution", (CUSTOMER,),
-            _confirm, 1),
-    Command("reject", "reject CASE-n <reason>", "refuse the proposed resolution", (CUSTOMER,),
-            _reject, 1),
-    Command("escalate", "escalate CASE-n <reason>", "escalate to your CSM", (CUSTOMER,),
-            _escalate, 1),
-    Command("reopen", "reopen CASE-n <reason>", "reopen a resolved case", (CUSTOMER,),
-            _reopen, 1),
-    Command("withdraw", "withdraw CASE-n", "close your case yourself", (CUSTOMER,),
-            _withdraw, 1),
-    Command("follow", "follow ENG-n", "hear about an engineering issue", EVERYONE, _follow, 1),
-    Command("unfollow", "unfollow ENG-n", "stop following it", EVERYONE, _unfollow, 1),
-    Command("survey", "survey CASE-n <1-5> [comment]", "rate how we handled a case",
-            (CUSTOMER,), _survey, 2),
-    Command("feedback", "feedback <text>", "tell us anything, any time", EVERYONE, _feedback),
-    Command("queue", "queue", "assigned to me, waiting for triage, waiting on customers",
-            STAFF, _queue, reads_only=True),
-    Command("claim", "claim CASE-n", "take a case", (ENGINEER, LEAD), _claim, 1),
-    Command("assign", "assign CASE-n <person>", "give a case to an engineer", STAFF,
-            _assign, 2),
-    Command("area", "area CASE-n <area>", "correct the product area", (ENGINEER, LEAD),
-            _area, 2),
-    Command("severity", "severity CASE-n <S1-S4>", "correct the severity", STAFF,
-            _severity, 2),
-    Command("replicating", "replicating CASE-n", "start replication", (ENGINEER, LEAD),
-            _replicating, 1),
-    Command("need-info", "need-info CASE-n <question>", "ask the customer; starts the chase",
-            (ENGINEER, LEAD), _need_info, 1),
-    Command("propose", "propose CASE-n <resolution>", "propose a resolution to confirm",
-            (ENGINEER, LEAD), _propose, 1),
-    Command("defect", "defect CASE-n <title>", "log a defect with engineering",
-            (ENGINEER, LEAD), _defect, 1),
-    Command("enhancement", "enhancement CASE-n <title>", "log an enhancement request",
-            (ENGINEER, LEAD), _enhancement, 1),
-    Command("link", "link CASE-n ENG-n", "link to an existing engineering issue",
-            (ENGINEER, LEAD), _link, 2),
-    Command("note", "note CASE-n <text>", "an internal note (never shown to the customer)",
-            STAFF, _note, 1),
-    Command("called", "called CASE-n reached|not-reached [note]", "record a phone call",
-            (ENGINEER, LEAD), _called, 2),
-    Command("duplicate", "duplicate CASE-n CASE-m", "close as a duplicate of another case",
-            (ENGINEER, LEAD), _duplicate, 2),
-    Command("eng", "eng list | eng show ENG-n | eng status ENG-n <status> [note]",
-            "the ranked engineering backlog", (ENGINEER, LEAD), _eng),
-    Command("kb", "kb search <query> | kb drafts | kb publish KB-n | kb discard KB-n",
-            "the knowledge base", (ENGINEER, LEAD), _kb),
-    Command("ack", "ack CASE-n [note]", "acknowledge an escalation", (CSM, LEAD), _ack, 1),
-    Command("stats", "stats", "how support is doing", (LEAD,), _stats, reads_only=True),
-]}
-ALIASES = {"needinfo": "need-info", "need_info": "need-info", "replicate": "replicating",
-           "enh": "enhancement", "acknowledge": "ack", "close": "withdraw"}
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in [
+        Command("open", "open <title>", "open a case (no title: the form)", (CUSTOMER,), _open),
+        Command(
+            "list",
+            "list",
+            "your account's cases (staff: the open cases)",
+            EVERYONE,
+            _list,
+            reads_only=True,
+        ),
+        Command(
+            "show", "show CASE-n", "one case with its timeline", EVERYONE, _show, 1, reads_only=True
+        ),
+        Command("reply", "reply CASE-n <text>", "a message on the case", EVERYONE, _reply, 1),
+        Command(
+            "confirm", "confirm CASE-n", "accept the proposed resolution", (CUSTOMER,), _confirm, 1
+        ),
+        Command(
+            "reject",
+            "reject CASE-n <reason>",
+            "refuse the proposed resolution",
+            (CUSTOMER,),
+            _reject,
+            1,
+        ),
+        Command(
+            "escalate",
+            "escalate CASE-n <reason>",
+            "escalate to your CSM",
+            (CUSTOMER,),
+            _escalate,
+            1,
+        ),
+        Command(
+            "reopen", "reopen CASE-n <reason>", "reopen a resolved case", (CUSTOMER,), _reopen, 1
+        ),
+        Command(
+            "withdraw", "withdraw CASE-n", "close your case yourself", (CUSTOMER,), _withdraw, 1
+        ),
+        Command("follow", "follow ENG-n", "hear about an engineering issue", EVERYONE, _follow, 1),
+        Command("unfollow", "unfollow ENG-n", "stop following it", EVERYONE, _unfollow, 1),
+        Command(
+            "survey",
+            "survey CASE-n <1-5> [comment]",
+            "rate how we handled a case",
+            (CUSTOMER,),
+            _survey,
+            2,
+        ),
+        Command("feedback", "feedback <text>", "tell us anything, any time", EVERYONE, _feedback),
+        Command(
+            "queue",
+            "queue",
+            "assigned to me, waiting for triage, waiting on customers",
+            STAFF,
+            _queue,
+            reads_only=True,
+        ),
+        Command("claim", "claim CASE-n", "take a case", (ENGINEER, LEAD), _claim, 1),
+        Command(
+            "assign", "assign CASE-n <person>", "give a case to an engineer", STAFF, _assign, 2
+        ),
+        Command(
+            "area", "area CASE-n <area>", "correct the product area", (ENGINEER, LEAD), _area, 2
+        ),
+        Command("severity", "severity CASE-n <S1-S4>", "correct the severity", STAFF, _severity, 2),
+        Command(
+            "replicating",
+            "replicating CASE-n",
+            "start replication",
+            (ENGINEER, LEAD),
+            _replicating,
+            1,
+        ),
+        Command(
+            "need-info",
+            "need-info CASE-n <question>",
+            "ask the customer; starts the chase",
+            (ENGINEER, LEAD),
+            _need_info,
+            1,
+        ),
+        Command(
+            "propose",
+            "propose CASE-n <resolution>",
+            "propose a resolution to confirm",
+            (ENGINEER, LEAD),
+            _propose,
+            1,
+        ),
+        Command(
+            "defect",
+            "defect CASE-n <title>",
+            "log a defect with engineering",
+            (ENGINEER, LEAD),
+            _defect,
+            1,
+        ),
+        Command(
+            "enhancement",
+            "enhancement CASE-n <title>",
+            "log an enhancement request",
+            (ENGINEER, LEAD),
+            _enhancement,
+            1,
+        ),
+        Command(
+            "link",
+            "link CASE-n ENG-n",
+            "link to an existing engineering issue",
+            (ENGINEER, LEAD),
+            _link,
+            2,
+        ),
+        Command(
+            "note",
+            "note CASE-n <text>",
+            "an internal note (never shown to the customer)",
+            STAFF,
+            _note,
+            1,
+        ),
+        Command(
+            "called",
+            "called CASE-n reached|not-reached [note]",
+            "record a phone call",
+            (ENGINEER, LEAD),
+            _called,
+            2,
+        ),
+        Command(
+            "duplicate",
+            "duplicate CASE-n CASE-m",
+            "close as a duplicate of another case",
+            (ENGINEER, LEAD),
+            _duplicate,
+            2,
+        ),
+        Command(
+            "eng",
+            "eng list | eng show ENG-n | eng status ENG-n <status> [note]",
+            "the ranked engineering backlog",
+            (ENGINEER, LEAD),
+            _eng,
+        ),
+        Command(
+            "kb",
+            "kb search <query> | kb drafts | kb publish KB-n | kb discard KB-n",
+            "the knowledge base",
+            (ENGINEER, LEAD),
+            _kb,
+        ),
+        Command("ack", "ack CASE-n [note]", "acknowledge an escalation", (CSM, LEAD), _ack, 1),
+        Command("stats", "stats", "how support is doing", (LEAD,), _stats, reads_only=True),
+    ]
+}
+ALIASES = {
+    "needinfo": "need-info",
+    "need_info": "need-info",
+    "replicate": "replicating",
+    "enh": "enhancement",
+    "acknowledge": "ack",
+    "close": "withdraw",
+}
 # Where the trailing free text starts, per command (the number of fixed arguments).
-FIXED_ARGS = {"open": 0, "reply": 1, "reject": 1, "escalate": 1, "reopen": 1, "survey": 2,
-              "feedback": 0, "need-info": 1, "propose": 1, "defect": 1, "enhancement": 1,
-              "note": 1, "called": 2, "ack": 1, "eng": 0, "kb": 0}
+FIXED_ARGS = {
+    "open": 0,
+    "reply": 1,
+    "reject": 1,
+    "escalate": 1,
+    "reopen": 1,
+    "survey": 2,
+    "feedback": 0,
+    "need-info": 1,
+    "propose": 1,
+    "defect": 1,
+    "enhancement": 1,
+    "note": 1,
+    "called": 2,
+    "ack": 1,
+    "eng": 0,
+    "kb": 0,
+}
 
 
 def rest_after(text: str, n: int, args: list[str]) -> str:
@@ -399,25 +537,53 @@ async def home_view(w: Work, a: Actor) -> HomeView:
             sla = getattr(w, "sla_text", None)
             if callable(sla):
                 left = await sla(c, short=True)
-            out.append(CaseLine(c.key, c.title, c.state, c.severity,
-                                account.name if account else c.account_key,
-                                await w.person_name(c.assignee_id) if c.assignee_id else None,
-                                left))
+            out.append(
+                CaseLine(
+                    c.key,
+                    c.title,
+                    c.state,
+                    c.severity,
+                    account.name if account else c.account_key,
+                    await w.person_name(c.assignee_id) if c.assignee_id else None,
+                    left,
+                )
+            )
         return out
 
     active = [s.value for s in ACTIVE]
     if a.is_customer:
-        return HomeView(f"{a.name}'s cases", [
-            ("Open cases", await lines(select(Case).where(
-                Case.account_key == a.account_key, Case.state.in_(active)))),
-        ])
+        return HomeView(
+            f"{a.name}'s cases",
+            [
+                (
+                    "Open cases",
+                    await lines(
+                        select(Case).where(
+                            Case.account_key == a.account_key, Case.state.in_(active)
+                        )
+                    ),
+                ),
+            ],
+        )
     sections = [
-        ("Assigned to me", await lines(select(Case).where(
-            Case.assignee_id == a.id, Case.state.in_(active)))),
-        ("Waiting for triage", await lines(select(Case).where(
-            Case.state == State.TRIAGED, Case.assignee_id.is_(None)))),
-        ("Waiting on customers", await lines(select(Case).where(
-            Case.assignee_id == a.id, Case.state.in_([s.value for s in WAITING_ON_CUSTOMER])))),
+        (
+            "Assigned to me",
+            await lines(select(Case).where(Case.assignee_id == a.id, Case.state.in_(active))),
+        ),
+        (
+            "Waiting for triage",
+            await lines(
+                select(Case).where(Case.state == State.TRIAGED, Case.assignee_id.is_(None))
+            ),
+        ),
+        (
+            "Waiting on customers",
+            await lines(
+                select(Case).where(
+                    Case.assignee_id == a.id, Case.state.in_([s.value for s in WAITING_ON_CUSTOMER])
+                )
+            ),
+        ),
     ]
     if a.role in (CSM, LEAD):
         csm_accounts = [acc.key for acc in w.config.accounts if acc.csm == a.id]
@@ -451,21 +617,38 @@ class CaseCommands:
         if account is None and row is not None and row.account_key:
             account = config.account(row.account_key)
         if account is None:
-            raise Refusal("Sorry, I don't know you yet. Ask your company's support contact "
-                          "to add you to casebot, then try again.")
+            raise Refusal(
+                "Sorry, I don't know you yet. Ask your company's support contact "
+                "to add you to casebot, then try again."
+            )
         name = ctx.user_name or (row.name if row else ctx.user_id)
         if row is None:
-            w.session.add(PersonRow(id=pid, name=name, role="customer", account_key=account.key,
-                                    configured=False, identities={ctx.platform: ctx.user_id}))
+            w.session.add(
+                PersonRow(
+                    id=pid,
+                    name=name,
+                    role="customer",
+                    account_key=account.key,
+                    configured=False,
+                    identities={ctx.platform: ctx.user_id},
+                )
+            )
         return Actor(pid, name, "customer", account.key, ctx.platform)
 
     # -- entry points -------------------------------------------------------------------
 
-    async def _execute(self, ctx: Context, fn: Callable[[Work, Actor], Awaitable[str]],
-                       *, mutating: bool = True, case_key: str | None = None) -> Reply:
+    async def _execute(
+        self,
+        ctx: Context,
+        fn: Callable[[Work, Actor], Awaitable[str]],
+        *,
+        mutating: bool = True,
+        case_key: str | None = None,
+    ) -> Reply:
         try:
-            async with self.app.work(ctx.event_id if mutating else None,
-                                     case_key=case_key if mutating else None) as w:
+            async with self.app.work(
+                ctx.event_id if mutating else None, case_key=case_key if mutating else None
+            ) as w:
                 w.origin_channel = ctx.channel_id  # type: ignore[attr-defined]
                 actor = await self.actor(w, ctx)
                 text = await fn(w, actor)
@@ -476,9 +659,12 @@ class CaseCommands:
             return Reply.refuse(r.message, case_key=case_key)
         except Exception:  # noqa: BLE001 - a bug must not take the platform connection down
             log.exception("command.failed", platform=ctx.platform, user=ctx.user_id)
-            return Reply.refuse("Something went wrong on our side and nothing was changed. "
-                                "Please try again; if it keeps happening, tell your support "
-                                "contact.", case_key=case_key)
+            return Reply.refuse(
+                "Something went wrong on our side and nothing was changed. "
+                "Please try again; if it keeps happening, tell your support "
+                "contact.",
+                case_key=case_key,
+            )
 
     async def run(self, ctx: Context, text: str) -> Reply:
         """``/case <text>``."""
@@ -540,17 +726,36 @@ class CaseCommands:
             form_id="open",
             title="Open a support case",
             fields=(
-                PromptField("title", "Title", "text", max_length=200,
-                            placeholder="What is wrong, in a sentence"),
-                PromptField("area", "Product area", "select",
-                            tuple(Option(a.key, a.name) for a in c.product_areas),
-                            required=False),
-                PromptField("type", "Type", "select",
-                            tuple(Option(k, v) for k, v in c.case_types.items())),
-                PromptField("impact", "Business impact", "select",
-                            tuple(Option(k, v.label) for k, v in c.impacts.items())),
-                PromptField("description", "Description", "textarea", required=False,
-                            placeholder="What you did, what you expected, what happened"),
+                PromptField(
+                    "title",
+                    "Title",
+                    "text",
+                    max_length=200,
+                    placeholder="What is wrong, in a sentence",
+                ),
+                PromptField(
+                    "area",
+                    "Product area",
+                    "select",
+                    tuple(Option(a.key, a.name) for a in c.product_areas),
+                    required=False,
+                ),
+                PromptField(
+                    "type", "Type", "select", tuple(Option(k, v) for k, v in c.case_types.items())
+                ),
+                PromptField(
+                    "impact",
+                    "Business impact",
+                    "select",
+                    tuple(Option(k, v.label) for k, v in c.impacts.items()),
+                ),
+                PromptField(
+                    "description",
+                    "Description",
+                    "textarea",
+                    required=False,
+                    placeholder="What you did, what you expected, what happened",
+                ),
             ),
             submit_label="Open case",
         )
@@ -569,50 +774,101 @@ class CaseCommands:
             if action in ("publish", "discard"):
                 return await self.run(ctx, f"kb {action} {key}")
             return Reply.refuse("That button is not one of mine.")
-        simple = {"claim": "claim", "confirm": "confirm", "ack": "ack", "withdraw": "withdraw",
-                  "replicating": "replicating"}
+        simple = {
+            "claim": "claim",
+            "confirm": "confirm",
+            "ack": "ack",
+            "withdraw": "withdraw",
+            "replicating": "replicating",
+        }
         if action in simple:
             return await self.run(ctx, f"{simple[action]} {key} {value or ''}".strip())
         if action == "called" and arg in ("reached", "not-reached"):
             return await self.run(ctx, f"called {key} {arg}")
         if action == "kb_accept" and arg:
             return await self._execute(
-                ctx, lambda w, a: cases.kb_accept(w, a, key, arg), case_key=key)
+                ctx, lambda w, a: cases.kb_accept(w, a, key, arg), case_key=key
+            )
         if action == "kb_reject":
             return await self._execute(ctx, lambda w, a: cases.kb_reject(w, a, key), case_key=key)
         if action == "raise":
             return await self._execute(
-                ctx, lambda w, a: cases.raise_case_severity(w, a, key), case_key=key)
+                ctx, lambda w, a: cases.raise_case_severity(w, a, key), case_key=key
+            )
         if action == "join":
             return await self._execute(ctx, lambda w, a: cases.join(w, a, key), case_key=key)
         if action == "rate" and arg and arg.isdigit():
             reply = await self.run(ctx, f"survey {key} {arg}")
             if reply.ok and not reply.duplicate:
-                reply.prompt = Prompt(f"survey_comment:{key}", "Anything to add?", (
-                    PromptField("comment", "Comment (optional)", "textarea", required=False),),
-                    "Send")
+                reply.prompt = Prompt(
+                    f"survey_comment:{key}",
+                    "Anything to add?",
+                    (PromptField("comment", "Comment (optional)", "textarea", required=False),),
+                    "Send",
+                )
             return reply
         prompts = {
-            "reject": Prompt(f"reject:{key}", f"Reject the resolution of {key}", (
-                PromptField("reason", "Why doesn't it solve the problem?", "textarea"),),
-                "Reject"),
-            "escalate": Prompt(f"escalate:{key}", f"Escalate {key}", (
-                PromptField("reason", "Why are you escalating?", "textarea"),), "Escalate"),
-            "assign": Prompt(f"assign:{key}", f"Assign {key}", (
-                PromptField("person", "Engineer", "select", tuple(
-                    Option(p.id, p.name) for p in self.app.config.people
-                    if p.role in ("engineer", "lead"))),), "Assign"),
-            "area": Prompt(f"area:{key}", f"Change the area of {key}", (
-                PromptField("area", "Product area", "select", tuple(
-                    Option(a.key, a.name) for a in self.app.config.product_areas)),), "Change"),
-            "severity": Prompt(f"severity:{key}", f"Change the severity of {key}", (
-                PromptField("severity", "Severity", "select", tuple(
-                    Option(s, s) for s in ("S1", "S2", "S3", "S4"))),), "Change"),
+            "reject": Prompt(
+                f"reject:{key}",
+                f"Reject the resolution of {key}",
+                (PromptField("reason", "Why doesn't it solve the problem?", "textarea"),),
+                "Reject",
+            ),
+            "escalate": Prompt(
+                f"escalate:{key}",
+                f"Escalate {key}",
+                (PromptField("reason", "Why are you escalating?", "textarea"),),
+                "Escalate",
+            ),
+            "assign": Prompt(
+                f"assign:{key}",
+                f"Assign {key}",
+                (
+                    PromptField(
+                        "person",
+                        "Engineer",
+                        "select",
+                        tuple(
+                            Option(p.id, p.name)
+                            for p in self.app.config.people
+                            if p.role in ("engineer", "lead")
+                        ),
+                    ),
+                ),
+                "Assign",
+            ),
+            "area": Prompt(
+                f"area:{key}",
+                f"Change the area of {key}",
+                (
+                    PromptField(
+                        "area",
+                        "Product area",
+                        "select",
+                        tuple(Option(a.key, a.name) for a in self.app.config.product_areas),
+                    ),
+                ),
+                "Change",
+            ),
+            "severity": Prompt(
+                f"severity:{key}",
+                f"Change the severity of {key}",
+                (
+                    PromptField(
+                        "severity",
+                        "Severity",
+                        "select",
+                        tuple(Option(s, s) for s in ("S1", "S2", "S3", "S4")),
+                    ),
+                ),
+                "Change",
+            ),
         }
         if action in prompts:
             if value:
-                return await self.submit(ctx, prompts[action].form_id,
-                                         {prompts[action].fields[0].name: value})
+                return await self.submit(
+                    ctx, prompts[action].form_id, {prompts[action].fields[0].name: value}
+                )
             # Check the person may do it before showing a form they can't submit.
             probe = await self._probe(ctx, key, action)
             if probe is not None:
@@ -655,10 +911,18 @@ class CaseCommands:
                 return Reply(text="Please correct the form.", ok=False, errors=errors)
 
             async def go(w: Work, a: Actor) -> str:
-                case = await cases.open_case(w, a, NewCase(
-                    title=v["title"], description=v.get("description", ""),
-                    area=v.get("area") or None, case_type=v.get("type") or None,
-                    impact=v.get("impact") or None, origin_channel=ctx.channel_id))
+                case = await cases.open_case(
+                    w,
+                    a,
+                    NewCase(
+                        title=v["title"],
+                        description=v.get("description", ""),
+                        area=v.get("area") or None,
+                        case_type=v.get("type") or None,
+                        impact=v.get("impact") or None,
+                        origin_channel=ctx.channel_id,
+                    ),
+                )
                 return f"Opened {case.key}: {case.title}. Severity {case.severity}."
 
             return await self._execute(ctx, go)
@@ -682,8 +946,11 @@ class CaseCommands:
 
                 case = await w.case(key, lock=False)
                 require_customer(a, case, "answer the survey of")
-                row = (await w.session.scalars(select(SurveyAnswer).where(
-                    SurveyAnswer.case_id == case.id))).one_or_none()
+                row = (
+                    await w.session.scalars(
+                        select(SurveyAnswer).where(SurveyAnswer.case_id == case.id)
+                    )
+                ).one_or_none()
                 if row is None:
                     raise Refusal(f"Rate {case.key} first.")
                 return await cases.survey(w, a, key, row.rating, v["comment"])
@@ -697,17 +964,22 @@ class CaseCommands:
         if not text.strip():
             return None
         async with self.app.db.read() as s:
-            conds = []
+            conds: list[ColumnElement[bool]] = []
             if ctx.thread_id:
-                conds.append((Conversation.channel == (ctx.channel_id or "")) & (
-                    Conversation.thread == ctx.thread_id))
+                conds.append(
+                    (Conversation.channel == (ctx.channel_id or ""))
+                    & (Conversation.thread == ctx.thread_id)
+                )
                 conds.append(Conversation.thread == ctx.thread_id)
             if ctx.channel_id:
                 conds.append(Conversation.thread == ctx.channel_id)
             if not conds:
                 return None
-            conv = (await s.scalars(select(Conversation).where(
-                Conversation.platform == ctx.platform, or_(*conds)))).first()
+            conv = (
+                await s.scalars(
+                    select(Conversation).where(Conversation.platform == ctx.platform, or_(*conds))
+                )
+            ).first()
             if conv is None:
                 return None
             case = await s.get(Case, conv.case_id)
@@ -722,8 +994,10 @@ class CaseCommands:
             require_visible(a, case)
             if a.is_customer:
                 if case.state == State.RESOLVED:
-                    raise Refusal(f"{case.key} is resolved; reopen it with "
-                                  f"`/case reopen {case.key} <reason>` or open a new case.")
+                    raise Refusal(
+                        f"{case.key} is resolved; reopen it with "
+                        f"`/case reopen {case.key} <reason>` or open a new case."
+                    )
                 if case.state not in ACTIVE:  # closed for good: only resolved cases reopen
                     raise Refusal(f"{case.key} is closed; please open a new case.")
                 await cases.customer_message(w, a, case, text, echo=False)
@@ -747,8 +1021,9 @@ class CaseCommands:
                     stmt = stmt.where(Case.account_key == a.account_key)
                 p = prefix.strip().upper()
                 if p:
-                    stmt = stmt.where(or_(Case.key.like(f"%{p}%"),
-                                          func.upper(Case.title).like(f"%{p}%")))
+                    stmt = stmt.where(
+                        or_(Case.key.like(f"%{p}%"), func.upper(Case.title).like(f"%{p}%"))
+                    )
                 rows = (await w.session.scalars(stmt)).all()
                 return [(c.key, f"{c.key} · {c.title}"[:100]) for c in rows]
         except Refusal:

@@ -73,8 +73,13 @@ class LocalCoordination:
 
     name = "local"
 
-    def __init__(self, *, dedupe_ttl: float = DEDUPE_TTL, dedupe_size: int = 100_000,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        dedupe_ttl: float = DEDUPE_TTL,
+        dedupe_size: int = 100_000,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.dedupe_ttl = dedupe_ttl
         self.dedupe_size = dedupe_size
         self._now = now
@@ -116,8 +121,9 @@ class LocalCoordination:
     # -- locks ------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def lock(self, name: str, *, ttl: float = LOCK_TTL,
-                   wait: float = LOCK_WAIT) -> AsyncIterator[bool]:
+    async def lock(
+        self, name: str, *, ttl: float = LOCK_TTL, wait: float = LOCK_WAIT
+    ) -> AsyncIterator[bool]:
         """Hold ``name`` exclusively; yields False when it could not be had within
         ``wait`` seconds (the caller goes on: database row locks still protect it)."""
         lock, users = self._locks.get(name, (asyncio.Lock(), 0))
@@ -340,9 +346,17 @@ class RedisCoordination:
 
     name = "redis"
 
-    def __init__(self, url: str, *, prefix: str = "casebot:", retry_every: float = 1.0,
-                 timeout: float = 1.0, dedupe_ttl: float = DEDUPE_TTL,
-                 max_connections: int = 32, client: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "casebot:",
+        retry_every: float = 1.0,
+        timeout: float = 1.0,
+        dedupe_ttl: float = DEDUPE_TTL,
+        max_connections: int = 32,
+        client: Any = None,
+    ) -> None:
         from redis.asyncio import BlockingConnectionPool, Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -355,9 +369,14 @@ class RedisCoordination:
         # A bounded pool that waits for a free connection: hundreds of paced deliveries
         # in flight share a few dozen connections instead of failing for want of one.
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=timeout * 5,
-            socket_timeout=timeout, socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0), health_check_interval=0)
+            url,
+            max_connections=max_connections,
+            timeout=timeout * 5,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
         self.redis = client or Redis(connection_pool=pool)
         self.local = LocalCoordination(dedupe_ttl=dedupe_ttl)
         self._available = False
@@ -406,8 +425,11 @@ class RedisCoordination:
     def _degrade(self, exc: BaseException) -> None:
         if self._available or self.degradations == 0:
             self.degradations += 1
-            log.warning("coordination.degraded", error=f"{exc.__class__.__name__}: {exc}",
-                        note="serving on the database alone until Redis returns")
+            log.warning(
+                "coordination.degraded",
+                error=f"{exc.__class__.__name__}: {exc}",
+                note="serving on the database alone until Redis returns",
+            )
         self._available = False
 
     async def _supervise(self) -> None:
@@ -463,14 +485,16 @@ class RedisCoordination:
 
     async def remember(self, key: str) -> None:
         await self.local.remember(key)
-        await self._try(lambda: self.redis.set(self._key("event", key), b"1",
-                                               ex=int(self.dedupe_ttl)))
+        await self._try(
+            lambda: self.redis.set(self._key("event", key), b"1", ex=int(self.dedupe_ttl))
+        )
 
     # -- locks ------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def lock(self, name: str, *, ttl: float = LOCK_TTL,
-                   wait: float = LOCK_WAIT) -> AsyncIterator[bool]:
+    async def lock(
+        self, name: str, *, ttl: float = LOCK_TTL, wait: float = LOCK_WAIT
+    ) -> AsyncIterator[bool]:
         if not self._available:
             async with self.local.lock(name, ttl=ttl, wait=wait) as got:
                 yield got
@@ -482,10 +506,12 @@ class RedisCoordination:
         pause = 0.005
         while True:
             ok, value = await self._try(
-                lambda: self.redis.set(key, token, nx=True, px=int(ttl * 1000)))
+                lambda: self.redis.set(key, token, nx=True, px=int(ttl * 1000))
+            )
             if not ok:  # Redis went away while we waited: fall back to this process
-                async with self.local.lock(name, ttl=ttl,
-                                           wait=max(deadline - time.monotonic(), 0)) as got:
+                async with self.local.lock(
+                    name, ttl=ttl, wait=max(deadline - time.monotonic(), 0)
+                ) as got:
                     yield got
                 return
             if value:
@@ -512,8 +538,7 @@ class RedisCoordination:
             args += [w.limit, int(w.seconds * 1000), w.burst or 0, int(w.cold * 1000)]
         keys = []
         for w in windows:
-            keys += [self._key("bucket" if w.burst else "rate", w.key),
-                     self._key("cold", w.key)]
+            keys += [self._key("bucket" if w.burst else "rate", w.key), self._key("cold", w.key)]
         ok, value = await self._try(lambda: self._reserve(keys=keys, args=args))
         if not ok:
             return await self.local.reserve(windows, max_wait)
@@ -521,9 +546,14 @@ class RedisCoordination:
         if not granted:
             return Reservation(False, delay_ms / 1000)
         logs = [k for k, w in zip(keys[::2], windows, strict=True) if not w.burst]
-        buckets = [(k, _text(tat), w.seconds * 1000 / w.limit) for (k, w), tat in zip(
-            [(k, w) for k, w in zip(keys[::2], windows, strict=True) if w.burst],
-            value[2:], strict=True)]
+        buckets = [
+            (k, _text(tat), w.seconds * 1000 / w.limit)
+            for (k, w), tat in zip(
+                [(k, w) for k, w in zip(keys[::2], windows, strict=True) if w.burst],
+                value[2:],
+                strict=True,
+            )
+        ]
         return Reservation(True, delay_ms / 1000, (args[1], logs, buckets))
 
     async def release(self, reservation: Reservation) -> None:
@@ -536,15 +566,22 @@ class RedisCoordination:
         args: list[Any] = [member, len(logs)]
         for _, tat, interval in buckets:
             args += [tat, interval]
-        await self._try(lambda: self._release(keys=logs + [k for k, _, _ in buckets],
-                                              args=args))
+        await self._try(lambda: self._release(keys=logs + [k for k, _, _ in buckets], args=args))
 
     async def block(self, window: Window, seconds: float) -> None:
         await self.local.block(window, seconds)
-        await self._try(lambda: self._block(
-            keys=[self._key("bucket" if window.burst else "rate", window.key)],
-            args=[int(seconds * 1000), window.limit, int(window.seconds * 1000),
-                  uuid.uuid4().hex, window.burst or 0]))
+        await self._try(
+            lambda: self._block(
+                keys=[self._key("bucket" if window.burst else "rate", window.key)],
+                args=[
+                    int(seconds * 1000),
+                    window.limit,
+                    int(window.seconds * 1000),
+                    uuid.uuid4().hex,
+                    window.burst or 0,
+                ],
+            )
+        )
 
     # -- waking -----------------------------------------------------------------------
 

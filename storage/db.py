@@ -113,8 +113,9 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
-                   compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     """Search indexes (migration 0002) live outside the models; autogenerate keeps them."""
     return not (reflected and compare_to is None and name is not None and "_fts" in name)
 

@@ -50,7 +50,11 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime stored; use an aware UTC datetime")
         from datetime import UTC
 
-        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+        return (
+            value.astimezone(UTC)
+            if dialect.name != "sqlite"
+            else value.astimezone(UTC).replace(tzinfo=None)
+        )
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
@@ -278,10 +282,19 @@ class Timer(Base):
     __table_args__ = (
         Index("ix_timers_due", "state", "due_at"),
         # Claiming (bot/timers.py) walks these: cheap however many timers are pending.
-        Index("ix_timers_pending_due", "due_at", "id", postgresql_where=text("state = 'pending'"),
-              sqlite_where=text("state = 'pending'")),
-        Index("ix_timers_running_lease", "lease_until", postgresql_where=text("state = 'running'"),
-              sqlite_where=text("state = 'running'")),
+        Index(
+            "ix_timers_pending_due",
+            "due_at",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_timers_running_lease",
+            "lease_until",
+            postgresql_where=text("state = 'running'"),
+            sqlite_where=text("state = 'running'"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -302,10 +315,19 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
-        Index("ix_outbox_pending_due", "next_attempt_at", "id",
-              postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
-        Index("ix_outbox_sending_lease", "lease_until",
-              postgresql_where=text("state = 'sending'"), sqlite_where=text("state = 'sending'")),
+        Index(
+            "ix_outbox_pending_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_sending_lease",
+            "lease_until",
+            postgresql_where=text("state = 'sending'"),
+            sqlite_where=text("state = 'sending'"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16))

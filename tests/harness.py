@@ -102,8 +102,9 @@ class Dialog:
     _seen: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @classmethod
-    async def start(cls, db: Database, config: Config | None = None,
-                    start: datetime | None = None) -> Dialog:
+    async def start(
+        cls, db: Database, config: Config | None = None, start: datetime | None = None
+    ) -> Dialog:
         clock = FakeClock(start)
         bot = Casebot(config or load_test_config(), db, clock=clock)
         await bot.sync_config()
@@ -141,8 +142,9 @@ class Dialog:
         await self.drain()
         return reply
 
-    async def press(self, who: str, action_id: str, value: str | None = None, *,
-                    event_id: str | None = None) -> Reply:
+    async def press(
+        self, who: str, action_id: str, value: str | None = None, *, event_id: str | None = None
+    ) -> Reply:
         reply = await self.bot.commands.press(self.ctx(who, event_id=event_id), action_id, value)
         await self.drain()
         return reply
@@ -152,15 +154,17 @@ class Dialog:
         await self.drain()
         return reply
 
-    async def write_in_thread(self, who: str, case_key: str, text: str,
-                              purpose: str | None = None) -> Reply | None:
+    async def write_in_thread(
+        self, who: str, case_key: str, text: str, purpose: str | None = None
+    ) -> Reply | None:
         """A plain message in the case's thread: the customer thread for customers, the
         staff thread for staff, unless ``purpose`` says which."""
         if purpose is None:
             person = self.config.person(who)
             purpose = "customer" if person is None or person.role == "customer" else "staff"
         reply = await self.bot.commands.thread_message(
-            self.ctx(who, thread=f"{case_key}:{purpose}"), text)
+            self.ctx(who, thread=f"{case_key}:{purpose}"), text
+        )
         await self.drain()
         return reply
 
@@ -179,12 +183,16 @@ class Dialog:
 
     # -- what people saw ------------------------------------------------------------
 
-    def delivered(self, kind: TargetKind | str | None = None,
-                  target_id: str | None = None) -> list[Delivery]:
+    def delivered(
+        self, kind: TargetKind | str | None = None, target_id: str | None = None
+    ) -> list[Delivery]:
         """Every delivery so far (to one target, when given)."""
-        return [d for d in self.platform.deliveries
-                if (kind is None or d.target.kind == TargetKind(kind))
-                and (target_id is None or d.target.id == target_id)]
+        return [
+            d
+            for d in self.platform.deliveries
+            if (kind is None or d.target.kind == TargetKind(kind))
+            and (target_id is None or d.target.id == target_id)
+        ]
 
     def inbox(self, kind: TargetKind | str, target_id: str) -> list[Message]:
         """Messages delivered to one target since the last look at it."""
@@ -222,8 +230,13 @@ class Dialog:
     async def timeline(self, key: str) -> list[CaseEvent]:
         async with self.bot.db.read() as s:
             case = (await s.scalars(select(Case).where(Case.key == key))).one()
-            return list((await s.scalars(select(CaseEvent).where(
-                CaseEvent.case_id == case.id).order_by(CaseEvent.id))).all())
+            return list(
+                (
+                    await s.scalars(
+                        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+                    )
+                ).all()
+            )
 
     async def timers(self, key: str, kind: str | None = None) -> list[Timer]:
         async with self.bot.db.read() as s:
@@ -244,15 +257,32 @@ class Dialog:
                 out[table.name] = sorted((tuple(r) for r in rows), key=repr)
         return out
 
-    async def add_article(self, title: str, symptoms: str = "", resolution: str = "",
-                          area: str | None = None, cause: str = "",
-                          status: str = "published") -> str:
+    async def add_article(
+        self,
+        title: str,
+        symptoms: str = "",
+        resolution: str = "",
+        area: str | None = None,
+        cause: str = "",
+        status: str = "published",
+    ) -> str:
         """A knowledge-base article, keyed from the same counter drafts use."""
         async with self.bot.db.transaction() as s:
             key = await next_key(s, "KB")
-            s.add(KbArticle(key=key, title=title, symptoms=symptoms, cause=cause,
-                            resolution=resolution, area=area, tags=[], status=status,
-                            created_at=self.now, updated_at=self.now))
+            s.add(
+                KbArticle(
+                    key=key,
+                    title=title,
+                    symptoms=symptoms,
+                    cause=cause,
+                    resolution=resolution,
+                    area=area,
+                    tags=[],
+                    status=status,
+                    created_at=self.now,
+                    updated_at=self.now,
+                )
+            )
         return key
 
     async def article(self, key: str) -> KbArticle:
@@ -269,8 +299,13 @@ class Dialog:
         assert reply.ok, reply.text
         return reply.text.split()[1].rstrip(":")
 
-    async def working_case(self, who: str = "gus", title: str = "Webhook endpoint returns 500",
-                           engineer: str = "alice", **form: str) -> str:
+    async def working_case(
+        self,
+        who: str = "gus",
+        title: str = "Webhook endpoint returns 500",
+        engineer: str = "alice",
+        **form: str,
+    ) -> str:
         """A case assigned by skill to ``engineer`` and being replicated."""
         form.setdefault("area", "api")
         form.setdefault("impact", "blocked")

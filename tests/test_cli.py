@@ -27,6 +27,8 @@ def _restore_logging() -> object:
     for handler in list(root.handlers):
         if getattr(handler, "stream", None) is not None and handler.stream.closed:
             root.removeHandler(handler)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,8 +61,9 @@ def test_config_check_of_a_missing_file_says_so(tmp_path: Path) -> None:
 def test_run_refuses_to_start_on_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("support: {name: x}\nteams: 3\n")
-    result = runner.invoke(app, ["run", "--config", str(bad),
-                                 "--database-url", f"sqlite:///{tmp_path}/x.db"])
+    result = runner.invoke(
+        app, ["run", "--config", str(bad), "--database-url", f"sqlite:///{tmp_path}/x.db"]
+    )
     assert result.exit_code == 2
     assert "teams" in result.output
     assert not (tmp_path / "x.db").exists()
@@ -104,8 +107,9 @@ def test_demo_shows_the_whole_life_cycle_in_order(monkeypatch: pytest.MonkeyPatc
 def test_db_upgrade_and_kb_import_export_round_trip(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/kb.db"
     assert runner.invoke(app, ["db", "upgrade", "--database-url", url]).exit_code == 0
-    result = runner.invoke(app, ["kb", "import", str(ROOT / "examples" / "kb"),
-                                 "--database-url", url])
+    result = runner.invoke(
+        app, ["kb", "import", str(ROOT / "examples" / "kb"), "--database-url", url]
+    )
     assert result.exit_code == 0, result.output
     assert "created 10" in result.output
     out = tmp_path / "out"

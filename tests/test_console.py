@@ -31,8 +31,13 @@ class Console:
         return "\n".join(self.out[start:])
 
 
-async def console(db: Database, answers: list[str] | None = None, *,
-                  fake_clock: bool = True, same_bot_as: Console | None = None) -> Console:
+async def console(
+    db: Database,
+    answers: list[str] | None = None,
+    *,
+    fake_clock: bool = True,
+    same_bot_as: Console | None = None,
+) -> Console:
     """A console; ``answers`` (when given) answer form questions in order."""
     if same_bot_as is None:
         bot = Casebot(load_test_config(), db, clock=FakeClock())
@@ -48,8 +53,12 @@ async def console(db: Database, answers: list[str] | None = None, *,
         questions.append(question)
         return queue.pop(0)
 
-    session = ConsoleSession(bot, out.append, ask=ask if answers is not None else None,
-                             fake_clock=bot.clock if fake_clock else None)
+    session = ConsoleSession(
+        bot,
+        out.append,
+        ask=ask if answers is not None else None,
+        fake_clock=bot.clock if fake_clock else None,
+    )
     return Console(bot, session, out, questions)
 
 
@@ -60,8 +69,7 @@ async def test_who_is_typing(db: Database) -> None:
     c = await console(db)
     people = "alice, bruno, chiara, dana, lee, gus, gina, ivy, ian"
     assert await c.type("/case list") == f"Say who you are first: `as <person>` ({people})."
-    assert await c.type("as zed") == (
-        f"There is no person 'zed' in the configuration ({people}).")
+    assert await c.type("as zed") == (f"There is no person 'zed' in the configuration ({people}).")
     assert await c.type("as gus") == "You are now Gus Hartmann (customer)."
     assert await c.type("AS alice") == "You are now Alice Romano (engineer)."
     assert c.session.me == "alice"
@@ -111,7 +119,8 @@ async def test_press_say_and_home(db: Database) -> None:
     assert "(only you see this) Recorded on CASE-1." in out
     assert "── to Bruno Lindqvist (DM) ──\nGus Hartmann wrote on CASE-1\n  eu-west-1" in out
     assert await c.type("say CASE-9 hello") == (
-        "(only you see this) ✗ There is no CASE-9 thread here yet.")
+        "(only you see this) ✗ There is no CASE-9 thread here yet."
+    )
     assert await c.type("say CASE-1") == "(only you see this) ✗ Usage: say CASE-n <text>"
 
     await c.type("as bruno")
@@ -130,23 +139,31 @@ async def test_press_say_and_home(db: Database) -> None:
 
 async def test_advance_moves_the_fake_clock_and_runs_due_work(db: Database) -> None:
     c = await console(db)
-    await c.type("as gus", "/case open Webhook endpoint returns 500", "as alice",
-                 "press CASE-1 replicating", "/case need-info CASE-1 Which region?")
+    await c.type(
+        "as gus",
+        "/case open Webhook endpoint returns 500",
+        "as alice",
+        "press CASE-1 replicating",
+        "/case need-info CASE-1 Which region?",
+    )
     out = await c.type("advance 1bd")
     assert out.startswith("(the clock moves 1bd: it is now Tue 2026-11-03 09:00 UTC)\n")
     assert "── to CASE-1 customer thread ──\nReminder 1 on CASE-1" in out
     assert await c.type("advance soon") == (
         "'soon' does not parse as a duration: use a whole number followed by s, m, h, d "
-        "or bd (e.g. 30m, 2h, 1bd)")
+        "or bd (e.g. 30m, 2h, 1bd)"
+    )
     fixed = await console(db, fake_clock=False)
     assert await fixed.type("advance 1d") == (
-        "The clock only moves by itself here (advance works in the demo).")
+        "The clock only moves by itself here (advance works in the demo)."
+    )
 
 
 async def test_the_open_form_is_asked_question_by_question(db: Database) -> None:
     # The title is left empty first: the form says so and asks for it again.
-    c = await console(db, ["", "api", "broken", "degraded", "Since the token rotation",
-                           "Webhooks fail"])
+    c = await console(
+        db, ["", "api", "broken", "degraded", "Since the token rotation", "Webhooks fail"]
+    )
     out = await c.type("as gus", "/case")
     assert c.questions == [
         "  Title: ",
@@ -166,26 +183,43 @@ async def test_a_form_without_anyone_to_ask(db: Database) -> None:
     c = await console(db)
     await c.type("as gus")
     out = await c.type("/case")
-    assert out == ("(only you see this) ✗ Open a support case: this needs a form; use the "
-                   "/case command with its arguments instead.")
+    assert out == (
+        "(only you see this) ✗ Open a support case: this needs a form; use the "
+        "/case command with its arguments instead."
+    )
 
 
 async def test_an_optional_form_is_skipped_when_nobody_can_answer(db: Database) -> None:
     c = await console(db)
-    await c.type("as gus", "/case open Webhook endpoint returns 500", "as alice",
-                 "/case propose CASE-1 Rotate the secret", "as gus", "press CASE-1 confirm")
+    await c.type(
+        "as gus",
+        "/case open Webhook endpoint returns 500",
+        "as alice",
+        "/case propose CASE-1 Rotate the secret",
+        "as gus",
+        "press CASE-1 confirm",
+    )
     out = await c.type("press CASE-1 rate:4")
     assert out == "(only you see this) Thanks for rating CASE-1 4/5."
 
 
 async def test_the_survey_comment_is_asked_when_someone_can_answer(db: Database) -> None:
     c = await console(db, ["Quick and clear"])
-    await c.type("as gus", "/case open Webhook endpoint returns 500", "as alice",
-                 "/case propose CASE-1 Rotate the secret", "as gus", "press CASE-1 confirm")
+    await c.type(
+        "as gus",
+        "/case open Webhook endpoint returns 500",
+        "as alice",
+        "/case propose CASE-1 Rotate the secret",
+        "as gus",
+        "press CASE-1 confirm",
+    )
     out = await c.type("press CASE-1 rate:5")
     assert c.questions == ["  Comment (optional): "]
-    assert out.splitlines() == ["Thanks for rating CASE-1 5/5.", "[Anything to add?]",
-                                "(only you see this) Thanks for the comment."]
+    assert out.splitlines() == [
+        "Thanks for rating CASE-1 5/5.",
+        "[Anything to add?]",
+        "(only you see this) Thanks for the comment.",
+    ]
 
 
 # -- rendering -------------------------------------------------------------------------
@@ -203,7 +237,10 @@ async def test_each_audience_is_labelled(db: Database) -> None:
         "── updated CASE-1 customer thread ──",
     ]
     out = await c.type("as alice", "/case note CASE-1 Looks like the signing secret")
-    assert "── to CASE-1 staff thread ──\nNote from Alice Romano\n  Looks like the signing secret" in out
+    assert (
+        "── to CASE-1 staff thread ──\nNote from Alice Romano\n  Looks like the signing secret"
+        in out
+    )
 
 
 async def test_messages_show_fields_and_how_to_press_their_buttons(db: Database) -> None:
@@ -223,19 +260,27 @@ async def test_messages_show_fields_and_how_to_press_their_buttons(db: Database)
     alert = out.split("── to #platform (Platform support) ──\n", 1)[1].split("\n──", 1)[0]
     assert alert.splitlines()[-1] == (
         "  buttons: [Claim: press CASE-1 claim]  [Assign…: press CASE-1 assign]  "
-        "[Change area: press CASE-1 area]  [Change severity: press CASE-1 severity]")
+        "[Change area: press CASE-1 area]  [Change severity: press CASE-1 severity]"
+    )
     # Buttons with a value and buttons of other subjects print a hint that works.
-    out = await c.type("as alice", "/case propose CASE-1 Rotate the secret", "as gus",
-                       "press CASE-1 confirm")
+    out = await c.type(
+        "as alice", "/case propose CASE-1 Rotate the secret", "as gus", "press CASE-1 confirm"
+    )
     assert "[3: press CASE-1 rate:3]" in out
     assert "[Publish: press KB-1 publish]  [Discard: press KB-1 discard]" in out
     await c.type("as alice")
     out = await c.type("press KB-1 publish")
     assert out == "(only you see this) KB-1 is published: customers will find it from now on."
     # Multi-line text stays indented under its title.
-    out = await c.type("as ivy", "/case open Agent install hangs", "as bruno",
-                       "/case need-info CASE-2 Which OS?\nAnd which version?")
-    assert "Bruno Lindqvist needs more information on CASE-2\n  Which OS?\n  And which version?" in out
+    out = await c.type(
+        "as ivy",
+        "/case open Agent install hangs",
+        "as bruno",
+        "/case need-info CASE-2 Which OS?\nAnd which version?",
+    )
+    assert (
+        "Bruno Lindqvist needs more information on CASE-2\n  Which OS?\n  And which version?" in out
+    )
 
 
 async def test_updates_edit_the_message_in_place(db: Database) -> None:
@@ -247,9 +292,11 @@ async def test_updates_edit_the_message_in_place(db: Database) -> None:
     assert [m.update for m in opened] == [False, True]
     await c.type("as alice")
     out = await c.type("press CASE-1 replicating")
-    assert out.splitlines()[1:4] == ["── updated CASE-1 customer thread ──",
-                                     "CASE-1 opened: Webhook endpoint returns 500",
-                                     "  Alice Romano is reproducing the problem."]
+    assert out.splitlines()[1:4] == [
+        "── updated CASE-1 customer thread ──",
+        "CASE-1 opened: Webhook endpoint returns 500",
+        "  Alice Romano is reproducing the problem.",
+    ]
 
 
 async def test_a_second_console_session_is_not_a_duplicate_of_the_first(db: Database) -> None:

@@ -128,7 +128,8 @@ def test_refusals_with_few_allowed_states_say_when_it_is_possible() -> None:
         next_state("CASE-2", "replicating", Act.CONFIRM)
     assert refused.value.message == (
         "CASE-2 is being replicated: you can't confirm a resolution of it now "
-        "(only when it is waiting for the customer to confirm a resolution).")
+        "(only when it is waiting for the customer to confirm a resolution)."
+    )
 
 
 # -- the same guard through the real commands ---------------------------------------------
@@ -148,8 +149,11 @@ async def reach_state(d: Dialog, state: str) -> str:
         "waiting_on_customer": ["alice:replicating {k}", "alice:need-info {k} Which region?"],
         "waiting_on_engineering": ["alice:replicating {k}", "alice:defect {k} Webhooks 500"],
         "solution_proposed": ["alice:replicating {k}", "alice:propose {k} Rotate the secret"],
-        "resolved": ["alice:replicating {k}", "alice:propose {k} Rotate the secret",
-                     "gus:confirm {k}"],
+        "resolved": [
+            "alice:replicating {k}",
+            "alice:propose {k} Rotate the secret",
+            "gus:confirm {k}",
+        ],
         "closed": ["gus:withdraw {k}"],
     }[state]
     for step in steps:
@@ -163,28 +167,48 @@ async def reach_state(d: Dialog, state: str) -> str:
 # Representative commands, each from a person allowed to give it, in a state it is
 # not allowed in. Grouped by state: a refusal changes nothing, so one case serves all.
 WRONG_STATE: dict[str, list[tuple[str, str]]] = {
-    "triaged": [("lee", "replicating {k}"), ("lee", "propose {k} Try again"),
-                ("gus", "confirm {k}"), ("gus", "survey {k} 5"),
-                ("gus", "reopen {k} still broken")],
-    "assigned": [("gus", "reject {k} Not solved"), ("alice", "claim {k}"),
-],
+    "triaged": [
+        ("lee", "replicating {k}"),
+        ("lee", "propose {k} Try again"),
+        ("gus", "confirm {k}"),
+        ("gus", "survey {k} 5"),
+        ("gus", "reopen {k} still broken"),
+    ],
+    "assigned": [
+        ("gus", "reject {k} Not solved"),
+        ("alice", "claim {k}"),
+    ],
     "replicating": [("alice", "replicating {k}"), ("gus", "confirm {k}")],
     "waiting_on_customer": [("alice", "replicating {k}"), ("gus", "confirm {k}")],
     "solution_proposed": [("alice", "defect {k} Something"), ("alice", "need-info {k} More?")],
-    "waiting_on_engineering": [("alice", "need-info {k} More?"), ("gus", "reopen {k} please"),
-                               ("alice", "replicating {k}")],
-    "resolved": [("alice", "propose {k} Another idea"), ("alice", "claim {k}"),
-                 ("gus", "withdraw {k}"), ("gus", "escalate {k} too slow"),
-                 ("dana", "severity {k} S1"), ("alice", "need-info {k} More?")],
-    "closed": [("gus", "reopen {k} again"), ("gus", "confirm {k}"), ("lee", "assign {k} bruno"),
-               ("alice", "area {k} install"), ("gus", "reply {k} hello?"),
-               ("gus", "withdraw {k}")],
+    "waiting_on_engineering": [
+        ("alice", "need-info {k} More?"),
+        ("gus", "reopen {k} please"),
+        ("alice", "replicating {k}"),
+    ],
+    "resolved": [
+        ("alice", "propose {k} Another idea"),
+        ("alice", "claim {k}"),
+        ("gus", "withdraw {k}"),
+        ("gus", "escalate {k} too slow"),
+        ("dana", "severity {k} S1"),
+        ("alice", "need-info {k} More?"),
+    ],
+    "closed": [
+        ("gus", "reopen {k} again"),
+        ("gus", "confirm {k}"),
+        ("lee", "assign {k} bruno"),
+        ("alice", "area {k} install"),
+        ("gus", "reply {k} hello?"),
+        ("gus", "withdraw {k}"),
+    ],
 }
 
 
 @pytest.mark.parametrize("state", list(WRONG_STATE))
 async def test_commands_in_the_wrong_state_are_refused_and_change_nothing(
-        db: Database, state: str) -> None:
+    db: Database, state: str
+) -> None:
     d = await Dialog.start(db)
     key = await reach_state(d, state)
     before, delivered = await d.world(), len(d.platform.deliveries)
@@ -203,12 +227,18 @@ async def test_the_timeline_is_one_unbroken_chain_of_states(db: Database) -> Non
     d = await Dialog.start(db)
     key = await d.working_case("gus")
     steps = [
-        ("alice", "need-info {k} Which region?"), ("gus", "reply {k} eu-west-1"),
-        ("alice", "defect {k} Webhook signature"), ("lee", "eng status ENG-2 wont_fix"),
-        ("alice", "propose {k} Rotate the secret"), ("gus", "reject {k} No luck"),
-        ("lee", "assign {k} bruno"), ("bruno", "propose {k} Re-register it"),
-        ("gina", "confirm {k}"), ("gus", "reopen {k} It is back"),
-        ("bruno", "need-info {k} Logs?"), ("bruno", "link {k} ENG-1"),
+        ("alice", "need-info {k} Which region?"),
+        ("gus", "reply {k} eu-west-1"),
+        ("alice", "defect {k} Webhook signature"),
+        ("lee", "eng status ENG-2 wont_fix"),
+        ("alice", "propose {k} Rotate the secret"),
+        ("gus", "reject {k} No luck"),
+        ("lee", "assign {k} bruno"),
+        ("bruno", "propose {k} Re-register it"),
+        ("gina", "confirm {k}"),
+        ("gus", "reopen {k} It is back"),
+        ("bruno", "need-info {k} Logs?"),
+        ("bruno", "link {k} ENG-1"),
     ]
     # ENG-1 comes from another case first.
     second = await d.open_case("ivy", "Helm upgrade fails", area="install")
@@ -230,4 +260,5 @@ async def test_the_timeline_is_one_unbroken_chain_of_states(db: Database) -> Non
     case = await d.case(key)
     assert moves[-1].to_state == case.state == "closed"
     assert {"waiting_on_engineering", "solution_proposed", "resolved", "waiting_on_customer"} <= {
-        m.to_state for m in moves}
+        m.to_state for m in moves
+    }

@@ -26,8 +26,9 @@ class RepostingPlatform(RecordingPlatform):
         if self.attempts[ctx.delivery_id] == 1:
             raise DeliveryError("connection reset", retry_after=0)
         if message.update and message.ref and ctx.previous and message.ref not in self.reposted:
-            fresh = PlatformRef(ctx.previous.channel, f"re-{ctx.previous.message_id}",
-                                ctx.previous.thread_id)
+            fresh = PlatformRef(
+                ctx.previous.channel, f"re-{ctx.previous.message_id}", ctx.previous.thread_id
+            )
             self.reposted[message.ref] = fresh
             return fresh
         if message.update and message.ref in self.reposted:

@@ -11,8 +11,9 @@ from storage.models import Base
 
 
 def _diff(conn: Connection) -> list[object]:
-    ctx = MigrationContext.configure(conn, opts={"include_object": include_object,
-                                                 "compare_type": False})
+    ctx = MigrationContext.configure(
+        conn, opts={"include_object": include_object, "compare_type": False}
+    )
     return list(compare_metadata(ctx, Base.metadata))
 
 

@@ -15,8 +15,9 @@ from storage.db import Database
 from tests.harness import Dialog
 
 
-async def refused(d: Dialog, who: str, command: str,
-                  before: dict[str, list[tuple[Any, ...]]] | None = None) -> str:
+async def refused(
+    d: Dialog, who: str, command: str, before: dict[str, list[tuple[Any, ...]]] | None = None
+) -> str:
     """Run ``/case command`` (or a button, ``press <id> [value]``, a form, ``submit <form
     id> <value>``, or a message in a case thread, ``thread <key> <text>``), which must be
     refused and change nothing; returns the refusal. ``before``: the database as it must
@@ -29,8 +30,14 @@ async def refused(d: Dialog, who: str, command: str,
         reply = await d.press(who, action, value[0] if value else None)
     elif command.startswith("submit "):
         _, form_id, value = command.split(" ", 2)
-        name = {"reject": "reason", "escalate": "reason", "assign": "person", "area": "area",
-                "severity": "severity", "survey_comment": "comment"}[form_id.split(":")[0]]
+        name = {
+            "reject": "reason",
+            "escalate": "reason",
+            "assign": "person",
+            "area": "area",
+            "severity": "severity",
+            "survey_comment": "comment",
+        }[form_id.split(":")[0]]
         reply = await d.submit(who, form_id, {name: value})
     elif command.startswith("thread "):
         _, key, text = command.split(" ", 2)
@@ -58,19 +65,37 @@ async def gus_case(d: Dialog) -> str:
 # What a customer of another account might try on a Globex case. Each must be answered
 # exactly as if the case did not exist.
 FOREIGN_CUSTOMER = [
-    "show {k}", "reply {k} hello", "confirm {k}", "reject {k} nope", "escalate {k} slow",
-    "withdraw {k}", "reopen {k} again", "survey {k} 1", "show {k_lower}",
-    "press case:{k}:confirm", "press case:{k}:reject", "press case:{k}:escalate",
-    "press case:{k}:kb_reject", "press case:{k}:kb_accept:KB-1", "press case:{k}:rate:1",
-    "press case:{k}:raise", "press case:{k}:join", "press case:{k}:assign",
-    "press case:{k}:ack", "press case:{k}:claim", "thread {k} is this my case?",
-    "submit survey_comment:{k} bad", "submit reject:{k} no", "submit escalate:{k} slow",
-    "submit assign:{k} bruno", "submit severity:{k} S1", "submit area:{k} install",
+    "show {k}",
+    "reply {k} hello",
+    "confirm {k}",
+    "reject {k} nope",
+    "escalate {k} slow",
+    "withdraw {k}",
+    "reopen {k} again",
+    "survey {k} 1",
+    "show {k_lower}",
+    "press case:{k}:confirm",
+    "press case:{k}:reject",
+    "press case:{k}:escalate",
+    "press case:{k}:kb_reject",
+    "press case:{k}:kb_accept:KB-1",
+    "press case:{k}:rate:1",
+    "press case:{k}:raise",
+    "press case:{k}:join",
+    "press case:{k}:assign",
+    "press case:{k}:ack",
+    "press case:{k}:claim",
+    "thread {k} is this my case?",
+    "submit survey_comment:{k} bad",
+    "submit reject:{k} no",
+    "submit escalate:{k} slow",
+    "submit assign:{k} bruno",
+    "submit severity:{k} S1",
+    "submit area:{k} install",
 ]
 
 
-async def test_a_customer_of_another_account_does_not_learn_the_case_exists(
-        db: Database) -> None:
+async def test_a_customer_of_another_account_does_not_learn_the_case_exists(db: Database) -> None:
     d = await Dialog.start(db)
     key = await gus_case(d)
     world = await d.world()
@@ -93,11 +118,26 @@ async def test_a_customer_of_another_account_does_not_learn_the_case_exists(
 
 
 CUSTOMER_TRIES_STAFF_WORK = [
-    "claim {k}", "assign {k} alice", "area {k} install", "severity {k} S1", "replicating {k}",
-    "need-info {k} why?", "propose {k} fixed", "defect {k} bug", "enhancement {k} idea",
-    "link {k} ENG-1", "note {k} secret", "called {k} reached", "duplicate {k} CASE-1",
-    "eng list", "eng status ENG-1 fixed", "kb search webhook", "kb publish KB-1", "ack {k}",
-    "queue", "stats",
+    "claim {k}",
+    "assign {k} alice",
+    "area {k} install",
+    "severity {k} S1",
+    "replicating {k}",
+    "need-info {k} why?",
+    "propose {k} fixed",
+    "defect {k} bug",
+    "enhancement {k} idea",
+    "link {k} ENG-1",
+    "note {k} secret",
+    "called {k} reached",
+    "duplicate {k} CASE-1",
+    "eng list",
+    "eng status ENG-1 fixed",
+    "kb search webhook",
+    "kb publish KB-1",
+    "ack {k}",
+    "queue",
+    "stats",
 ]
 
 
@@ -122,12 +162,19 @@ async def test_a_customer_cannot_do_staff_work(db: Database) -> None:
 async def test_an_engineer_cannot_work_another_engineers_case(db: Database) -> None:
     d = await Dialog.start(db)
     key = await d.working_case("gus")
-    for command in ("replicating {k}", "need-info {k} why?", "propose {k} fixed",
-                    "defect {k} bug", "called {k} reached", "claim {k}"):
+    for command in (
+        "replicating {k}",
+        "need-info {k} why?",
+        "propose {k} fixed",
+        "defect {k} bug",
+        "called {k} reached",
+        "claim {k}",
+    ):
         text = await refused(d, "bruno", command.format(k=key))
         assert key in text
     assert (await refused(d, "bruno", f"need-info {key} why?")) == (
-        f"{key} is assigned to someone else; ask them or the lead to reassign it.")
+        f"{key} is assigned to someone else; ask them or the lead to reassign it."
+    )
     # The lead may work any case; a colleague may still reply and note.
     assert (await d.say("lee", f"/case need-info {key} Which region?")).ok
     assert (await d.say("bruno", f"/case note {key} Seen this before")).ok
@@ -139,7 +186,10 @@ async def test_a_csm_handles_only_their_own_accounts(db: Database) -> None:
     await d.say("ivy", f"/case escalate {key} Too slow")
     assert (await d.case(key)).escalation_level == 1
     text = await refused(d, "dana", f"ack {key}")
-    assert text == f"Only the account's CSM or the support lead can acknowledge the escalation of {key}."
+    assert (
+        text
+        == f"Only the account's CSM or the support lead can acknowledge the escalation of {key}."
+    )
     await refused(d, "dana", f"press case:{key}:ack")
     await refused(d, "dana", f"severity {key} S1")
     await refused(d, "dana", f"assign {key} bruno")
@@ -168,14 +218,17 @@ async def test_unknown_case_eng_issue_and_article(db: Database) -> None:
     assert await refused(d, "alice", "eng show ENG-7") == "There is no engineering issue ENG-7."
     assert await refused(d, "gus", "follow ENG-7") == "There is no engineering issue ENG-7."
     assert await refused(d, "alice", "kb publish KB-7") == (
-        "There is no knowledge-base article KB-7.")
+        "There is no knowledge-base article KB-7."
+    )
     assert await refused(d, "alice", "press kb:KB-7:discard") == (
-        "There is no knowledge-base article KB-7.")
+        "There is no knowledge-base article KB-7."
+    )
     assert await refused(d, "alice", "duplicate CASE-1 CASE-9") == "There is no case CASE-9."
     # An article that was never suggested for the case.
     await d.add_article("Something else entirely", "nothing", "nothing")
     assert await refused(d, "gus", "press case:CASE-1:kb_accept:KB-1") == (
-        "KB-1 was not suggested for CASE-1.")
+        "KB-1 was not suggested for CASE-1."
+    )
 
 
 async def test_an_eng_issue_of_another_account_looks_like_no_issue(db: Database) -> None:
@@ -205,21 +258,37 @@ MALFORMED = [
     ("alice", "note {k}", "Nothing to note: `/case note {k} <text>`."),
     ("alice", "severity {k} S9", "'S9' is not a severity: use S1 (highest) to S4."),
     ("alice", "severity {k} high", "'high' is not a severity: use S1 (highest) to S4."),
-    ("alice", "area {k} mainframe",
-     "There is no product area 'mainframe' (known: api, install, dashboards, billing)."),
+    (
+        "alice",
+        "area {k} mainframe",
+        "There is no product area 'mainframe' (known: api, install, dashboards, billing).",
+    ),
     ("alice", "assign {k} zed", "I don't know anyone called 'zed'."),
     ("alice", "assign {k} <@U404>", "I don't know who <@U404> is."),
     ("alice", "assign {k} dana", "'dana' is not an engineer."),
     ("alice", "assign {k} alice", "{k} is already assigned to Alice Romano."),
-    ("alice", "called {k} maybe",
-     "Say `reached` or `not-reached`: `/case called {k} reached [note]`."),
+    (
+        "alice",
+        "called {k} maybe",
+        "Say `reached` or `not-reached`: `/case called {k} reached [note]`.",
+    ),
     ("alice", "duplicate {k} {k}", "A case can't be a duplicate of itself."),
-    ("alice", "eng status ENG-1",
-     "Usage: `/case eng status ENG-n <open|in_progress|fixed|released|wont_fix> [note]`"),
-    ("alice", "eng frob", "Usage: `/case eng list`, `/case eng show ENG-n`, "
-     "`/case eng status ENG-n <status> [note]`"),
-    ("alice", "kb", "Usage: `/case kb search <words>`, `/case kb drafts`, "
-     "`/case kb publish KB-n`, `/case kb discard KB-n`"),
+    (
+        "alice",
+        "eng status ENG-1",
+        "Usage: `/case eng status ENG-n <open|in_progress|fixed|released|wont_fix> [note]`",
+    ),
+    (
+        "alice",
+        "eng frob",
+        "Usage: `/case eng list`, `/case eng show ENG-n`, `/case eng status ENG-n <status> [note]`",
+    ),
+    (
+        "alice",
+        "kb",
+        "Usage: `/case kb search <words>`, `/case kb drafts`, "
+        "`/case kb publish KB-n`, `/case kb discard KB-n`",
+    ),
     ("alice", "kb search", "Search for something: `/case kb search <words>`."),
     ("gus", "feedback", "Tell us what you think: `/case feedback <text>`."),
     ("gus", "frobnicate {k}", "I don't know `/case frobnicate`. Try `/case help`."),
@@ -245,10 +314,12 @@ async def test_bad_survey_ratings(db: Database) -> None:
     await d.say("gus", f"/case confirm {key}")
     for rating in ("0", "6", "-1"):
         assert await refused(d, "gus", f"survey {key} {rating}") == (
-            "The rating is a number from 1 to 5.")
+            "The rating is a number from 1 to 5."
+        )
     for rating in ("great", "4.5"):
         assert await refused(d, "gus", f"survey {key} {rating}") == (
-            "The rating is a number from 1 to 5: `/case survey CASE-n <1-5> [comment]`.")
+            "The rating is a number from 1 to 5: `/case survey CASE-n <1-5> [comment]`."
+        )
     await refused(d, "gus", f"press case:{key}:rate:9")
     await refused(d, "gus", f"press case:{key}:rate:x")
 
@@ -258,15 +329,19 @@ async def test_open_form_errors_are_reported_per_field(db: Database) -> None:
     before = await d.world()
     reply = await d.submit("gus", "open", {"title": "", "area": "mainframe", "impact": "meh"})
     assert not reply.ok
-    assert reply.errors == {"title": "Give the case a title.",
-                            "area": "Pick one of the product areas.",
-                            "impact": "Pick one of the impacts."}
+    assert reply.errors == {
+        "title": "Give the case a title.",
+        "area": "Pick one of the product areas.",
+        "impact": "Pick one of the impacts.",
+    }
     reply = await d.submit("gus", "open", {"title": "x" * 201})
     assert reply.errors == {"title": "Keep the title under 200 characters."}
     assert await refused(d, "gus", "open " + "x" * 201) == (
-        "The title is 201 characters; keep it under 200.")
+        "The title is 201 characters; keep it under 200."
+    )
     assert await refused(d, "alice", "open My own case") == (
-        "`/case open` is not for you. Try `/case help`.")
+        "`/case open` is not for you. Try `/case help`."
+    )
     form = await d.say("alice", "/case")
     assert not form.ok and form.prompt is None
     assert await d.world() == before
@@ -278,10 +353,19 @@ async def test_open_form_errors_are_reported_per_field(db: Database) -> None:
 async def test_unknown_person_on_the_platform(db: Database) -> None:
     d = await Dialog.start(db)
     key = await d.working_case("gus")
-    expected = ("Sorry, I don't know you yet. Ask your company's support contact to add "
-                "you to casebot, then try again.")
-    for command in ("help", "list", "open Let me in", f"show {key}", f"confirm {key}",
-                    "feedback hi", f"press case:{key}:claim"):
+    expected = (
+        "Sorry, I don't know you yet. Ask your company's support contact to add "
+        "you to casebot, then try again."
+    )
+    for command in (
+        "help",
+        "list",
+        "open Let me in",
+        f"show {key}",
+        f"confirm {key}",
+        "feedback hi",
+        f"press case:{key}:claim",
+    ):
         assert await refused(d, "mallory", command) == expected, command
     home = await d.home("mallory")
     assert not home.known and home.sections == []
@@ -321,15 +405,23 @@ async def test_the_same_event_twice_has_one_effect(db: Database) -> None:
 
 # -- user text never mentions anyone ------------------------------------------------------
 
-HOSTILE = ["@everyone", "@here", "<!channel>", "<!here>", "<!everyone>", "<@U1ALICE>",
-           "<@&1200000000000000401>", "<#C1PLATFORM>", "@alice"]
+HOSTILE = [
+    "@everyone",
+    "@here",
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U1ALICE>",
+    "<@&1200000000000000401>",
+    "<#C1PLATFORM>",
+    "@alice",
+]
 SHOUT = " ".join(HOSTILE)
 
 
 async def test_user_text_never_becomes_a_mention(db: Database) -> None:
     d = await Dialog.start(db)
-    key = await d.open_case("gus", f"Help {SHOUT}", area="api",
-                            description=f"Please {SHOUT} look")
+    key = await d.open_case("gus", f"Help {SHOUT}", area="api", description=f"Please {SHOUT} look")
     await d.say("gus", f"/case reply {key} {SHOUT}")
     await d.say("alice", f"/case replicating {key}")
     await d.say("alice", f"/case need-info {key} {SHOUT}")
@@ -388,14 +480,15 @@ async def test_a_hostile_title_is_kept_verbatim(db: Database) -> None:
         assert opened.title == f"CASE-{n} opened: {title}" and opened.mentions == []
 
 
-
 # -- the wrong state, beyond the transition table -------------------------------------------
 
 
 async def test_buttons_left_on_old_messages_change_nothing(db: Database) -> None:
     d = await Dialog.start(db)
-    kb = await d.add_article("Webhook deliveries fail with HTTP 500 after token rotation",
-                             "After rotating an API token every webhook delivery fails.")
+    kb = await d.add_article(
+        "Webhook deliveries fail with HTTP 500 after token rotation",
+        "After rotating an API token every webhook delivery fails.",
+    )
     key = await d.open_case("gus", "Webhook 500 after token rotation", area="api")
     await d.press("gus", f"case:{key}:kb_reject")
     await d.say("alice", f"/case replicating {key}")
@@ -425,11 +518,15 @@ async def test_writing_in_the_thread_of_a_finished_case(db: Database) -> None:
     key = await gus_case(d)
     await d.say("gus", f"/case confirm {key}")
     text = await refused(d, "gus", f"thread {key} one more thing")
-    assert text == f"{key} is resolved; reopen it with `/case reopen {key} <reason>` or open a new case."
+    assert (
+        text
+        == f"{key} is resolved; reopen it with `/case reopen {key} <reason>` or open a new case."
+    )
     await d.say("gus", f"/case reopen {key} It is back")
     await d.say("gus", f"/case withdraw {key}")
     assert await refused(d, "gus", f"thread {key} hello?") == (
-        f"{key} is closed; please open a new case.")
+        f"{key} is closed; please open a new case."
+    )
 
 
 async def test_help_lists_only_what_each_person_may_do(db: Database) -> None:

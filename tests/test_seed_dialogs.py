@@ -112,16 +112,28 @@ async def test_the_open_form_asks_the_kind_of_problem_and_its_impact(db: Databas
     fields = {f.name: f for f in reply.prompt.fields}
     assert list(fields) == ["title", "area", "type", "impact", "description"]
     assert [o.label for o in fields["type"].options] == [
-        "How should this work?", "Something is broken", "A public API call fails",
-        "Installation, upgrade or configuration"]
+        "How should this work?",
+        "Something is broken",
+        "A public API call fails",
+        "Installation, upgrade or configuration",
+    ]
     assert [o.value for o in fields["impact"].options] == [
-        "production_down", "degraded", "blocked", "question"]
+        "production_down",
+        "degraded",
+        "blocked",
+        "question",
+    ]
     assert not fields["area"].required and fields["title"].required
-    key = await d.open_case("gina", "SDK install fails on Alpine", type="install",
-                            impact="blocked", area="install")
+    key = await d.open_case(
+        "gina", "SDK install fails on Alpine", type="install", impact="blocked", area="install"
+    )
     case = await d.case(key)
     assert (case.case_type, case.impact, case.opener_id, case.account_key) == (
-        "install", "blocked", "gina", "globex")
+        "install",
+        "blocked",
+        "gina",
+        "globex",
+    )
 
 
 # -- triage -----------------------------------------------------------------------------
@@ -131,11 +143,20 @@ async def test_case_is_triaged_to_the_best_team(db: Database) -> None:
     d = await start(db)
     # No area picked: the keywords of the billing area win; the impact and the
     # enterprise tier make it S1 (degraded is S2, one level more for the top tier).
-    key = await d.open_case("gus", "Invoice charged twice for November", impact="degraded",
-                            type="broken", description="Our VAT invoice shows two charges.")
+    key = await d.open_case(
+        "gus",
+        "Invoice charged twice for November",
+        impact="degraded",
+        type="broken",
+        description="Our VAT invoice shows two charges.",
+    )
     case = await d.case(key)
-    assert (case.area, case.team, case.severity, case.state) == ("billing", "billing", "S1",
-                                                                 "assigned")
+    assert (case.area, case.team, case.severity, case.state) == (
+        "billing",
+        "billing",
+        "S1",
+        "assigned",
+    )
     assert case.triaged_at == d.now
 
     alert, claimed = d.team_channel("billing")
@@ -146,8 +167,12 @@ async def test_case_is_triaged_to_the_best_team(db: Database) -> None:
     assert field(alert, "Tier") == "enterprise"
     assert field(alert, "Severity") == "S1"
     assert field(alert, "Type") == "Something is broken"
-    assert buttons(alert) == [f"case:{key}:claim", f"case:{key}:assign", f"case:{key}:area",
-                              f"case:{key}:severity"]
+    assert buttons(alert) == [
+        f"case:{key}:claim",
+        f"case:{key}:assign",
+        f"case:{key}:area",
+        f"case:{key}:severity",
+    ]
     # The same alert, edited in place once the best engineer had it.
     assert claimed.update and claimed.ref == alert.ref
     assert field(claimed, "Status") == "Claimed by Chiara Esposito"
@@ -164,12 +189,18 @@ async def test_case_is_triaged_to_the_best_team(db: Database) -> None:
     assert reply.ok and reply.text.startswith("Opened CASE-2: Agent upgrade fails with helm 3.")
     case2 = await d.case("CASE-2")
     assert (case2.area, case2.team, case2.severity, case2.assignee_id) == (
-        "install", "platform", "S4", "bruno")
+        "install",
+        "platform",
+        "S4",
+        "bruno",
+    )
     key3 = await d.open_case("ivy", "Agent lags", area="install", impact="degraded")
     assert (await d.case(key3)).severity == "S2"
     timeline = await d.timeline(key)
     assert [(e.kind, e.from_state, e.to_state) for e in timeline[:2]] == [
-        ("opened", None, "open"), ("triaged", "open", "triaged")]
+        ("opened", None, "open"),
+        ("triaged", "open", "triaged"),
+    ]
 
 
 async def test_triage_alert_shows_look_alike_engineering_issues(db: Database) -> None:
@@ -181,26 +212,37 @@ async def test_triage_alert_shows_look_alike_engineering_issues(db: Database) ->
     alert = d.team_channel("platform")[0]
     assert alert.kind == Kind.TRIAGE_ALERT
     assert "ENG-1 — Webhook signing breaks on token rotation" in field(
-        alert, "Known engineering issues")
+        alert, "Known engineering issues"
+    )
 
 
 # -- knowledge first ------------------------------------------------------------------
 
 
 async def seed_articles(d: Dialog) -> str:
-    await d.add_article("Invoice address is wrong", "The invoice shows an old address.",
-                        "Edit the billing profile.", area="billing")
+    await d.add_article(
+        "Invoice address is wrong",
+        "The invoice shows an old address.",
+        "Edit the billing profile.",
+        area="billing",
+    )
     return await d.add_article(
         "Webhook deliveries fail with HTTP 500 after token rotation",
         "After rotating an API token every webhook delivery fails with HTTP 500.",
-        "Copy the new signing secret into the receiver.", area="api")
+        "Copy the new signing secret into the receiver.",
+        area="api",
+    )
 
 
 async def test_knowledge_is_searched_first_and_can_resolve_the_case(db: Database) -> None:
     d = await start(db)
     kb = await seed_articles(d)
-    key = await d.open_case("gus", "Webhook delivery fails with 500 since we rotated a token",
-                            area="api", impact="blocked")
+    key = await d.open_case(
+        "gus",
+        "Webhook delivery fails with 500 since we rotated a token",
+        area="api",
+        impact="blocked",
+    )
     opened, suggestions = d.customer_thread(key)
     assert suggestions.kind == Kind.KB_SUGGESTIONS
     assert f"{kb} — Webhook deliveries fail with HTTP 500 after token rotation" in suggestions.text
@@ -239,7 +281,7 @@ async def test_not_my_problem_routes_the_case_at_once(db: Database) -> None:
     assert late.ok
     case = await d.case(key)
     assert (case.state, case.close_reason, case.kb_article_key) == ("resolved", "deflected", kb)
-    update, = d.team_channel("platform")
+    (update,) = d.team_channel("platform")
     assert update.update and field(update, "Status") == f"Claimed by the customer ({kb})"
     assert f"{key} was solved by {kb}; no work needed." in titles(d.staff_thread(key))
 
@@ -257,11 +299,13 @@ async def test_knowledge_wait_ends_and_the_case_is_routed_anyway(db: Database) -
 
 
 async def test_production_down_is_routed_without_waiting_for_the_knowledge_base(
-        db: Database) -> None:
+    db: Database,
+) -> None:
     d = await start(db)
     await seed_articles(d)
-    key = await d.open_case("gus", "Webhook 500 after token rotation", area="api",
-                            impact="production_down")
+    key = await d.open_case(
+        "gus", "Webhook 500 after token rotation", area="api", impact="production_down"
+    )
     case = await d.case(key)
     assert (case.severity, case.assignee_id) == ("S1", "alice")
     # The suggestions are still shown: they may be quicker than the engineer.
@@ -278,7 +322,7 @@ async def test_new_problem_goes_to_the_engineer_with_the_best_skill(db: Database
     assert (await d.case(api)).assignee_id == "alice"  # api 5 beats bruno's 3
     assert (await d.case(install)).assignee_id == "bruno"  # install 5 beats alice's 2
 
-    ping, = d.seen_by("alice")
+    (ping,) = d.seen_by("alice")
     assert ping.kind == Kind.ASSIGNMENT_PING and ping.mentions == ["alice"]
     assert ping.title == f"{api} is yours: Token endpoint returns 401"
     assert "Assigned by casebot (best skill match)" in ping.text
@@ -318,7 +362,7 @@ async def test_only_engineers_on_shift_are_picked(db: Database) -> None:
     key = await d.open_case("ivy", "Refund not received", area="billing")
     case = await d.case(key)
     assert (case.state, case.assignee_id) == ("triaged", None)
-    alert, = d.team_channel("billing")
+    (alert,) = d.team_channel("billing")
     assert f"case:{key}:claim" in buttons(alert)
     assert d.seen_by("chiara") == []
     # Monday inside her shift, the next billing case goes to her.
@@ -330,13 +374,13 @@ async def test_only_engineers_on_shift_are_picked(db: Database) -> None:
 async def test_an_engineer_can_claim_from_the_triage_alert(db: Database) -> None:
     d = await start(db)
     key = await d.open_case("gus", "Something odd happened")  # no area: nobody picked
-    alert, = d.team_channel("platform")
+    (alert,) = d.team_channel("platform")
     assert "case:" + key + ":claim" in buttons(alert)
     reply = await d.press("bruno", f"case:{key}:claim")
     assert reply.ok and reply.text == f"{key} is yours."
     case = await d.case(key)
     assert (case.state, case.assignee_id) == ("assigned", "bruno")
-    updated, = d.team_channel("platform")
+    (updated,) = d.team_channel("platform")
     assert updated.update and field(updated, "Status") == "Claimed by Bruno Lindqvist"
     assert f"case:{key}:claim" not in buttons(updated)
     assert "Assigned by Bruno Lindqvist" in d.seen_by("bruno")[0].text
@@ -350,13 +394,14 @@ async def test_correcting_the_area_moves_the_alert_to_the_right_team(db: Databas
     assert (await d.case(key)).team == "platform"
     reply = await d.say("alice", f"/case area {key} billing")
     assert reply.ok and reply.text == f"{key} is now in Billing (billing)."
-    alert, = d.team_channel("billing")
+    (alert,) = d.team_channel("billing")
     assert alert.kind == Kind.TRIAGE_ALERT and field(alert, "Area") == "billing"
     await d.say("chiara", f"/case claim {key}")
     # The billing alert is the one that now says who has it; platform's is left alone.
     edited = [x for x in d.delivered("team") if x.updated]
     assert [(x.target.id, field(x.message, "Status")) for x in edited] == [
-        ("billing", "Claimed by Chiara Esposito")]
+        ("billing", "Claimed by Chiara Esposito")
+    ]
     assert edited[0].ref == d.delivered("team", "billing")[0].ref
 
 
@@ -366,7 +411,8 @@ async def test_two_engineers_claiming_at_once_one_wins(db: Database) -> None:
     replies = await asyncio.gather(
         d.bot.commands.run(d.ctx("alice"), f"claim {key}"),
         d.bot.commands.run(d.ctx("bruno"), f"claim {key}"),
-        d.bot.commands.run(d.ctx("lee"), f"claim {key}"))
+        d.bot.commands.run(d.ctx("lee"), f"claim {key}"),
+    )
     await d.drain()
     assert sorted(r.ok for r in replies) == [False, False, True]
     winner = ["alice", "bruno", "lee"][[r.ok for r in replies].index(True)]
@@ -377,13 +423,20 @@ async def test_two_engineers_claiming_at_once_one_wins(db: Database) -> None:
 
 async def test_cases_opened_at_once_get_their_own_keys(db: Database) -> None:
     d = await start(db)
-    replies = await asyncio.gather(*(
-        d.bot.commands.run(d.ctx(who), f"open Problem {n}")
-        for n, who in enumerate(["gus", "gina", "ivy", "ian"])))
+    replies = await asyncio.gather(
+        *(
+            d.bot.commands.run(d.ctx(who), f"open Problem {n}")
+            for n, who in enumerate(["gus", "gina", "ivy", "ian"])
+        )
+    )
     await d.drain()
     assert all(r.ok for r in replies)
     assert sorted(r.text.split()[1] for r in replies) == [
-        "CASE-1:", "CASE-2:", "CASE-3:", "CASE-4:"]
+        "CASE-1:",
+        "CASE-2:",
+        "CASE-3:",
+        "CASE-4:",
+    ]
 
 
 async def test_claim_during_the_knowledge_wait_opens_the_staff_thread(db: Database) -> None:
@@ -393,7 +446,7 @@ async def test_claim_during_the_knowledge_wait_opens_the_staff_thread(db: Databa
     await d.say("bruno", f"/case claim {key}")
     # The triage alert is posted (not an edit of a message that never existed), so the
     # case has a staff thread where the team can talk.
-    alert, = d.delivered("team", "platform")
+    (alert,) = d.delivered("team", "platform")
     assert not alert.updated and field(alert.message, "Status") == "Claimed by Bruno Lindqvist"
     d.look_at_everything()
     reply = await d.write_in_thread("bruno", key, "Looks like the signing secret again")
@@ -428,10 +481,14 @@ async def test_replication_then_resolution(db: Database) -> None:
     assert proposal.kind == Kind.RESOLUTION_PROPOSAL
     assert proposal.title == f"Alice Romano proposes a resolution for {key}"
     assert proposal.text.startswith("Rotate the signing secret, then redeliver.")
-    assert buttons(proposal) == [f"case:{key}:confirm", f"case:{key}:reject",
-                                 f"case:{key}:escalate"]
+    assert buttons(proposal) == [
+        f"case:{key}:confirm",
+        f"case:{key}:reject",
+        f"case:{key}:escalate",
+    ]
     assert status.update and field(status, "State") == (
-        "waiting for the customer to confirm a resolution")
+        "waiting for the customer to confirm a resolution"
+    )
 
     await d.advance("2h")
     reply = await d.press("gus", f"case:{key}:confirm")
@@ -453,7 +510,8 @@ async def test_replication_then_resolution(db: Database) -> None:
 
 
 async def test_the_customer_sees_their_cases_and_timeline_but_no_internal_notes(
-        db: Database) -> None:
+    db: Database,
+) -> None:
     d = await start(db)
     key = await d.working_case("gus")
     other = await d.open_case("ivy", "Agent install hangs", area="install")
@@ -469,18 +527,24 @@ async def test_the_customer_sees_their_cases_and_timeline_but_no_internal_notes(
     assert "note: Customer's receiver looks misconfigured" in staff_view
     assert "note: Also checked their proxy" in staff_view
     told = d.customer_thread(key)[-1]
-    assert (told.title, told.text) == (f"Alice Romano on {key}",
-                                       "We can reproduce it, working on a fix")
+    assert (told.title, told.text) == (
+        f"Alice Romano on {key}",
+        "We can reproduce it, working on a fix",
+    )
     assert all("misconfigured" not in x.message.text for x in d.delivered("case_customer"))
 
     listing = (await d.say("gus", "/case list")).text.splitlines()
-    assert listing == ["Your account's cases:",
-                       f"{key} [S2] Webhook endpoint returns 500 — being replicated, Alice Romano"]
+    assert listing == [
+        "Your account's cases:",
+        f"{key} [S2] Webhook endpoint returns 500 — being replicated, Alice Romano",
+    ]
     staff = (await d.say("lee", "/case list")).text.splitlines()
     assert staff[0] == "Open cases:" and len(staff) == 3 and other in staff[1]
     queue = (await d.say("alice", "/case queue")).text.splitlines()
-    assert queue[:2] == ["Assigned to me (1):",
-                         f"  {key} [S2] Webhook endpoint returns 500 — being replicated"]
+    assert queue[:2] == [
+        "Assigned to me (1):",
+        f"  {key} [S2] Webhook endpoint returns 500 — being replicated",
+    ]
 
 
 async def test_cannot_replicate_so_we_ask_for_information(db: Database) -> None:
@@ -495,8 +559,11 @@ async def test_cannot_replicate_so_we_ask_for_information(db: Database) -> None:
     assert request.text == "Which region is the receiver in?"
     case = await d.case(key)
     assert (case.state, case.info_request, case.waiting_since) == (
-        "waiting_on_customer", "Which region is the receiver in?", d.now)
-    chase, = await d.timers(key, "chase")
+        "waiting_on_customer",
+        "Which region is the receiver in?",
+        d.now,
+    )
+    (chase,) = await d.timers(key, "chase")
     assert chase.state == "pending"
 
     # A colleague of the opener answers in the case thread.
@@ -505,7 +572,7 @@ async def test_cannot_replicate_so_we_ask_for_information(db: Database) -> None:
     assert reply is not None and reply.ok
     case = await d.case(key)
     assert case.state == "replicating"
-    ping, = d.seen_by("alice")
+    (ping,) = d.seen_by("alice")
     assert ping.title == f"Gina Okafor wrote on {key}" and ping.text == "eu-west-1, behind a proxy"
     assert ping.mentions == ["alice"]
     assert "eu-west-1, behind a proxy" in [m.text for m in d.staff_thread(key)]
@@ -517,20 +584,30 @@ async def test_cannot_replicate_so_we_ask_for_information(db: Database) -> None:
     await d.say("gus", f"/case reply {key} proxy.globex.example:3128")
     assert (await d.case(key)).state == "replicating"
     moves = [(e.kind, e.to_state) for e in await d.timeline(key) if e.to_state]
-    assert moves[-4:] == [("info_requested", "waiting_on_customer"), ("answered", "replicating"),
-                          ("info_requested", "waiting_on_customer"), ("answered", "replicating")]
+    assert moves[-4:] == [
+        ("info_requested", "waiting_on_customer"),
+        ("answered", "replicating"),
+        ("info_requested", "waiting_on_customer"),
+        ("answered", "replicating"),
+    ]
 
 
 # -- engineering issues ---------------------------------------------------------------
 
 
 async def test_defect_logged_with_engineering_ranked_by_customer_impact_and_customer_can_follow(
-        db: Database) -> None:
+    db: Database,
+) -> None:
     d = await start(db)
     # Initech (standard tier) with an S3 case, Globex (enterprise) with an S1 case.
     small = await d.working_case("ivy", "Webhook signature check fails", impact="blocked")
-    big = await d.working_case("gus", "Agent upgrade loses the proxy setting", area="install",
-                               impact="degraded", engineer="bruno")
+    big = await d.working_case(
+        "gus",
+        "Agent upgrade loses the proxy setting",
+        area="install",
+        impact="degraded",
+        engineer="bruno",
+    )
     d.look_at_everything()
     reply = await d.say("alice", f"/case defect {small} Webhook signature uses the old secret")
     assert reply.ok and reply.text.startswith(f"Logged defect ENG-1 for {small}; priority 0 → 2")
@@ -547,7 +624,8 @@ async def test_defect_logged_with_engineering_ranked_by_customer_impact_and_cust
     # Engineering hears about it in its channel.
     assert [m.title for m in d.team_channel("engineering")] == [
         "ENG-1 logged: priority 0 → 2 (1 accounts, 1 open cases)",
-        "ENG-2 logged: priority 0 → 24 (1 accounts, 1 open cases)"]
+        "ENG-2 logged: priority 0 → 24 (1 accounts, 1 open cases)",
+    ]
 
     backlog = (await d.say("lee", "/case eng list")).text.splitlines()
     assert backlog[1].startswith("1. ENG-2 [enhancement, open] priority 24")
@@ -565,17 +643,19 @@ async def test_defect_logged_with_engineering_ranked_by_customer_impact_and_cust
     again = await d.say("ivy", "/case follow ENG-1")
     assert not again.ok and again.text == "You already follow ENG-1."
     await d.say("lee", "/case eng status ENG-1 in_progress Fix under review")
-    update, = d.seen_by("ivy")
+    (update,) = d.seen_by("ivy")
     assert update.title == "ENG-1 is now in_progress" and "Fix under review" in update.text
     for key in (small, third):
         assert "ENG-1 open → in_progress: Fix under review" in d.customer_thread(key)[-1].text
     assert (await d.case(small)).state == "waiting_on_engineering"
     shown = (await d.say("bruno", "/case eng show ENG-1")).text.splitlines()
     assert shown == [
-        "ENG-1 [defect] Webhook signature uses the old secret", "Status: in_progress",
+        "ENG-1 [defect] Webhook signature uses the old secret",
+        "Status: in_progress",
         "Priority: 26 (2 accounts, 2 open cases)",
         f"Linked cases: {small} (initech, S3, waiting_on_engineering), "
-        f"{third} (globex, S1, waiting_on_engineering)"]
+        f"{third} (globex, S1, waiting_on_engineering)",
+    ]
     assert (await d.say("ivy", "/case unfollow ENG-1")).ok
     await d.say("lee", "/case eng status ENG-1 open")
     assert d.seen_by("ivy") == []
@@ -593,7 +673,9 @@ async def test_engineering_fix_proposes_a_resolution_on_every_linked_case(db: Da
     for key in (one, two):
         case = await d.case(key)
         assert (case.state, case.proposed_resolution) == (
-            "solution_proposed", "ENG-1 is fixed: in release 4.2")
+            "solution_proposed",
+            "ENG-1 is fixed: in release 4.2",
+        )
         thread = d.customer_thread(key)
         assert Kind.RESOLUTION_PROPOSAL in kinds(thread)
         proposal = of_kind(thread, Kind.RESOLUTION_PROPOSAL)[0]
@@ -608,8 +690,9 @@ async def test_engineering_fix_proposes_a_resolution_on_every_linked_case(db: Da
 async def test_backlog_ranking_follows_cases_that_close(db: Database) -> None:
     d = await start(db)
     small = await d.working_case("ivy", "Webhook signature check fails", impact="blocked")
-    big = await d.working_case("gus", "Agent upgrade loses the proxy", area="install",
-                               impact="degraded", engineer="bruno")
+    big = await d.working_case(
+        "gus", "Agent upgrade loses the proxy", area="install", impact="degraded", engineer="bruno"
+    )
     await d.say("alice", f"/case defect {small} Webhook signature uses the old secret")
     await d.say("bruno", f"/case defect {big} Upgrade drops proxy settings")
     await d.say("gus", f"/case withdraw {big}")
@@ -626,7 +709,7 @@ async def test_wont_fix_sends_the_case_back_to_its_engineer(db: Database) -> Non
     d.seen_by("alice")
     await d.say("lee", "/case eng status ENG-1 wont_fix Not on the roadmap")
     assert (await d.case(key)).state == "replicating"
-    ping, = d.seen_by("alice")
+    (ping,) = d.seen_by("alice")
     assert ping.title == f"ENG-1 won't be fixed: {key} is back with you"
     assert ping.mentions == ["alice"]
 
@@ -643,18 +726,18 @@ async def test_no_answer_starts_the_chase_sequence_with_a_phone_call(db: Databas
     await d.advance("23h")
     assert d.customer_thread(key) == []
     await d.advance("1h")  # Tuesday 09:00: one business day
-    reminder, = d.customer_thread(key)
+    (reminder,) = d.customer_thread(key)
     assert reminder.kind == Kind.CHASE_REMINDER
     assert reminder.title == f"Reminder 1 on {key}: Webhook endpoint returns 500"
     assert "Which region is the receiver in?" in reminder.text
 
     await d.advance("2bd")  # Thursday
-    reminder, = d.customer_thread(key)
+    (reminder,) = d.customer_thread(key)
     assert reminder.title.startswith(f"Reminder 2 on {key}")
     assert d.seen_by("alice") == []
 
     await d.advance("1bd")  # Friday: the phone call
-    task, = d.seen_by("alice")
+    (task,) = d.seen_by("alice")
     assert task.kind == Kind.PHONE_TASK and task.mentions == ["alice"]
     assert task.title == f"Call the customer on {key}: no answer to our reminders"
     assert "Please phone Gus Hartmann at Globex Corporation." == task.text
@@ -673,14 +756,20 @@ async def test_no_answer_starts_the_chase_sequence_with_a_phone_call(db: Databas
     status, survey = d.customer_thread(key)
     assert "we did not hear back" in status.text and status.actions == []
     assert survey.kind == Kind.SURVEY_PROMPT
-    told, = d.seen_by("alice")
+    (told,) = d.seen_by("alice")
     assert told.title == f"{key} closed (unresponsive)"
     events = [(e.kind, e.text) for e in await d.timeline(key)]
-    assert [e for e in events if e[0] in ("chase_reminder", "phone_task", "call_not_reached",
-                                          "closed_unresponsive")] == [
-        ("chase_reminder", "reminder 1"), ("chase_reminder", "reminder 2"),
-        ("phone_task", "+1 555 0199"), ("call_not_reached", ""),
-        ("closed_unresponsive", "no answer after the chase sequence")]
+    assert [
+        e
+        for e in events
+        if e[0] in ("chase_reminder", "phone_task", "call_not_reached", "closed_unresponsive")
+    ] == [
+        ("chase_reminder", "reminder 1"),
+        ("chase_reminder", "reminder 2"),
+        ("phone_task", "+1 555 0199"),
+        ("call_not_reached", ""),
+        ("closed_unresponsive", "no answer after the chase sequence"),
+    ]
     # Nothing more ever comes.
     await d.advance("10bd")
     assert d.customer_thread(key) == [] and d.seen_by("alice") == []
@@ -721,7 +810,7 @@ async def test_the_chase_also_waits_on_a_proposed_resolution(db: Database) -> No
     await d.say("alice", f"/case propose {key} Rotate the secret")
     d.look_at_everything()
     await d.advance("1bd")
-    reminder, = d.customer_thread(key)
+    (reminder,) = d.customer_thread(key)
     assert "We proposed a resolution and haven't heard back" in reminder.text
     assert f"case:{key}:confirm" in buttons(reminder)
     # Any message from the customer stops it, even one that doesn't decide yet.
@@ -758,13 +847,24 @@ async def test_timers_never_fire_twice(db: Database) -> None:
     other.register_adapter(second)
     d.clock.set(d.now.replace(day=3))  # Tuesday 09:00, the first reminder is due
     await asyncio.gather(d.bot.drain(), other.drain(), d.bot.drain(), other.drain())
-    reminders = [x for x in d.platform.deliveries + second.deliveries
-                 if x.message.kind == Kind.CHASE_REMINDER]
+    reminders = [
+        x
+        for x in d.platform.deliveries + second.deliveries
+        if x.message.kind == Kind.CHASE_REMINDER
+    ]
     assert len(reminders) == 1
     await d.drain()
     await other.drain()
-    assert len([x for x in d.platform.deliveries + second.deliveries
-                if x.message.kind == Kind.CHASE_REMINDER]) == 1
+    assert (
+        len(
+            [
+                x
+                for x in d.platform.deliveries + second.deliveries
+                if x.message.kind == Kind.CHASE_REMINDER
+            ]
+        )
+        == 1
+    )
     assert [t.state for t in await d.timers(key, "chase")] == ["done", "pending"]
 
 
@@ -782,7 +882,7 @@ async def test_a_stale_chase_generation_does_nothing(db: Database) -> None:
     d.look_at_everything()
     await d.advance("1bd")
     # Only the current request's reminder goes out, once.
-    reminder, = d.customer_thread(key)
+    (reminder,) = d.customer_thread(key)
     assert "And the proxy?" in reminder.text
     assert [t.state for t in await d.timers(key, "chase")] == ["done", "done", "pending"]
     assert (await d.case(key)).chase_step == 1
@@ -801,14 +901,18 @@ async def test_customer_escalates_to_their_csm(db: Database) -> None:
     reply = await d.submit("gus", f"escalate:{key}", {"reason": "No progress in two days"})
     assert reply.ok and reply.text == f"{key} is escalated to Dana Whitfield."
 
-    dm, = d.seen_by("dana")
+    (dm,) = d.seen_by("dana")
     assert dm.kind == Kind.ESCALATION_DM and dm.mentions == ["dana"]
     assert dm.title.startswith(f"Escalation on {key} [S2] from Gus Hartmann")
     assert "Reason: No progress in two days" in dm.text
     assert "as the account's CSM" in dm.text
     assert "gus opened" not in dm.text and "Gus Hartmann opened" in dm.text  # the timeline
-    assert buttons(dm) == [f"case:{key}:ack", f"case:{key}:raise", f"case:{key}:assign",
-                           f"case:{key}:join"]
+    assert buttons(dm) == [
+        f"case:{key}:ack",
+        f"case:{key}:raise",
+        f"case:{key}:assign",
+        f"case:{key}:join",
+    ]
     assert d.customer_thread(key)[-1].title == f"{key} escalated to Dana Whitfield"
     assert (await d.case(key)).escalation_level == 1
     again = await d.say("gina", f"/case escalate {key} me too")
@@ -835,7 +939,7 @@ async def test_unacknowledged_escalation_goes_up_to_the_lead(db: Database) -> No
     await d.advance("59m")
     assert d.seen_by("lee") == []
     await d.advance("1m")
-    dm, = d.seen_by("lee")
+    (dm,) = d.seen_by("lee")
     assert dm.kind == Kind.ESCALATION_DM and "as the support lead" in dm.text
     assert "not acknowledged by the CSM within 1h" in dm.text
     assert (await d.case(key)).escalation_level == 2
@@ -847,15 +951,18 @@ async def test_unacknowledged_escalation_goes_up_to_the_lead(db: Database) -> No
     assert d.seen_by("lee") == []
 
 
-async def test_csm_can_raise_severity_reassign_and_join_from_the_escalation(
-        db: Database) -> None:
+async def test_csm_can_raise_severity_reassign_and_join_from_the_escalation(db: Database) -> None:
     d = await start(db)
     key = await d.working_case()
     await d.say("gus", f"/case escalate {key} No progress")
     assert (await d.press("dana", f"case:{key}:raise")).text == f"{key} severity is now S1."
     form = await d.press("dana", f"case:{key}:assign")
     assert form.prompt is not None and [o.value for o in form.prompt.fields[0].options] == [
-        "alice", "bruno", "chiara", "lee"]
+        "alice",
+        "bruno",
+        "chiara",
+        "lee",
+    ]
     reply = await d.press("dana", f"case:{key}:assign", "bruno")
     assert reply.ok and reply.text == f"{key} is now assigned to Bruno Lindqvist."
     case = await d.case(key)
@@ -897,8 +1004,11 @@ async def test_reject_goes_back_to_the_engineer_with_the_reason(db: Database) ->
     assert reply.ok and reply.text == f"Understood. {key} is back with its engineer."
     case = await d.case(key)
     assert (case.state, case.assignee_id, case.rejection_reason) == (
-        "replicating", "alice", "Still 500 after rotating")
-    ping, = d.seen_by("alice")
+        "replicating",
+        "alice",
+        "Still 500 after rotating",
+    )
+    (ping,) = d.seen_by("alice")
     assert ping.title == f"Gus Hartmann rejected the resolution of {key}"
     assert ping.text == "Still 500 after rotating" and ping.mentions == ["alice"]
     assert d.customer_thread(key)[-1].text == "Back with your engineer after your answer."
@@ -921,9 +1031,13 @@ async def test_reopen_within_the_window(db: Database) -> None:
     assert reply.ok and reply.text == f"{key} is reopened."
     case = await d.case(key)
     assert (case.state, case.assignee_id, case.resolved_at, case.close_reason) == (
-        "replicating", "alice", None, None)
+        "replicating",
+        "alice",
+        None,
+        None,
+    )
     assert case.reopened_at == d.now
-    ping, = d.seen_by("alice")
+    (ping,) = d.seen_by("alice")
     assert ping.title == f"Gina Okafor reopened {key}" and ping.mentions == ["alice"]
     assert d.customer_thread(key)[-1].text == "Reopened: back with your engineer."
 
@@ -936,13 +1050,13 @@ async def test_reopen_outside_the_window_is_refused(db: Database) -> None:
     before = await d.world()
     reply = await d.say("gus", f"/case reopen {key} It came back")
     assert not reply.ok
-    assert reply.text == (f"{key} was resolved more than 7d ago and can't be reopened; "
-                          "please open a new case.")
+    assert reply.text == (
+        f"{key} was resolved more than 7d ago and can't be reopened; please open a new case."
+    )
     assert await d.world() == before
 
 
-async def test_reopen_of_a_case_the_knowledge_base_solved_goes_back_to_triage(
-        db: Database) -> None:
+async def test_reopen_of_a_case_the_knowledge_base_solved_goes_back_to_triage(db: Database) -> None:
     d = await start(db)
     kb = await seed_articles(d)
     key = await d.open_case("gus", "Webhook 500 after token rotation", area="api")
@@ -982,7 +1096,7 @@ async def test_engineer_closes_a_duplicate(db: Database) -> None:
     assert reply.ok and reply.text == f"{second} closed as a duplicate of {first}."
     case = await d.case(second)
     assert (case.state, case.close_reason, case.duplicate_of) == ("closed", "duplicate", first)
-    status, = d.customer_thread(second)  # no survey for a duplicate
+    (status,) = d.customer_thread(second)  # no survey for a duplicate
     assert status.text == f"Closed as a duplicate of {first}."
     assert [e.kind for e in await d.timeline(first)][-1] == "duplicate_linked"
 
@@ -992,8 +1106,9 @@ async def test_engineer_closes_a_duplicate(db: Database) -> None:
 
 async def test_new_resolution_is_documented_in_the_knowledge_base(db: Database) -> None:
     d = await start(db)
-    key = await d.working_case("gus", "Webhook retries stop after an hour",
-                               description="Retries stop after 60 minutes.")
+    key = await d.working_case(
+        "gus", "Webhook retries stop after an hour", description="Retries stop after 60 minutes."
+    )
     await d.say("alice", f"/case propose {key} Raise the retry window in webhook settings")
     d.look_at_everything()
     await d.say("gus", f"/case confirm {key}")
@@ -1003,7 +1118,9 @@ async def test_new_resolution_is_documented_in_the_knowledge_base(db: Database) 
     article = await d.article("KB-1")
     assert (article.status, article.source_case, article.area) == ("draft", key, "api")
     assert (article.symptoms, article.resolution) == (
-        "Retries stop after 60 minutes.", "Raise the retry window in webhook settings")
+        "Retries stop after 60 minutes.",
+        "Raise the retry window in webhook settings",
+    )
     # A draft is not suggested to customers.
     other = await d.open_case("ivy", "Webhook retries stop early", area="api")
     assert Kind.KB_SUGGESTIONS not in kinds(d.customer_thread(other))
@@ -1053,9 +1170,12 @@ async def test_survey_on_close_and_feedback_any_time(db: Database) -> None:
     # Feedback before any case, from anyone.
     reply = await d.say("ivy", "/case feedback Your docs on webhooks are great")
     assert reply.ok
-    note, = d.seen_by("lee")
+    (note,) = d.seen_by("lee")
     assert (note.kind, note.title, note.text) == (
-        Kind.ALERT, "Feedback from Ivy Tanaka", "Your docs on webhooks are great")
+        Kind.ALERT,
+        "Feedback from Ivy Tanaka",
+        "Your docs on webhooks are great",
+    )
 
     key = await resolved_case(d)
     survey = d.customer_thread(key)[-1]
@@ -1065,7 +1185,7 @@ async def test_survey_on_close_and_feedback_any_time(db: Database) -> None:
     reply = await d.press("gus", f"case:{key}:rate:2")
     assert reply.ok and reply.text == f"Thanks for rating {key} 2/5."
     assert reply.prompt is not None and reply.prompt.form_id == f"survey_comment:{key}"
-    alert, = d.seen_by("dana")  # a low score alerts the account's CSM
+    (alert,) = d.seen_by("dana")  # a low score alerts the account's CSM
     assert alert.kind == Kind.ALERT and alert.title.startswith(f"Low survey score on {key}: 2/5")
     reply = await d.submit("gus", f"survey_comment:{key}", {"comment": "Took too long"})
     assert reply.ok

@@ -65,8 +65,10 @@ class ConsoleAdapter:
             lines += [f"  {line}" for line in message.text.splitlines()]
         lines += [f"  {f.label}: {f.value}".replace("\n", "\n    ") for f in message.fields]
         if message.actions:
-            lines.append("  buttons: " + "  ".join(
-                f"[{a.label}: press {_press_hint(a.id)}]" for a in message.actions))
+            lines.append(
+                "  buttons: "
+                + "  ".join(f"[{a.label}: press {_press_hint(a.id)}]" for a in message.actions)
+            )
         self.write("\n".join(lines))
         self.delivered.append((label, message))
         if message.update and ctx.previous:
@@ -88,8 +90,13 @@ def _press_hint(action_id: str) -> str:
 class ConsoleSession:
     """Reads console lines and plays them against the core."""
 
-    def __init__(self, bot: Casebot, write: Callable[[str], None],
-                 ask: Callable[[str], str] | None = None, fake_clock: object | None = None) -> None:
+    def __init__(
+        self,
+        bot: Casebot,
+        write: Callable[[str], None],
+        ask: Callable[[str], str] | None = None,
+        fake_clock: object | None = None,
+    ) -> None:
         self.bot = bot
         self.write = write
         self.ask = ask
@@ -103,9 +110,14 @@ class ConsoleSession:
     def ctx(self, thread: str | None = None) -> Context:
         assert self.me is not None
         person = self.bot.config.person(self.me)
-        return Context(platform="console", user_id=self.me, channel_id="console",
-                       thread_id=thread, user_name=person.name if person else self.me,
-                       event_id=f"console-{self._session}-{next(self._event)}")
+        return Context(
+            platform="console",
+            user_id=self.me,
+            channel_id="console",
+            thread_id=thread,
+            user_name=person.name if person else self.me,
+            event_id=f"console-{self._session}-{next(self._event)}",
+        )
 
     async def handle(self, line: str) -> bool:
         """Handle one line; returns False when the person wants to leave."""
@@ -125,8 +137,10 @@ class ConsoleSession:
             await self._advance(rest.strip())
             return True
         if self.me is None:
-            self.write("Say who you are first: `as <person>` "
-                       f"({', '.join(p.id for p in self.bot.config.people)}).")
+            self.write(
+                "Say who you are first: `as <person>` "
+                f"({', '.join(p.id for p in self.bot.config.people)})."
+            )
             return True
         if word == "/case" or line == "/case":
             reply = await self.bot.commands.run(self.ctx(), rest)
@@ -140,8 +154,11 @@ class ConsoleSession:
             out = [view.title]
             for title, items in view.sections:
                 out.append(f"  {title} ({len(items)})")
-                out += [f"    {c.key} [{c.severity}] {c.title} — {STATE_WORDS[State(c.state)]}"
-                        + (f" · {c.time_left}" if c.time_left else "") for c in items]
+                out += [
+                    f"    {c.key} [{c.severity}] {c.title} — {STATE_WORDS[State(c.state)]}"
+                    + (f" · {c.time_left}" if c.time_left else "")
+                    for c in items
+                ]
             self.write("\n".join(out))
             return True
         else:
@@ -154,8 +171,10 @@ class ConsoleSession:
     def _as(self, who: str) -> bool:
         person = self.bot.config.person(who)
         if person is None:
-            self.write(f"There is no person '{who}' in the configuration "
-                       f"({', '.join(p.id for p in self.bot.config.people)}).")
+            self.write(
+                f"There is no person '{who}' in the configuration "
+                f"({', '.join(p.id for p in self.bot.config.people)})."
+            )
             return True
         self.me = person.id
         self.write(f"You are now {person.name} ({person.role}).")
@@ -195,7 +214,8 @@ class ConsoleSession:
         person = self.bot.config.person(self.me or "")
         purpose = "customer" if person and person.role == "customer" else "staff"
         reply = await self.bot.commands.thread_message(
-            self.ctx(thread=f"{key.upper()}:{purpose}"), text)
+            self.ctx(thread=f"{key.upper()}:{purpose}"), text
+        )
         return reply or Reply.refuse(f"There is no {key.upper()} thread here yet.")
 
     async def _show_reply(self, reply: Reply) -> None:
@@ -207,13 +227,16 @@ class ConsoleSession:
                 reply = await self._fill(reply.prompt, reply)
         if reply.text:
             mark = "" if reply.ok else "✗ "
-            self.write(f"({'only you see this' if not reply.public else 'reply'}) {mark}"
-                       f"{reply.text}")
+            self.write(
+                f"({'only you see this' if not reply.public else 'reply'}) {mark}{reply.text}"
+            )
 
     async def _fill(self, prompt: Prompt, before: Reply) -> Reply:
         if self.ask is None:
-            return Reply.refuse(f"{prompt.title}: this needs a form; use the /case command "
-                                "with its arguments instead.")
+            return Reply.refuse(
+                f"{prompt.title}: this needs a form; use the /case command "
+                "with its arguments instead."
+            )
         if before.text:
             self.write(before.text)
         values: dict[str, str] = {}

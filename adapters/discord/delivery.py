@@ -316,8 +316,7 @@ _delivery: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery
 
 
 def _nonce(channel_id: int, message: Message) -> str:
-    body = json.dumps([channel_id, _delivery.get(), message.to_dict()], sort_keys=True,
-                      default=str)
+    body = json.dumps([channel_id, _delivery.get(), message.to_dict()], sort_keys=True, default=str)
     return str(int.from_bytes(hashlib.sha256(body.encode()).digest()[:8], "big") >> 1)
 
 

@@ -46,8 +46,9 @@ class FakePlatform:
             roll = rng.random()
             if roll < self.rate_429:
                 self.answered[429] += 1
-                return web.json_response({"ok": False}, status=429,
-                                         headers={"Retry-After": str(self.retry_after)})
+                return web.json_response(
+                    {"ok": False}, status=429, headers={"Retry-After": str(self.retry_after)}
+                )
             if roll < self.rate_429 + self.rate_500:
                 self.answered[500] += 1
                 return web.json_response({"ok": False}, status=500)
@@ -89,23 +90,41 @@ class Worker:
 class Cluster:
     """Starts ``python -m tests.scale.worker_main`` processes and waits on them."""
 
-    def __init__(self, db_url: str, platform: FakePlatform, workdir: Path,
-                 redis_url: str | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        platform: FakePlatform,
+        workdir: Path,
+        redis_url: str | None = None,
+        **env: str,
+    ) -> None:
         self.db_url = db_url
         self.platform = platform
         self.workdir = workdir
         self.redis_url = redis_url
         self.env = {
-            "CASEBOT_TIMER_LEASE": "2", "CASEBOT_OUTBOX_LEASE": "2",
-            "CASEBOT_OUTBOX_BACKOFF": "0.05", "CASEBOT_OUTBOX_BACKOFF_CAP": "0.3",
-            "CASEBOT_POLL_INTERVAL": "0.2", **env}
+            "CASEBOT_TIMER_LEASE": "2",
+            "CASEBOT_OUTBOX_LEASE": "2",
+            "CASEBOT_OUTBOX_BACKOFF": "0.05",
+            "CASEBOT_OUTBOX_BACKOFF_CAP": "0.3",
+            "CASEBOT_POLL_INTERVAL": "0.2",
+            **env,
+        }
         self.workers: dict[str, Worker] = {}
 
-    async def start(self, *names: str, within: float = 60,
-                    **options: str | float | bool) -> None:
+    async def start(self, *names: str, within: float = 60, **options: str | float | bool) -> None:
         for name in names:
-            args = [sys.executable, "-m", "tests.scale.worker_main", "--db", self.db_url,
-                    "--platform", self.platform.url, "--id", name]
+            args = [
+                sys.executable,
+                "-m",
+                "tests.scale.worker_main",
+                "--db",
+                self.db_url,
+                "--platform",
+                self.platform.url,
+                "--id",
+                name,
+            ]
             if self.redis_url:
                 args += ["--redis", self.redis_url]
             for key, value in options.items():
@@ -118,7 +137,8 @@ class Cluster:
             env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
             with out.open("wb") as stdout, err.open("wb") as stderr:
                 proc = await asyncio.create_subprocess_exec(
-                    *args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+                    *args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr
+                )
             self.workers[name] = Worker(name, proc, out, err)
         deadline = time.monotonic() + within
         for name in names:
@@ -163,23 +183,31 @@ class Cluster:
 async def prepare(db: Database) -> None:
     """The table the probe timers write their effect into."""
     async with db.transaction() as s:
-        await s.execute(text("CREATE TABLE IF NOT EXISTS scale_effects ("
-                             "id BIGSERIAL PRIMARY KEY, n INTEGER NOT NULL, "
-                             "worker TEXT NOT NULL)"))
+        await s.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS scale_effects ("
+                "id BIGSERIAL PRIMARY KEY, n INTEGER NOT NULL, "
+                "worker TEXT NOT NULL)"
+            )
+        )
         await s.execute(text("TRUNCATE scale_effects"))
 
 
-async def add_probes(db: Database, count: int, *, spread: float = 0.0,
-                     start: int = 0) -> None:
+async def add_probes(db: Database, count: int, *, spread: float = 0.0, start: int = 0) -> None:
     """``count`` probe timers, due now (or spread over ``spread`` seconds from now)."""
     now = datetime.now(UTC)
-    rows = [{"n": start + i, "due": now + timedelta(seconds=spread * i / max(count, 1)),
-             "now": now} for i in range(count)]
+    rows = [
+        {"n": start + i, "due": now + timedelta(seconds=spread * i / max(count, 1)), "now": now}
+        for i in range(count)
+    ]
     async with db.transaction() as s:
-        await s.execute(text(
-            "INSERT INTO timers (kind, due_at, payload, state, created_at, attempts) "
-            "VALUES ('scale_probe', :due, json_build_object('n', :n), 'pending', :now, 0)"),
-            rows)
+        await s.execute(
+            text(
+                "INSERT INTO timers (kind, due_at, payload, state, created_at, attempts) "
+                "VALUES ('scale_probe', :due, json_build_object('n', :n), 'pending', :now, 0)"
+            ),
+            rows,
+        )
 
 
 async def scalar(db: Database, sql: str, **params: object) -> int:
@@ -189,5 +217,6 @@ async def scalar(db: Database, sql: str, **params: object) -> int:
 
 async def effects(db: Database) -> Counter[int]:
     async with db.read() as s:
-        return Counter(int(n) for n in (await s.execute(
-            text("SELECT n FROM scale_effects"))).scalars())
+        return Counter(
+            int(n) for n in (await s.execute(text("SELECT n FROM scale_effects"))).scalars()
+        )

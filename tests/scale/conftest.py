@@ -126,9 +126,22 @@ class RedisServer:
         if binary is None:
             pytest.skip("redis-server is not installed")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -162,8 +175,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 # -- waiting without sleeping blindly ---------------------------------------------------------
 
 
-async def until(check: Callable[[], Awaitable[bool]], *, within: float, what: str,
-                every: float = 0.05) -> None:
+async def until(
+    check: Callable[[], Awaitable[bool]], *, within: float, what: str, every: float = 0.05
+) -> None:
     """Poll ``check`` until it holds; fail with ``what`` after ``within`` seconds."""
     deadline = time.monotonic() + within
     while True:

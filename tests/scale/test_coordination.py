@@ -34,8 +34,7 @@ async def test_a_window_log_allows_bursts_then_the_rate() -> None:
     refused = await local.reserve(w, max_wait=5)
     assert not refused.granted and refused.delay == 6
     ticks.t += 6  # the 7th send's moment: two more fit beside it, then none
-    assert [(await local.reserve(w, max_wait=0)).granted for _ in range(3)] == [
-        True, True, False]
+    assert [(await local.reserve(w, max_wait=0)).granted for _ in range(3)] == [True, True, False]
 
 
 async def test_the_first_window_after_a_pause_is_counted_late() -> None:
@@ -196,8 +195,9 @@ async def test_redis_shares_dedupe_locks_windows_and_wakeups(pair) -> None:  # t
     late = await b.reserve(w, max_wait=1.0)
     assert not late.granted and 4.5 < late.delay <= 5.0
     bucket = [Window("S1", 1, 1.0, burst=2, cold=0.5)]
-    assert [round((await (a if i % 2 else b).reserve(bucket, max_wait=10)).delay, 1)
-            for i in range(5)] == [0, 0, 1.5, 2.5, 3.5]
+    assert [
+        round((await (a if i % 2 else b).reserve(bucket, max_wait=10)).delay, 1) for i in range(5)
+    ] == [0, 0, 1.5, 2.5, 3.5]
     await b.block(Window("C2", 5, 5.0), 3.0)
     blocked = await a.reserve([Window("C2", 5, 5.0)], max_wait=0)
     assert not blocked.granted and 2.5 < blocked.delay <= 3.0
@@ -225,8 +225,7 @@ async def _true(value: bool) -> bool:
     return value
 
 
-async def test_serving_on_without_redis_and_picking_it_up_again(
-        redis_server: RedisServer) -> None:
+async def test_serving_on_without_redis_and_picking_it_up_again(redis_server: RedisServer) -> None:
     events: list[str] = []
 
     def capture(_logger, _name, event_dict):  # type: ignore[no-untyped-def]

@@ -42,16 +42,30 @@ class Scripted:
             raise DeliveryError("server error")
         if step == "gone":
             raise DeliveryError("channel_not_found", permanent=True)
-        ref = ctx.previous if message.update and ctx.previous else PlatformRef(
-            "C1", f"m{next(self._ids)}")
+        ref = (
+            ctx.previous
+            if message.update and ctx.previous
+            else PlatformRef("C1", f"m{next(self._ids)}")
+        )
         self.accepted.append((message.title, ref))
         return ref
 
 
-def note(title: str, ref: str | None = None, update: bool = False, channel: str = "ops",
-         case_key: str | None = None) -> Message:
-    m = Message(kind=Kind.ALERT, target=Target.team(channel), title=title, ref=ref,
-                update=update, case_key=case_key)
+def note(
+    title: str,
+    ref: str | None = None,
+    update: bool = False,
+    channel: str = "ops",
+    case_key: str | None = None,
+) -> Message:
+    m = Message(
+        kind=Kind.ALERT,
+        target=Target.team(channel),
+        title=title,
+        ref=ref,
+        update=update,
+        case_key=case_key,
+    )
     m.platform = "fake"
     return m
 
@@ -71,7 +85,9 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-async def make(db: Database, config: Config, clock: FakeClock, *script: str) -> tuple[Casebot, Scripted]:
+async def make(
+    db: Database, config: Config, clock: FakeClock, *script: str
+) -> tuple[Casebot, Scripted]:
     bot = Casebot(config, db, clock=clock, worker_id="w1")
     platform = Scripted(*script)
     bot.register_adapter(platform)
@@ -79,7 +95,8 @@ async def make(db: Database, config: Config, clock: FakeClock, *script: str) -> 
 
 
 async def test_retry_after_is_honoured_exactly_and_5xx_backs_off_with_jitter(
-        sdb: Database, config: Config, clock: FakeClock) -> None:
+    sdb: Database, config: Config, clock: FakeClock
+) -> None:
     bot, platform = await make(sdb, config, clock, "429:7", "500", "500")
     await queue(bot, note("hello"))
     await bot.drain()
@@ -112,7 +129,8 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
 
 
 async def test_given_up_after_the_horizon_listed_and_retried(
-        sdb: Database, config: Config, clock: FakeClock) -> None:
+    sdb: Database, config: Config, clock: FakeClock
+) -> None:
     bot, platform = await make(sdb, config, clock, *(["500"] * 50))
     bot.retry = outbox.RetryPolicy(base=1.0, cap=1.0, horizon=timedelta(minutes=5))
     await queue(bot, note("will fail"), note("gone for good"))
@@ -138,7 +156,8 @@ async def test_given_up_after_the_horizon_listed_and_retried(
 
 
 async def test_the_platform_message_id_is_kept_so_updates_edit_the_same_message(
-        sdb: Database, config: Config, clock: FakeClock) -> None:
+    sdb: Database, config: Config, clock: FakeClock
+) -> None:
     bot, platform = await make(sdb, config, clock)
     await queue(bot, note("v1", ref="status:1"))
     await bot.drain()
@@ -152,12 +171,11 @@ async def test_the_platform_message_id_is_kept_so_updates_edit_the_same_message(
 
 
 async def test_a_burst_queues_within_the_channels_limit(
-        sdb: Database, config: Config, clock: FakeClock) -> None:
+    sdb: Database, config: Config, clock: FakeClock
+) -> None:
     bot, platform = await make(sdb, config, clock)
-    bot.pacer = Pacer(lambda: bot.coordination, limits={"fake": (Limit(2, 60.0),)},
-                      max_wait=1.0)
-    await queue(bot, *(note(f"n{i}") for i in range(5)),
-                note("elsewhere", channel="billing"))
+    bot.pacer = Pacer(lambda: bot.coordination, limits={"fake": (Limit(2, 60.0),)}, max_wait=1.0)
+    await queue(bot, *(note(f"n{i}") for i in range(5)), note("elsewhere", channel="billing"))
     await bot.drain()
     assert sorted(t for t, _ in platform.accepted) == ["elsewhere", "n0", "n1"]
     waiting = [r for r in await rows(sdb) if r.state == "pending"]
@@ -166,10 +184,10 @@ async def test_a_burst_queues_within_the_channels_limit(
 
 
 async def test_a_429_blocks_the_channel_for_every_worker(
-        sdb: Database, config: Config, clock: FakeClock) -> None:
+    sdb: Database, config: Config, clock: FakeClock
+) -> None:
     bot, platform = await make(sdb, config, clock, "429:30")
-    bot.pacer = Pacer(lambda: bot.coordination, limits={"fake": (Limit(100, 1.0),)},
-                      max_wait=1.0)
+    bot.pacer = Pacer(lambda: bot.coordination, limits={"fake": (Limit(100, 1.0),)}, max_wait=1.0)
     await queue(bot, note("first"))
     await bot.drain()
     slot = await bot.pacer.reserve("fake", "team:ops", max_wait=0)
@@ -178,11 +196,13 @@ async def test_a_429_blocks_the_channel_for_every_worker(
 
 
 async def test_one_message_per_case_at_a_time(
-        sdb: Database, config: Config, clock: FakeClock) -> None:
+    sdb: Database, config: Config, clock: FakeClock
+) -> None:
     """Later messages of a case wait for earlier ones, even across claim batches."""
     bot, platform = await make(sdb, config, clock, "500")
-    await queue(bot, *(note(f"c{i}", case_key="CASE-1") for i in range(3)),
-                note("other", case_key="CASE-2"))
+    await queue(
+        bot, *(note(f"c{i}", case_key="CASE-1") for i in range(3)), note("other", case_key="CASE-2")
+    )
     ids = await outbox.claim(sdb, clock.now(), "w1", ["fake"], bot.retry)
     assert len(ids) == 2  # CASE-1's first and CASE-2's only
     await outbox.deliver_claimed(bot, ids, "w1", bot.retry)

@@ -60,8 +60,12 @@ class Desk:
         return cls(bot, clock, platform)
 
     def ctx(self, who: str) -> Context:
-        return Context(platform="console", user_id=who, channel_id="console",
-                       event_id=f"sla-{next(self._events)}")
+        return Context(
+            platform="console",
+            user_id=who,
+            channel_id="console",
+            event_id=f"sla-{next(self._events)}",
+        )
 
     async def say(self, who: str, text: str) -> Reply:
         reply = await self.bot.commands.run(self.ctx(who), text)
@@ -70,8 +74,11 @@ class Desk:
         return reply
 
     async def open(self, impact: str) -> str:
-        reply = await self.bot.commands.submit(self.ctx("cleo"), "open", {
-            "title": "Webhook API calls fail", "area": "api", "impact": impact})
+        reply = await self.bot.commands.submit(
+            self.ctx("cleo"),
+            "open",
+            {"title": "Webhook API calls fail", "area": "api", "impact": impact},
+        )
         assert reply.ok, reply.text
         await self.bot.drain()
         async with self.bot.db.read() as s:
@@ -88,16 +95,31 @@ class Desk:
     async def pending(self, key: str) -> list[tuple[str, datetime, str]]:
         async with self.bot.db.read() as s:
             case = (await s.scalars(select(Case).where(Case.key == key))).one()
-            rows = (await s.scalars(select(Timer).where(
-                Timer.case_id == case.id, Timer.state == "pending",
-                Timer.kind.in_(("sla_warn", "sla_breach"))).order_by(Timer.due_at))).all()
+            rows = (
+                await s.scalars(
+                    select(Timer)
+                    .where(
+                        Timer.case_id == case.id,
+                        Timer.state == "pending",
+                        Timer.kind.in_(("sla_warn", "sla_breach")),
+                    )
+                    .order_by(Timer.due_at)
+                )
+            ).all()
             return [(t.kind, t.due_at, t.payload["target"]) for t in rows]
 
     async def timeline(self, key: str, kind: str) -> list[str]:
         async with self.bot.db.read() as s:
             case = (await s.scalars(select(Case).where(Case.key == key))).one()
-            return list((await s.scalars(select(CaseEvent.text).where(
-                CaseEvent.case_id == case.id, CaseEvent.kind == kind))).all())
+            return list(
+                (
+                    await s.scalars(
+                        select(CaseEvent.text).where(
+                            CaseEvent.case_id == case.id, CaseEvent.kind == kind
+                        )
+                    )
+                ).all()
+            )
 
     def alerts(self) -> list[str]:
         return [m.title for m in self.platform.to(TargetKind.TEAM, "ops") if m.kind == Kind.ALERT]
@@ -110,7 +132,8 @@ class Desk:
 
 
 async def test_a_case_is_warned_then_breached_and_escalated_to_the_lead(
-        sdb: Database, config: Config) -> None:
+    sdb: Database, config: Config
+) -> None:
     d = await Desk.start(sdb, config)
     key = await d.open("degraded")  # S2: first response 1h, resolution 2d
     case = await d.case(key)
@@ -137,7 +160,9 @@ async def test_a_case_is_warned_then_breached_and_escalated_to_the_lead(
     # The engineer answers: the first-response target is met (late), resolution runs on.
     await d.say("olga", f"replicating {key}")
     assert [(k, tgt) for k, _, tgt in await d.pending(key)] == [
-        ("sla_warn", "resolution"), ("sla_breach", "resolution")]
+        ("sla_warn", "resolution"),
+        ("sla_breach", "resolution"),
+    ]
     assert await d.show_line("olga", key) == "Resolution due in 1d 22h"
 
     await d.advance(START + timedelta(hours=38, minutes=24) - d.clock.now())
@@ -150,14 +175,16 @@ async def test_a_case_is_warned_then_breached_and_escalated_to_the_lead(
 
 
 async def test_the_clock_stops_while_the_case_waits_on_the_customer(
-        sdb: Database, config: Config) -> None:
+    sdb: Database, config: Config
+) -> None:
     d = await Desk.start(sdb, config)
     key = await d.open("degraded")
     await d.advance(timedelta(minutes=10))
     await d.say("olga", f"need-info {key} Which endpoint?")  # first response; clock stops
     assert await d.pending(key) == []
     assert await d.show_line("olga", key) == (
-        "Resolution due in 1d 23h (clock stopped while waiting on the customer)")
+        "Resolution due in 1d 23h (clock stopped while waiting on the customer)"
+    )
     home = await d.bot.commands.home(d.ctx("olga"))
     mine = dict(home.sections)["Assigned to me"]
     assert [line.time_left for line in mine] == ["resolution in 1d 23h (paused)"]
@@ -187,7 +214,9 @@ async def test_a_severity_change_moves_the_targets(sdb: Database, config: Config
     assert (await d.pending(key))[1][1] == START + timedelta(hours=4)
     await d.say("olga", f"severity {key} S1")  # first response 30m
     assert [(k, due) for k, due, tgt in await d.pending(key) if tgt == "first_response"] == [
-        ("sla_warn", START + timedelta(minutes=24)), ("sla_breach", START + timedelta(minutes=30))]
+        ("sla_warn", START + timedelta(minutes=24)),
+        ("sla_breach", START + timedelta(minutes=30)),
+    ]
     await d.advance(timedelta(minutes=25))
     assert d.alerts() == [f"{key} (S1): first response due in 5m"]
 

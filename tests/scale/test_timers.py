@@ -31,9 +31,20 @@ timers.register("test_probe", _probe)
 
 async def _add(db: Database, n: int, due, **payload) -> None:  # type: ignore[no-untyped-def]
     async with db.transaction() as s:
-        await s.execute(insert(Timer), [
-            {"kind": "test_probe", "due_at": due, "payload": {"n": i, **payload},
-             "state": "pending", "created_at": due, "attempts": 0} for i in range(n)])
+        await s.execute(
+            insert(Timer),
+            [
+                {
+                    "kind": "test_probe",
+                    "due_at": due,
+                    "payload": {"n": i, **payload},
+                    "state": "pending",
+                    "created_at": due,
+                    "attempts": 0,
+                }
+                for i in range(n)
+            ],
+        )
 
 
 async def test_concurrent_claimers_take_disjoint_sets(sdb: Database) -> None:
@@ -52,7 +63,8 @@ async def test_concurrent_claimers_take_disjoint_sets(sdb: Database) -> None:
 
 
 async def test_a_dead_workers_timer_is_taken_over_after_its_lease(
-        sdb: Database, config: Config) -> None:
+    sdb: Database, config: Config
+) -> None:
     clock = FakeClock()
     a = Casebot(config, sdb, clock=clock, worker_id="a")
     b = Casebot(config, sdb, clock=clock, worker_id="b")
@@ -76,8 +88,7 @@ async def test_a_dead_workers_timer_is_taken_over_after_its_lease(
     assert (timer.state, timer.worker, timer.attempts) == ("done", "b", 2)
 
 
-async def test_a_failing_handler_is_retried_then_given_up(
-        sdb: Database, config: Config) -> None:
+async def test_a_failing_handler_is_retried_then_given_up(sdb: Database, config: Config) -> None:
     clock = FakeClock()
     bot = Casebot(config, sdb, clock=clock, worker_id="w")
     bot.timer_lease = timedelta(seconds=10)
@@ -97,20 +108,31 @@ async def test_claiming_reads_indexes_not_the_table(pg: Database) -> None:
     walks the partial indexes: no sequential scan, no sort of everything due."""
     now = FakeClock().now()
     async with pg.transaction() as s:
-        await s.execute(text(
-            "INSERT INTO timers (kind, due_at, payload, state, created_at, attempts) "
-            "SELECT 'test_probe', :now + (g || ' seconds')::interval, '{}', "
-            "CASE WHEN g % 3 = 0 THEN 'done' ELSE 'pending' END, :now, 0 "
-            "FROM generate_series(1, 60000) g"), {"now": now})
+        await s.execute(
+            text(
+                "INSERT INTO timers (kind, due_at, payload, state, created_at, attempts) "
+                "SELECT 'test_probe', :now + (g || ' seconds')::interval, '{}', "
+                "CASE WHEN g % 3 = 0 THEN 'done' ELSE 'pending' END, :now, 0 "
+                "FROM generate_series(1, 60000) g"
+            ),
+            {"now": now},
+        )
         await s.execute(text("ANALYZE timers"))
     async with pg.read() as s:
         for state, column in (("pending", "due_at"), ("running", "lease_until")):
-            plan = "\n".join((await s.execute(text(
-                f"EXPLAIN SELECT timers.id, cases.key FROM timers "
-                f"LEFT OUTER JOIN cases ON cases.id = timers.case_id "
-                f"WHERE timers.state = '{state}' AND timers.{column} <= :t "
-                f"ORDER BY timers.{column} LIMIT 50 FOR UPDATE OF timers SKIP LOCKED"),
-                {"t": now + timedelta(seconds=100)})).scalars())
+            plan = "\n".join(
+                (
+                    await s.execute(
+                        text(
+                            f"EXPLAIN SELECT timers.id, cases.key FROM timers "
+                            f"LEFT OUTER JOIN cases ON cases.id = timers.case_id "
+                            f"WHERE timers.state = '{state}' AND timers.{column} <= :t "
+                            f"ORDER BY timers.{column} LIMIT 50 FOR UPDATE OF timers SKIP LOCKED"
+                        ),
+                        {"t": now + timedelta(seconds=100)},
+                    )
+                ).scalars()
+            )
             assert "Seq Scan on timers" not in plan and "ix_timers_" in plan, plan
             if state == "pending":  # (no running timers: nothing to sort there either way)
                 assert "Sort" not in plan, plan

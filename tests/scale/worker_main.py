@@ -43,8 +43,10 @@ async def probe(w: Work, case: Case | None, p: dict) -> None:
     """A timer whose effect is visible: one row, one notification, in one commit."""
     if PROBE_DELAY:
         await asyncio.sleep(PROBE_DELAY)
-    await w.session.execute(text("INSERT INTO scale_effects (n, worker) VALUES (:n, :w)"),
-                            {"n": int(p["n"]), "w": WORKER})
+    await w.session.execute(
+        text("INSERT INTO scale_effects (n, worker) VALUES (:n, :w)"),
+        {"n": int(p["n"]), "w": WORKER},
+    )
     m = Message(kind=Kind.ALERT, target=Target.team("ops"), title=f"probe {p['n']}")
     m.platform = "slack"
     w.notify(m)
@@ -128,8 +130,9 @@ async def main() -> None:
         print(f"READY {port}", flush=True)
 
     try:
-        await run_worker(scale_config(), args.db, args.redis, outbound=outbound, setup=setup,
-                         worker_id=args.id)
+        await run_worker(
+            scale_config(), args.db, args.redis, outbound=outbound, setup=setup, worker_id=args.id
+        )
     finally:
         for r in runners:
             await r.cleanup()
@@ -138,11 +141,16 @@ async def main() -> None:
 def inbound_app(bot: Casebot) -> web.Application:
     async def case(request: web.Request) -> web.Response:
         body = await request.json()
-        ctx = Context(platform="slack", user_id=body["user"], channel_id=body.get("channel"),
-                      event_id=body["event_id"])
+        ctx = Context(
+            platform="slack",
+            user_id=body["user"],
+            channel_id=body.get("channel"),
+            event_id=body["event_id"],
+        )
         reply = await bot.commands.run(ctx, body["text"])
-        return web.json_response({"text": reply.text, "ok": reply.ok,
-                                  "duplicate": reply.duplicate, "worker": WORKER})
+        return web.json_response(
+            {"text": reply.text, "ok": reply.ok, "duplicate": reply.duplicate, "worker": WORKER}
+        )
 
     app = web.Application()
     app.router.add_post("/case", case)

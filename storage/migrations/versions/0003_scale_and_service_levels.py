@@ -36,8 +36,9 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("requeued_at", sa.DateTime(timezone=True), nullable=True))
     for name, table, columns, where in INDEXES:
-        op.create_index(name, table, columns, postgresql_where=sa.text(where),
-                        sqlite_where=sa.text(where))
+        op.create_index(
+            name, table, columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where)
+        )
 
 
 def downgrade() -> None:
