@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,17 +44,22 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated once."""
+def need_pg() -> None:
+    """Skip locally without a server; under CI the PostgreSQL tests must run."""
     reason = _pg_available()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
         pytest.skip(reason)
+
+
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database, migrated, dropped afterwards; yields its URL."""
+    need_pg()
     base = normalize_url(PG_URL)
-    name = f"casebot_t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base.replace("+psycopg", "+psycopg"), isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.rsplit("/", 1)[0] + "/" + name
@@ -66,26 +72,40 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_pg(url: str) -> None:
+def truncate_pg(url: str, *extra: str) -> None:
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = ", ".join([f'"{t.name}"' for t in Base.metadata.sorted_tables] + list(extra))
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated, empty database: SQLite, then PostgreSQL."""
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once."""
+    with fresh_pg_database("casebot_t") as url:
+        yield url
+
+
+async def open_database(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_fixture: str
+) -> Database:
+    """An empty migrated database for ``request.param``: a copy of the SQLite template,
+    or the PostgreSQL database of ``pg_fixture``, truncated."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "casebot.db"
         shutil.copy(template, path)
-        database = Database(f"sqlite:///{path}")
-    else:
-        url: str = request.getfixturevalue("pg_database")
-        _truncate_pg(url)
-        database = Database(url)
+        return Database(f"sqlite:///{path}")
+    url: str = request.getfixturevalue(pg_fixture)
+    truncate_pg(url)
+    return Database(url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated, empty database: SQLite, then PostgreSQL."""
+    database = await open_database(request, tmp_path, "pg_database")
     try:
         yield database
     finally:
@@ -95,7 +115,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
 @pytest.fixture
 async def pg_db(pg_database: str) -> AsyncIterator[Database]:
     """A migrated, empty PostgreSQL database, for what only PostgreSQL has."""
-    _truncate_pg(pg_database)
+    truncate_pg(pg_database)
     database = Database(pg_database)
     try:
         yield database

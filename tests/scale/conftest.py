@@ -5,22 +5,18 @@ stop and restart, and the scale configuration."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.config import Config, load_config
-from storage.db import Database, normalize_url, upgrade
-from storage.models import Base
-from tests.conftest import PG_URL, _pg_available
+from storage.db import Database
+from tests.conftest import fresh_pg_database, open_database, truncate_pg
 
 CONFIG_PATH = Path(__file__).with_name("casebot-scale.yml")
 
@@ -37,53 +33,20 @@ def config() -> Config:
 # -- PostgreSQL ---------------------------------------------------------------------------
 
 
-def _need_pg() -> None:
-    reason = _pg_available()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def scale_pg() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for one test module."""
-    _need_pg()
-    base = normalize_url(PG_URL)
-    name = f"casebot_scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + "/" + name
-    upgrade(url)
-    try:
+    with fresh_pg_database("casebot_scale") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
-def truncate(url: str, *extra: str) -> None:
-    engine = create_engine(url)
-    tables = ", ".join([f'"{t.name}"' for t in Base.metadata.sorted_tables] + list(extra))
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+truncate = truncate_pg
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def sdb(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A migrated, empty database: SQLite, then this package's PostgreSQL database."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "casebot.db"
-        shutil.copy(template, path)
-        database = Database(f"sqlite:///{path}")
-    else:
-        url: str = request.getfixturevalue("scale_pg")
-        truncate(url)
-        database = Database(url)
+    database = await open_database(request, tmp_path, "scale_pg")
     try:
         yield database
     finally:
