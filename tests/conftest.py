@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.app import Casebot
+from bot.clock import FakeClock
+from bot.config import Config
 from storage.db import Database, normalize_url, upgrade
 from storage.models import Base
 
@@ -121,3 +124,18 @@ async def pg_db(pg_database: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def bot(config: Config, sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Casebot]:
+    """The real core on a copy of the migrated SQLite template, with a fake clock, for
+    the package's own ``config`` (the adapter suites define theirs)."""
+    path = tmp_path / "casebot.db"
+    shutil.copy(sqlite_template, path)
+    casebot = await Casebot.create(
+        config, database_url=f"sqlite+aiosqlite:///{path}", clock=FakeClock(), migrate=False
+    )
+    try:
+        yield casebot
+    finally:
+        await casebot.close()

@@ -10,7 +10,6 @@ and until the core's outbox and due timers are quiet. Time is the core's FakeClo
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -207,19 +206,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 def config() -> Config:
     return load_config(CONFIG)
-
-
-@pytest.fixture
-async def bot(config: Config, sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Casebot]:
-    path = tmp_path / "casebot.db"
-    shutil.copy(sqlite_template, path)
-    casebot = await Casebot.create(
-        config, database_url=f"sqlite+aiosqlite:///{path}", clock=FakeClock(), migrate=False
-    )
-    try:
-        yield casebot
-    finally:
-        await casebot.close()
 
 
 def settings_for(fake: FakeDiscord, **changes: Any) -> DiscordSettings:

@@ -4,7 +4,6 @@ plays Slack's side of the wire."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -101,19 +100,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
 @pytest.fixture
 def config() -> Config:
     return load_config(CONFIG)
-
-
-@pytest.fixture
-async def bot(config: Config, sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Casebot]:
-    path = tmp_path / "casebot.db"
-    shutil.copy(sqlite_template, path)
-    casebot = await Casebot.create(
-        config, database_url=f"sqlite+aiosqlite:///{path}", clock=FakeClock(), migrate=False
-    )
-    try:
-        yield casebot
-    finally:
-        await casebot.close()
 
 
 def slack_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
