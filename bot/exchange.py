@@ -1,4 +1,4 @@
-"""The types adapters exchange with the command layer (events in, replies out)."""
+"""The types adapters exchange with the core: who acts and where (in), what they are told and the forms they are shown (out)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class PromptField:
 class Prompt:
     """A form the adapter shows (Slack modal, Discord modal, console questions).
 
-    Its answers come back through ``CaseCommands.submit(ctx, prompt.form_id, values)``.
+    Its answers come back through ``Core.submit(ctx, prompt.form_id, values)``.
     """
 
     form_id: str  # e.g. "open", "reject:CASE-3", "survey_comment:CASE-3", "assign:CASE-3"
@@ -98,3 +98,12 @@ class HomeView:
     title: str
     sections: list[tuple[str, list[CaseLine]]] = field(default_factory=list)
     known: bool = True  # False for people casebot does not know (shown a polite note)
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """A person as a platform names them in a typed option (Discord's user option):
+    the command layer resolves it to a casebot person, as it does a typed mention."""
+
+    platform: str
+    user_id: str
