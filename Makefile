@@ -30,10 +30,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot commands storage adapters
+	$(BIN)/mypy bot commands storage adapters entrypoints
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot commands storage adapters
+	$(BIN)/mypy bot commands storage adapters entrypoints
 
 clean:
 	rm -rf $(VENV) casebot.db casebot.db-wal casebot.db-shm .pytest_cache

@@ -27,9 +27,9 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import Casebot  # noqa: E402
 from bot.config import load_config  # noqa: E402
-from commands.api import Context  # noqa: E402
+from bot.exchange import Context  # noqa: E402
+from entrypoints.bootstrap import Casebot  # noqa: E402
 from storage.db import normalize_url, upgrade  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -38,11 +38,11 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import Casebot  # noqa: E402
 from bot.config import load_config  # noqa: E402
+from bot.delivery.pacing import observe_headers  # noqa: E402
 from bot.messages import Kind, Message, Target  # noqa: E402
-from bot.pacing import observe_headers  # noqa: E402
 from bot.ports import DeliveryContext, DeliveryError, PlatformRef  # noqa: E402
+from entrypoints.bootstrap import Casebot  # noqa: E402
 from storage.db import Database, normalize_url, upgrade  # noqa: E402
 from storage.models import OutboxRow  # noqa: E402
 
@@ -240,14 +240,14 @@ async def work(name: str, base: str, url: str, redis_url: str, worker_id: str) -
     """One worker process: ``casebot worker`` with the benchmark's platform adapter."""
     import structlog
 
-    from bot.worker import run_worker
+    from entrypoints.worker import run_worker
 
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     adapter = HttpAdapter(name, base)
 
     async def outbound(bot: Casebot) -> list[Any]:
         bot.register_adapter(adapter)
-        bot.poll_interval = 0.2
+        bot.runtime.poll_interval = 0.2
         print("READY", flush=True)
         return [adapter.close]
 

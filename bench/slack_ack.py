@@ -102,9 +102,10 @@ async def serve_casebot(api_url: str, database_url: str) -> None:
         loop = asyncio.get_running_loop()
         loop.set_debug(True)
         loop.slow_callback_duration = float(os.environ["BENCH_SLOW_CALLBACKS"])
-    from adapters.slack import start_slack
-    from bot.app import Casebot
+    from adapters.slack import from_env
     from bot.config import load_config
+    from bot.ports import PlatformOptions
+    from entrypoints.bootstrap import Casebot
 
     bot = await Casebot.create(load_config(CONFIG), database_url=database_url)
     env = {
@@ -112,11 +113,11 @@ async def serve_casebot(api_url: str, database_url: str) -> None:
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": api_url,
     }
-    runner = await start_slack(bot, http=True, host="127.0.0.1", port=0, environ=env)
+    platform = from_env(env, PlatformOptions(http=True, host="127.0.0.1", port=0))
+    await bot.start_platform(platform)
     await bot.start()
-    print(f"READY {runner.port}", flush=True)
+    print(f"READY {platform.port}", flush=True)
     await wait_for_stop()
-    await runner.stop()
     await bot.close()
 
 

@@ -1,7 +1,7 @@
 """What claiming due timers costs with 10 thousand and with a million timers pending.
 
 For each size it builds a fresh database (PostgreSQL by default; ``--sqlite`` for the
-embedded one), inserts the timers in bulk and times ``bot.timers.claim`` taking batches
+embedded one), inserts the timers in bulk and times ``bot.delivery.timers.claim`` taking batches
 of 50, in two situations:
 
 * ``future``: 5,000 timers are due, all the others later (the normal day);
@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import timers  # noqa: E402
+from bot.delivery import timers  # noqa: E402
 from storage.db import Database, normalize_url, upgrade  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

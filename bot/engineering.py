@@ -6,16 +6,31 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import templates as t
-from bot.cases import _propose, eng_issue_for
+from bot.actors import SYSTEM, Actor
+from bot.cases import first_response, propose_resolution
 from bot.errors import Refusal
+from bot.keys import normalize_key
 from bot.lifecycle import ACTIVE, Act, State, next_state
 from bot.messages import Target
-from bot.policy import require_engineer, require_handler
-from bot.work import SYSTEM, Actor, Work
+from bot.policy import Deed
+from bot.terms import DONE_ENG_STATUSES, ENG_STATUSES, OPEN_ENG_STATUSES, EngStatus
+from bot.work import Work
 from storage.keys import next_key
 from storage.models import Case, EngFollower, EngIssue, EngLink
 
-STATUSES = ("open", "in_progress", "fixed", "released", "wont_fix")
+# The statuses in which an engineering issue hands its waiting cases back.
+FIXED = (EngStatus.FIXED.value, EngStatus.RELEASED.value)
+
+
+async def eng_issue_for(w: Work, eng_key: str) -> EngIssue:
+    """The engineering issue by key (``ENG-3``, ``eng-3`` or ``3``), locked for update."""
+    key = normalize_key(eng_key, "ENG")
+    issue = (
+        await w.session.scalars(select(EngIssue).where(EngIssue.key == key).with_for_update())
+    ).one_or_none()
+    if issue is None:
+        raise Refusal(f"There is no engineering issue {key}.")
+    return issue
 
 
 async def priority(w: Work, issue: EngIssue) -> tuple[int, int, int]:
@@ -63,7 +78,7 @@ async def _reprioritise(w: Work, issue: EngIssue, why: str) -> str:
 
 async def log_issue(w: Work, actor: Actor, key: str, kind: str, title: str) -> str:
     case = await w.case(key)
-    require_handler(actor, case, f"log {kind}s")
+    w.require(actor, Deed.LOG_ENG, case)
     title = " ".join(title.split())
     if not title:
         raise Refusal(f"Give the {kind} a title: `/case {kind} {case.key} <title>`.")
@@ -72,7 +87,7 @@ async def log_issue(w: Work, actor: Actor, key: str, kind: str, title: str) -> s
         key=await next_key(w.session, "ENG"),
         kind=kind,
         title=title,
-        status="open",
+        status=EngStatus.OPEN.value,
         area=case.area,
         created_by=actor.id,
         created_at=w.now,
@@ -89,9 +104,9 @@ async def log_issue(w: Work, actor: Actor, key: str, kind: str, title: str) -> s
 
 async def link(w: Work, actor: Actor, key: str, eng_key: str) -> str:
     case = await w.case(key)
-    require_handler(actor, case, "link engineering issues")
+    w.require(actor, Deed.LINK, case)
     issue = await eng_issue_for(w, eng_key)
-    if issue.status in ("fixed", "released", "wont_fix"):
+    if issue.status in DONE_ENG_STATUSES:
         raise Refusal(f"{issue.key} is {issue.status}; link only open engineering issues.")
     exists = (
         await w.session.scalars(
@@ -110,8 +125,7 @@ async def _link(w: Work, actor: Actor, case: Case, issue: EngIssue, to: State) -
     w.session.add(EngLink(eng_id=issue.id, case_id=case.id, linked_at=w.now))
     await w.session.flush()
     w.move(case, actor, to, "linked_eng", f"{issue.key}: {issue.title}")
-    if case.first_response_at is None:
-        case.first_response_at = w.now
+    first_response(w, case)
     w.notify(
         t.eng_update(
             issue,
@@ -135,11 +149,11 @@ async def _link(w: Work, actor: Actor, case: Case, issue: EngIssue, to: State) -
 
 
 async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str) -> str:
-    require_engineer(actor, "change engineering issues")
+    w.require(actor, Deed.ENG)
     issue = await eng_issue_for(w, eng_key)
     status = status.lower().replace("-", "_")
-    if status not in STATUSES:
-        raise Refusal(f"'{status}' is not a status (use {', '.join(STATUSES)}).")
+    if status not in ENG_STATUSES:
+        raise Refusal(f"'{status}' is not a status (use {', '.join(ENG_STATUSES)}).")
     if status == issue.status:
         raise Refusal(f"{issue.key} is already {status}.")
     old = issue.status
@@ -172,11 +186,11 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
         )
         if case.state != State.WAITING_ON_ENGINEERING:
             continue
-        if status in ("fixed", "released"):
+        if status in FIXED:
             resolution = f"{issue.key} is {status}" + (f": {note}" if note else ".")
-            await _propose(w, case, SYSTEM, resolution, Act.ENG_FIXED)
+            await propose_resolution(w, case, SYSTEM, resolution, Act.ENG_FIXED)
             moved += 1
-        elif status == "wont_fix":
+        elif status == EngStatus.WONT_FIX:
             w.move(
                 case,
                 SYSTEM,
@@ -220,6 +234,7 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
 
 
 async def follow(w: Work, actor: Actor, eng_key: str, on: bool) -> str:
+    w.require(actor, Deed.FOLLOW)
     issue = await eng_issue_for(w, eng_key)
     if actor.is_customer and not await _account_linked(w, actor, issue):
         raise Refusal(f"There is no engineering issue {issue.key}.")  # as if it did not exist
@@ -253,12 +268,10 @@ async def _account_linked(w: Work, actor: Actor, issue: EngIssue) -> bool:
 
 
 async def backlog(w: Work, actor: Actor) -> str:
-    require_engineer(actor, "see the engineering backlog")
+    w.require(actor, Deed.ENG)
     issues = (
         await w.session.scalars(
-            select(EngIssue)
-            .where(EngIssue.status.in_(("open", "in_progress")))
-            .order_by(EngIssue.id)
+            select(EngIssue).where(EngIssue.status.in_(OPEN_ENG_STATUSES)).order_by(EngIssue.id)
         )
     ).all()
     if not issues:
@@ -278,6 +291,7 @@ async def backlog(w: Work, actor: Actor) -> str:
 
 
 async def show(w: Work, actor: Actor, eng_key: str) -> str:
+    w.require(actor, Deed.SHOW)
     issue = await eng_issue_for(w, eng_key)
     if actor.is_customer and not await _account_linked(w, actor, issue):
         raise Refusal(f"There is no engineering issue {issue.key}.")  # as if it did not exist

@@ -399,3 +399,11 @@ async def export_dir(db: Database, directory: Path) -> list[Path]:
     files = [(a.key, file_name(a), render_markdown(a)) for a in articles if a.status != "discarded"]
     removed = [a.key for a in articles if a.status == "discarded"]
     return await asyncio.to_thread(_write_all, directory, files, removed)
+
+
+async def count_articles(db: Database) -> int:
+    """How many articles the knowledge base holds (any status)."""
+    from sqlalchemy import func, select
+
+    async with db.read() as s:
+        return int((await s.execute(select(func.count()).select_from(KbArticle))).scalar_one())

@@ -1,17 +1,42 @@
 """Knowledge write-back: resolved cases that no article solved become draft articles
-that an engineer publishes (searchable at once) or discards."""
+that an engineer publishes (searchable at once) or discards.
+
+:class:`KnowledgeDrafts` observes every unit of work (the bootstrap registers it): a
+case the unit says was ``resolved`` (``Work.tell``) gets its draft before the commit.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from bot import templates as t
+from bot.actors import SYSTEM, Actor
 from bot.errors import Refusal
-from bot.policy import require_engineer
-from bot.work import Actor, Work, normalize_key
+from bot.keys import normalize_key
+from bot.policy import Deed
+from bot.terms import ArticleStatus
+from bot.work import Work
 from storage.keys import next_key
 from storage.models import Case, EngIssue, EngLink, KbArticle
 from storage.search import search_articles
+
+RESOLVED = "resolved"  # what Work.tell says of a case that earns a draft
+
+
+class KnowledgeDrafts:
+    """The unit-of-work observer that drafts an article from every case resolved in
+    the unit (once per case)."""
+
+    def begin(self, w: Work) -> None:
+        pass
+
+    async def finish(self, w: Work) -> None:
+        done: set[int] = set()
+        for what, case in list(w.happened):
+            if what != RESOLVED or id(case) in done:
+                continue
+            done.add(id(case))
+            await draft_from_case(w, case)
 
 
 async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
@@ -26,11 +51,13 @@ async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
             .where(EngLink.case_id == case.id)
         )
     ).all()
-    for eng_key in eng_keys:
+    if eng_keys:
         covered = (
-            await w.session.scalars(select(KbArticle).where(KbArticle.status != "discarded"))
+            await w.session.scalars(
+                select(KbArticle).where(KbArticle.status != ArticleStatus.DISCARDED.value)
+            )
         ).all()
-        if any(eng_key in (a.tags or []) for a in covered):
+        if any(eng_key in (a.tags or []) for eng_key in eng_keys for a in covered):
             return None
     key = await next_key(w.session, "KB")
     article = KbArticle(
@@ -42,14 +69,14 @@ async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
         area=case.area,
         tags=list(eng_keys),
         source_case=case.key,
-        status="draft",
+        status=ArticleStatus.DRAFT.value,
         author_id=case.assignee_id,
         created_at=w.now,
         updated_at=w.now,
     )
     w.session.add(article)
     case.kb_article_key = None
-    w.event(case, Actor("casebot", "casebot", "system"), "kb_draft", key, internal=True)
+    w.event(case, SYSTEM, "kb_draft", key, internal=True)
     if case.assignee_id:
         w.notify(t.kb_draft(case, case.assignee_id, key, case.title), case)
     return article
@@ -66,26 +93,27 @@ async def _article(w: Work, key: str) -> KbArticle:
 
 
 async def publish(w: Work, actor: Actor, key: str) -> str:
-    require_engineer(actor, "publish articles")
+    w.require(actor, Deed.KB)
     article = await _article(w, key)
-    if article.status != "draft":
+    if article.status != ArticleStatus.DRAFT:
         raise Refusal(f"{article.key} is {article.status}, not a draft.")
-    article.status = "published"
+    article.status = ArticleStatus.PUBLISHED.value
     article.updated_at = w.now
     return f"{article.key} is published: customers will find it from now on."
 
 
 async def discard(w: Work, actor: Actor, key: str) -> str:
-    require_engineer(actor, "discard articles")
+    w.require(actor, Deed.KB)
     article = await _article(w, key)
-    if article.status != "draft":
+    if article.status != ArticleStatus.DRAFT:
         raise Refusal(f"{article.key} is {article.status}, not a draft.")
-    article.status = "discarded"
+    article.status = ArticleStatus.DISCARDED.value
     article.updated_at = w.now
     return f"{article.key} is discarded."
 
 
 async def search(w: Work, actor: Actor, query: str) -> str:
+    w.require(actor, Deed.KB)
     if not query.strip():
         raise Refusal("Search for something: `/case kb search <words>`.")
     hits = await search_articles(w.session, query, limit=5)
@@ -95,10 +123,12 @@ async def search(w: Work, actor: Actor, query: str) -> str:
 
 
 async def drafts(w: Work, actor: Actor) -> str:
-    require_engineer(actor, "list drafts")
+    w.require(actor, Deed.KB)
     rows = (
         await w.session.scalars(
-            select(KbArticle).where(KbArticle.status == "draft").order_by(KbArticle.id)
+            select(KbArticle)
+            .where(KbArticle.status == ArticleStatus.DRAFT.value)
+            .order_by(KbArticle.id)
         )
     ).all()
     if not rows:

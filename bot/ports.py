@@ -1,15 +1,27 @@
 """The core's ports: what adapters and infrastructure plug into.
 
-Adapters implement :class:`PlatformAdapter` (messages out); they call
-``commands.CaseCommands`` (events in). The core depends only on these protocols.
+- :class:`Platform`: one chat platform (or the console). The bootstrap starts it with
+  the :class:`Core` (events in: what an adapter may call) and the outbox dispatcher
+  calls its ``deliver`` (messages out) with a :class:`DeliveryContext` that already
+  holds every address the message needs.
+- :class:`Core`: the command layer as adapters see it.
+- :class:`Coordination`: de-duplication, case locks, rate windows and wake-ups shared
+  between workers (in-process, or Redis).
+- :class:`Clock`.
+
+The core depends only on these protocols; the bootstrap plugs the implementations in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from bot.config import Config
+from bot.exchange import Context, HomeView, Prompt, Reply
 from bot.messages import Message
 
 
@@ -44,9 +56,16 @@ class DeliveryContext:
     assignee_user: str | None = None
     # The case's team channel on this platform (where its private thread lives on Discord).
     team_channel: str | None = None
+    # The case's account's own channel on this platform, if it has one.
+    account_channel: str | None = None
     # Stable across retries of this one notification (the outbox row id): a platform
     # idempotency key (Discord's nonce) can be derived from it.
     delivery_id: str | None = None
+    # The message's own target on this platform, resolved by the core: a user id for a
+    # person, a channel id for a team (None when they have none here).
+    address: str | None = None
+    # The platform user ids of ``message.mentions`` (people to bring into a thread).
+    mention_users: tuple[str, ...] = ()
 
 
 class DeliveryError(Exception):
@@ -59,14 +78,121 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class Core(Protocol):
+    """What an adapter may call: the ``/case`` command set for every door a request can
+    come through. Every method answers with what the acting person sees; none raises
+    for a bad request (a refusal is a :class:`~bot.exchange.Reply` with ``ok`` False)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    async def run(self, ctx: Context, text: str) -> Reply:
+        """``/case <text>`` as typed."""
+        ...
+
+    async def invoke(self, ctx: Context, name: str, args: Mapping[str, Any]) -> Reply:
+        """A subcommand with its parameters already typed (Discord's options)."""
+        ...
+
+    async def press(self, ctx: Context, action_id: str, value: str | None = None) -> Reply:
+        """A button (``case:CASE-3:claim``), with a select menu's value if any."""
+        ...
+
+    async def submit(self, ctx: Context, form_id: str, values: Mapping[str, str]) -> Reply:
+        """A submitted form (a :class:`~bot.exchange.Prompt`'s answers)."""
+        ...
+
+    async def thread_message(self, ctx: Context, text: str) -> Reply | None:
+        """A plain message; None when it was not written in a case conversation."""
+        ...
+
+    async def autocomplete(self, ctx: Context, prefix: str) -> list[tuple[str, str]]: ...
+
+    async def home(self, ctx: Context) -> HomeView: ...
+
+    def open_form(self) -> Prompt: ...
+
+
+@dataclass(frozen=True)
+class PlatformOptions:
+    """How the entry point wants a platform run. ``receive`` False: delivery only
+    (``casebot worker``); ``http``/``host``/``port``: serve platform requests over HTTP
+    (Slack's Events API) instead of a socket."""
+
+    receive: bool = True
+    http: bool = False
+    host: str = "127.0.0.1"
+    port: int = 3000
+    # Awaited after a platform has handled a person's input, so what it caused is
+    # delivered before the next input (the console; the runtime's ``drain``).
+    settle: Callable[[], Awaitable[None]] | None = None
+
+
+class PlatformError(Exception):
+    """A platform cannot start; the message (one line) says what to fix."""
+
+
 @runtime_checkable
-class PlatformAdapter(Protocol):
-    """One chat platform. ``deliver`` posts (or, with ``message.update`` and a
-    ``previous`` ref, edits) one neutral message and returns where it landed."""
+class Platform(Protocol):
+    """One chat platform (or the console), started and stopped the same way by the
+    CLI, the worker and the tests.
+
+    ``start(core)`` connects and begins receiving (a delivery-only platform, as in
+    ``casebot worker``, only connects); ``stop()`` disconnects; ``finished()`` returns
+    when the platform ended by itself (the console's ``quit``), never for the others.
+    ``deliver`` posts (or, with ``message.update`` and a ``previous`` ref, edits) one
+    neutral message and returns where it landed.
+    """
+
+    name: str
+
+    async def start(self, core: Core) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def finished(self) -> None: ...
+
+    async def deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef | None: ...
+
+
+@runtime_checkable
+class Outlet(Protocol):
+    """The part of a platform the outbox needs: a name and ``deliver``."""
 
     name: str
 
     async def deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef | None: ...
+
+
+WakeCallback = Callable[[], None]
+
+
+class Coordination(Protocol):
+    """Shared between workers: which events were handled, which cases are held, the
+    platforms' rate windows, and wake-ups when work is queued."""
+
+    name: str
+
+    @property
+    def available(self) -> bool: ...
+
+    async def start(self, on_wake: WakeCallback | None = None) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def seen(self, key: str) -> bool: ...
+
+    async def remember(self, key: str) -> None: ...
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[Any]: ...
+
+    async def reserve(self, windows: Sequence[Any], max_wait: float) -> Any: ...
+
+    async def release(self, reservation: Any) -> None: ...
+
+    async def block(self, window: Any, seconds: float) -> None: ...
+
+    def notify_nowait(self) -> None: ...
 
 
 class Clock(Protocol):

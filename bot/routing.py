@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.actors import Role
 from bot.config import Config, Person
 from bot.lifecycle import ACTIVE
 from storage.models import Case, PersonRow
@@ -32,7 +33,9 @@ async def pick_engineer(
     counts = await active_counts(session)
     last = {
         r.id: r.last_assigned_at
-        for r in (await session.scalars(select(PersonRow).where(PersonRow.role == "engineer")))
+        for r in (
+            await session.scalars(select(PersonRow).where(PersonRow.role == Role.ENGINEER.value))
+        )
     }
     candidates = [
         p
@@ -54,11 +57,3 @@ async def pick_engineer(
         )
     )
     return candidates[0]
-
-
-SEVERITIES = ("S1", "S2", "S3", "S4")
-
-
-def raise_severity(severity: str) -> str:
-    i = SEVERITIES.index(severity)
-    return SEVERITIES[max(0, i - 1)]

@@ -8,29 +8,30 @@ accumulates in ``Case.paused_seconds`` (``Case.sla_paused_at`` says since when i
 stopped now), and every due time is the target counted from the opening moment plus
 the stopped time. The first-response target is met by ``Case.first_response_at``.
 
-Nothing in the use cases has to remember any of this. At the end of every unit of work
-:func:`follow` looks at the cases it touched: when what the SLA timers depend on
-(severity, targets, first response, stopped or running — ``Case.sla_basis``) changed,
-the clock is stopped or restarted and the timers are re-scheduled. The timer handlers
-re-check all of it when they fire, and each warning or breach is recorded once on the
-timeline, so a stale or repeated timer does nothing.
+Nothing in the use cases has to remember any of this. :class:`ServiceLevels` observes
+every unit of work (the bootstrap registers it): at the end of each it looks at the
+cases the unit touched, and when what the SLA timers depend on (severity, targets,
+first response, stopped or running — ``Case.sla_basis``) changed, the clock is stopped
+or restarted and the timers are re-scheduled. The timer handlers
+(:data:`TIMER_HANDLERS`) re-check all of it when they fire, and each warning or breach
+is recorded once on the timeline, so a stale or repeated timer does nothing.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from bot import templates as t
-from bot import timers
+from bot.actors import SYSTEM
+from bot.cases import escalate_to
 from bot.config import Config
+from bot.delivery.timers import Handler
 from bot.lifecycle import ACTIVE, WAITING_ON_CUSTOMER, State
 from bot.messages import Kind, Message, Target
-from bot.work import SYSTEM, Work
+from bot.work import Work
 from storage.models import Case, CaseEvent
 
 FIRST_RESPONSE = "first_response"
@@ -40,7 +41,7 @@ LABELS = {FIRST_RESPONSE: "First response", RESOLUTION: "Resolution"}
 WARN, BREACH = "sla_warn", "sla_breach"
 WARNED, BREACHED = "sla_warning", "sla_breached"
 
-# What follow() and the clocks read; a case loaded without them is refreshed first.
+# What ServiceLevels.finish() and the clocks read; a case loaded without them is refreshed first.
 _NEEDS = (
     "state",
     "severity",
@@ -115,12 +116,6 @@ def basis(config: Config, case: Case) -> str:
 TOUCHED = "casebot_sla_touched"
 
 
-def begin(w: Work) -> None:
-    """Start noting the cases this unit of work writes (see :func:`follow`)."""
-    w.session.info[TOUCHED] = {}
-
-
-@event.listens_for(Session, "before_flush")
 def _note_written_cases(session: Session, _context: object, _instances: object) -> None:
     # The identity map holds clean objects weakly: a case written and flushed earlier
     # in the unit of work may be gone from it by the end, so keep them here.
@@ -132,25 +127,34 @@ def _note_written_cases(session: Session, _context: object, _instances: object) 
             touched[id(obj)] = obj
 
 
-async def follow(w: Work) -> None:
-    """Stop/restart the clocks and re-schedule the SLA timers of every case whose basis
-    changed in this unit of work (called by ``Casebot.work`` before it commits)."""
-    await w.session.flush()
-    touched: dict[int, Case] = dict(w.session.info.get(TOUCHED) or {})
-    for obj in list(w.session.identity_map.values()):
-        if isinstance(obj, Case):
-            touched.setdefault(id(obj), obj)
-    stale = []
-    for case in touched.values():
-        state = inspect(case)
-        if state.deleted or state.detached or state.was_deleted:
-            continue
-        if set(_NEEDS) & state.unloaded or basis(w.config, case) != case.sla_basis:
-            stale.append(case)
-    for case in sorted(stale, key=lambda c: c.id):
-        # Under the row lock, from what is committed plus this unit's own changes.
-        await w.session.refresh(case, with_for_update=True)
-        await _reschedule(w, case)
+class ServiceLevels:
+    """The unit-of-work observer that keeps the clocks and the SLA timers in step with
+    the cases each unit of work changed."""
+
+    def begin(self, w: Work) -> None:
+        """Start noting the cases this unit of work writes (on its session only)."""
+        w.session.info[TOUCHED] = {}
+        event.listen(w.session.sync_session, "before_flush", _note_written_cases)
+
+    async def finish(self, w: Work) -> None:
+        """Stop/restart the clocks and re-schedule the SLA timers of every case whose
+        basis changed in this unit of work (before it commits)."""
+        await w.session.flush()
+        touched: dict[int, Case] = dict(w.session.info.get(TOUCHED) or {})
+        for obj in list(w.session.identity_map.values()):
+            if isinstance(obj, Case):
+                touched.setdefault(id(obj), obj)
+        stale = []
+        for case in touched.values():
+            state = inspect(case)
+            if state.deleted or state.detached or state.was_deleted:
+                continue
+            if set(_NEEDS) & state.unloaded or basis(w.config, case) != case.sla_basis:
+                stale.append(case)
+        for case in sorted(stale, key=lambda c: c.id):
+            # Under the row lock, from what is committed plus this unit's own changes.
+            await w.session.refresh(case, with_for_update=True)
+            await _reschedule(w, case)
 
 
 async def _reschedule(w: Work, case: Case) -> None:
@@ -255,8 +259,6 @@ async def _breach(w: Work, case: Case | None, p: dict) -> None:
     target = await _check(w, case, p, warning=False)
     if target is None or case is None:
         return
-    from bot.cases import _escalate_to
-
     label = LABELS[target]
     goal = getattr(w.config.sla, target)[case.severity]
     w.event(case, SYSTEM, BREACHED, f"{target}: {goal} target ({case.severity})", internal=True)
@@ -272,13 +274,12 @@ async def _breach(w: Work, case: Case | None, p: dict) -> None:
         case,
     )
     if case.escalation_level < 2:
-        await _escalate_to(
+        await escalate_to(
             w, case, SYSTEM, 2, f"{label.lower()} target of {goal} for {case.severity} breached"
         )
 
 
-timers.register(WARN, _warn)
-timers.register(BREACH, _breach)
+TIMER_HANDLERS: dict[str, Handler] = {WARN: _warn, BREACH: _breach}
 
 
 # -- what people see ---------------------------------------------------------------------
@@ -297,16 +298,16 @@ def span(delta: timedelta | float) -> str:
     return f"{minutes}m" if minutes else "<1m"
 
 
-async def sla_text(w: Work, case: Case, short: bool = False) -> str | None:
+def time_left(config: Config, case: Case, now: datetime, short: bool = False) -> str | None:
     """The time left on the case's next target, for ``/case show`` (``short`` for the
     home view and the queue), or None without a running target."""
     if case.state not in ACTIVE:
         return None
-    running = targets(w.config, case)
+    running = targets(config, case)
     if not running:
         return None
     target = running[0]
-    left = due_at(w.config, case, target, w.now) - w.now
+    left = due_at(config, case, target, now) - now
     label = LABELS[target]
     paused = stopped(case)
     if short:
@@ -322,8 +323,3 @@ async def sla_text(w: Work, case: Case, short: bool = False) -> str | None:
         else f"{label} target breached {span(left)} ago"
     )
     return text + (" (clock stopped while waiting on the customer)" if paused else "")
-
-
-def texter(w: Work) -> Callable[..., Awaitable[str | None]]:
-    """``Work.sla_text`` for the command layer."""
-    return functools.partial(sla_text, w)

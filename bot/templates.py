@@ -8,14 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.actions import action_id
 from bot.config import Config
 from bot.lifecycle import STATE_WORDS, State
 from bot.messages import Action, Field, Kind, Message, Style, Target
 from storage.models import Case, CaseEvent, EngIssue
 
 
-def act(case_key: str, action: str, label: str, style: Style = Style.DEFAULT) -> Action:
-    return Action(f"case:{case_key}:{action}", label, style)
+def act(
+    case_key: str,
+    action: str,
+    label: str,
+    style: Style = Style.DEFAULT,
+    arg: str | None = None,
+) -> Action:
+    """A button that does ``action`` (with ``arg``) to the case (see :mod:`bot.actions`)."""
+    return Action(action_id("case", case_key, action, arg), label, style)
 
 
 def escalate_button(case: Case) -> Action:
@@ -72,7 +80,7 @@ def case_status(config: Config, case: Case, assignee_name: str | None, note: str
 def kb_suggestions(case: Case, hits: Sequence[tuple[str, str, str]]) -> Message:
     lines = [f"• {key} — {title}\n  {snippet}" for key, title, snippet in hits]
     actions = [
-        act(case.key, f"kb_accept:{key}", f"This solved it ({key})", Style.PRIMARY)
+        act(case.key, "kb_accept", f"This solved it ({key})", Style.PRIMARY, arg=key)
         for key, _, _ in hits
     ]
     actions.append(act(case.key, "kb_reject", "Not my problem"))
@@ -242,8 +250,8 @@ def phone_task(
         f"Please phone {customer_name} at {account.name if account else case.account_key}.",
         Kind.PHONE_TASK,
         [
-            act(case.key, "called:reached", "Reached", Style.PRIMARY),
-            act(case.key, "called:not-reached", "Not reached"),
+            act(case.key, "called", "Reached", Style.PRIMARY, arg="reached"),
+            act(case.key, "called", "Not reached", arg="not-reached"),
         ],
         [
             Field("Phone", phone or "no number on file"),
@@ -303,7 +311,9 @@ def eng_update(
         title=title,
         text=text,
         fields=[Field("Status", issue.status), Field("Priority", str(issue.priority_score))],
-        actions=[Action(f"eng:{issue.key}:follow", f"Follow {issue.key}")] if follow else [],
+        actions=[Action(action_id("eng", issue.key, "follow"), f"Follow {issue.key}")]
+        if follow
+        else [],
         case_key=case_key,
         eng_key=issue.key,
     )
@@ -315,7 +325,7 @@ def survey_prompt(config: Config, case: Case) -> Message:
         target=Target.case_customer(case.key),
         title=f"{case.key} is closed. {config.survey.question}",
         text="1 is very unsatisfied, 5 very satisfied. You can add a comment after rating.",
-        actions=[act(case.key, f"rate:{n}", str(n)) for n in range(1, 6)],
+        actions=[act(case.key, "rate", str(n), arg=str(n)) for n in range(1, 6)],
         case_key=case.key,
         ref=f"survey:{case.key}",
     )
@@ -330,7 +340,7 @@ def kb_draft(case: Case, engineer_id: str, kb_key: str, title: str) -> Message:
         f"Publish it so the next customer finds it, or discard it.",
         Kind.KB_DRAFT,
         [
-            Action(f"kb:{kb_key}:publish", "Publish", Style.PRIMARY),
-            Action(f"kb:{kb_key}:discard", "Discard"),
+            Action(action_id("kb", kb_key, "publish"), "Publish", Style.PRIMARY),
+            Action(action_id("kb", kb_key, "discard"), "Discard"),
         ],
     )

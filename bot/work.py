@@ -12,52 +12,48 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import identity, policy
+from bot.actions import deed_of
+from bot.actors import STAFF, Actor, Role
 from bot.config import Config
 from bot.errors import Refusal
+from bot.keys import normalize_key
 from bot.messages import Message, TargetKind
+from bot.policy import Deed, Subject
 from storage.models import Case, CaseEvent, OutboxRow, PersonRow, Timer
 
 
 @dataclass
-class Actor:
-    """Who is acting: a configured person, a customer recognised by their account's
-    channel or role, or the system itself (timers)."""
-
-    id: str
-    name: str
-    role: str  # customer | engineer | csm | lead | system
-    account_key: str | None = None
-    platform: str = "console"
-
-    @property
-    def is_customer(self) -> bool:
-        return self.role == "customer"
-
-    @property
-    def is_engineer(self) -> bool:
-        """Engineers and leads do engineers' work (the lead can do everything)."""
-        return self.role in ("engineer", "lead")
-
-    @property
-    def is_lead(self) -> bool:
-        return self.role == "lead"
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in ("engineer", "csm", "lead")
-
-
-SYSTEM = Actor(id="casebot", name="casebot", role="system")
-
-
-@dataclass
 class Work:
+    """One unit of work (see :class:`bot.units.Units`, which makes them)."""
+
     session: AsyncSession
     config: Config
     now: datetime
     platforms: tuple[str, ...] = ("console",)
+    # Where the request that started this unit was made (a channel id), if known.
+    origin_channel: str | None = None
     messages: list[Message] = field(default_factory=list)
     woke: bool = False
+    # What happened to which case in this unit, for the observers (``resolved``…).
+    happened: list[tuple[str, Case]] = field(default_factory=list)
+
+    def tell(self, what: str, case: Case) -> None:
+        """Say that ``what`` happened to ``case``: observers registered by the
+        bootstrap (the knowledge base drafts an article on ``resolved``) act on it
+        before the unit commits."""
+        self.happened.append((what, case))
+
+    # -- permissions -------------------------------------------------------------
+
+    def subject(self, case: Case) -> Subject:
+        """What the policy table needs to know of ``case``."""
+        csm = self.config.csm_for(case.account_key)
+        return Subject(case.key, case.account_key, case.assignee_id, csm.id if csm else None)
+
+    def require(self, actor: Actor, deed: Deed, case: Case | None = None) -> None:
+        """Refuse unless ``actor`` may do ``deed`` (to ``case``): the policy table."""
+        policy.require(actor, deed, self.subject(case) if case is not None else None)
 
     # -- cases -------------------------------------------------------------------
 
@@ -109,9 +105,26 @@ class Work:
     # -- notifications -----------------------------------------------------------
 
     def notify(self, message: Message, case: Case | None = None) -> None:
-        """Queue a message in the outbox (committed with the change that caused it)."""
+        """Queue a message in the outbox (committed with the change that caused it),
+        with only the buttons its audience may press (the policy table decides)."""
         message.platform = self._platform_for(message, case)
+        audience = self.audience(message)
+        message.actions = [
+            a
+            for a in message.actions
+            if (deed := deed_of(a.id)) is not None and policy.audience_may(audience, deed)
+        ]
         self.messages.append(message)
+
+    def audience(self, message: Message) -> frozenset[Role]:
+        """The roles of the people who will see ``message``."""
+        target = message.target
+        if target.kind == TargetKind.CASE_CUSTOMER:
+            return frozenset({Role.CUSTOMER})
+        if target.kind == TargetKind.PERSON:
+            person = self.config.person(target.id)
+            return frozenset({Role(person.role) if person else Role.CUSTOMER})
+        return STAFF
 
     def notify_all(self, messages: Iterable[Message], case: Case | None = None) -> None:
         for m in messages:
@@ -129,7 +142,7 @@ class Work:
         if message.target.kind == TargetKind.PERSON:
             person = self.config.person(message.target.id)
             if person is None:  # an unconfigured customer: "slack:U123"
-                return message.target.id.split(":", 1)[0] if ":" in message.target.id else preferred
+                return identity.platform_of(message.target.id) or preferred
             reachable = set(person.identities)
         else:
             team = self.config.team(message.target.id)
@@ -205,11 +218,4 @@ STATE_STAMPS = {
 RESTAMP = {"waiting_since", "solution_proposed_at", "replicating_at"}
 
 
-def normalize_key(text: str, prefix: str) -> str:
-    """``case-3``, ``CASE-3``, ``#3`` or ``3`` → ``CASE-3``; anything else is refused."""
-    t = text.strip().upper().lstrip("#")
-    if t.isdigit():
-        return f"{prefix}-{int(t)}"
-    if t.startswith(prefix + "-") and t[len(prefix) + 1 :].isdigit():
-        return f"{prefix}-{int(t[len(prefix) + 1 :])}"
-    raise Refusal(f"'{text}' is not a {prefix} key (they look like {prefix}-12).")
+__all__ = ["Work", "normalize_key", "STATE_STAMPS", "RESTAMP"]

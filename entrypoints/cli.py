@@ -7,15 +7,22 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
 
 from bot.config import Config, ConfigError, config_path_from_env, load_config
+from bot.kb_files import count_articles
+from bot.ports import PlatformError, PlatformOptions
 from storage.db import database_url_from_env, normalize_url
+
+if TYPE_CHECKING:
+    from entrypoints.bootstrap import Casebot
 
 app = typer.Typer(
     help="casebot: the whole support case life cycle in Slack and Discord.",
@@ -156,7 +163,7 @@ def outbox_list(
     failed: Annotated[bool, typer.Option("--failed")] = False, database_url: DbOpt = None
 ) -> None:
     """Notifications not yet delivered (or, with --failed, given up on)."""
-    from bot.worker import outbox_list as listing
+    from bot.delivery.records import listing
     from storage.db import Database
 
     async def go() -> None:
@@ -175,13 +182,14 @@ def outbox_retry(
     ids: Annotated[list[int] | None, typer.Argument()] = None, database_url: DbOpt = None
 ) -> None:
     """Put failed notifications (all, or the given ids) back in the queue."""
-    from bot.worker import outbox_retry as retry
+    from bot.clock import SystemClock
+    from bot.delivery.records import requeue
     from storage.db import Database
 
     async def go() -> None:
         db = Database(_db_url(database_url))
         try:
-            n = await retry(db, ids or None)
+            n = await requeue(db, ids or None, SystemClock().now())
         finally:
             await db.dispose()
         typer.echo(f"{n} notifications queued again")
@@ -192,7 +200,7 @@ def outbox_retry(
 @app.command()
 def demo(config: ConfigOpt = None) -> None:
     """A scripted whole life cycle on the console platform with a fake clock."""
-    from bot.demo import run_demo
+    from entrypoints.demo import run_demo
 
     _setup_logging("WARNING")
     asyncio.run(run_demo(_load(config)))
@@ -204,12 +212,12 @@ def worker(
     database_url: DbOpt = None,
     log_level: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
-    """Deliver notifications and fire timers (no chat adapters): run as many as you like."""
-    from bot.worker import run_worker
+    """Deliver notifications and fire timers (no chat listeners): run as many as you like."""
+    from entrypoints.worker import run_worker
 
     _setup_logging(log_level)
     cfg = _load(config)
-    asyncio.run(run_worker(cfg, _db_url(database_url), os.environ.get("CASEBOT_REDIS_URL")))
+    _or_exit(run_worker(cfg, _db_url(database_url), os.environ.get("CASEBOT_REDIS_URL")))
 
 
 @app.command()
@@ -234,120 +242,85 @@ def run(
     """Run the bot: chat adapters, notification delivery and timers."""
     cfg = _load(config)
     _setup_logging(log_level)
+    options = PlatformOptions(http=http, host=host, port=port)
     with suppress(KeyboardInterrupt):
-        asyncio.run(_run(cfg, _db_url(database_url), platform or [], http, host, port))
+        _or_exit(_run(cfg, _db_url(database_url), platform or [], options))
 
 
-async def _run(
-    config: Config, url: str, platforms: list[str], http: bool, host: str, port: int
-) -> None:
-    from bot.app import Casebot
-
-    wanted = set(platforms)
-    if not wanted:
-        if os.environ.get("SLACK_BOT_TOKEN"):
-            wanted.add("slack")
-        if os.environ.get("DISCORD_TOKEN"):
-            wanted.add("discord")
-        if not wanted:
-            wanted.add("console")
-    bot = await Casebot.create(config, url)
-    await _attach_coordination(bot)
-    await _first_run_kb(bot)
-    runners: list[Any] = []
+def _or_exit(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main``; a platform that cannot start says why in one line (exit 2)."""
     try:
-        if "slack" in wanted:
-            from adapters.slack import start_slack
+        asyncio.run(main)
+    except PlatformError as exc:
+        typer.echo(f"casebot: {exc}", err=True)
+        raise typer.Exit(2) from None
 
-            runners.append(await start_slack(bot, http=http, host=host, port=port))
-        if "discord" in wanted:
-            from adapters.discord import start_discord
 
-            runners.append(await start_discord(bot))
+async def _run(config: Config, url: str, names: list[str], options: PlatformOptions) -> None:
+    from entrypoints.bootstrap import Casebot
+    from entrypoints.platforms import build, wanted
+
+    chosen = wanted(names, os.environ)
+    bot = await Casebot.create(config, url)
+    try:
+        await _attach_coordination(bot)
+        await _first_run_kb(bot)
+        options = replace(options, settle=bot.drain)
+        for name in chosen:
+            await bot.start_platform(build(name, os.environ, options))
         await bot.start()
-        if "console" in wanted:
-            await _console(bot)
-        else:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
+        await _until_stopped(bot)
     finally:
-        for r in runners:
-            with suppress(Exception):
-                await r.stop()
         await bot.close()
 
 
-async def _attach_coordination(bot) -> None:  # type: ignore[no-untyped-def]
-    url = os.environ.get("CASEBOT_REDIS_URL")
-    if not url:
-        return
+async def _until_stopped(bot: Casebot) -> None:
+    """Until SIGINT/SIGTERM, or a platform ends by itself (the console's ``quit``)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
+    waits += [asyncio.ensure_future(p.finished()) for p in bot.running]
     try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+async def _attach_coordination(bot: Casebot) -> None:
+    url = os.environ.get("CASEBOT_REDIS_URL")
+    if url:
         from storage.coordination import attach_redis
-    except ImportError:
-        return
-    await attach_redis(bot, url)
+
+        await attach_redis(bot, url)
 
 
-async def _first_run_kb(bot) -> None:  # type: ignore[no-untyped-def]
+async def _first_run_kb(bot: Casebot) -> None:
     """A newcomer sees suggestions at once: an empty knowledge base gets the examples."""
-    from sqlalchemy import func, select
-
     from bot.kb_files import import_dir
-    from storage.models import KbArticle
 
     kb_dir = Path(os.environ.get("CASEBOT_KB_DIR", "examples/kb"))
-    async with bot.db.read() as s:
-        count = (await s.execute(select(func.count()).select_from(KbArticle))).scalar_one()
-    if count == 0 and await asyncio.to_thread(kb_dir.is_dir):
+    if await count_articles(bot.db) == 0 and await asyncio.to_thread(kb_dir.is_dir):
         await import_dir(bot.db, kb_dir, bot.clock.now())
-
-
-async def _console(bot) -> None:  # type: ignore[no-untyped-def]
-    from adapters.console import ConsoleAdapter, ConsoleSession
-
-    def write(text: str) -> None:
-        print(text, flush=True)
-
-    bot.register_adapter(ConsoleAdapter(bot, write))
-    session = ConsoleSession(bot, write, ask=input)
-    people = ", ".join(f"{p.id} ({p.role})" for p in bot.config.people)
-    write(
-        f"casebot console — {bot.config.support.name}\nPeople: {people}\n"
-        "Type `as <person>`, then `/case help`. `help` lists console commands; "
-        "`quit` leaves."
-    )
-    while True:
-        prompt = f"{session.me or '?'}> "
-        try:
-            line = await asyncio.to_thread(input, prompt)
-        except EOFError:
-            break
-        if not await session.handle(line):
-            break
 
 
 @discord_app.command("sync")
 def discord_sync(
     global_: Annotated[bool, typer.Option("--global")] = False,
     config: ConfigOpt = None,
-    database_url: DbOpt = None,
 ) -> None:
     """Sync the /case application commands (to the configured guilds, or globally)."""
     from adapters.discord import sync_commands
-    from bot.app import Casebot
+
+    cfg = _load(config)
 
     async def go() -> None:
-        bot = await Casebot.create(_load(config), _db_url(database_url))
-        try:
-            typer.echo(await sync_commands(bot, global_=global_))
-        finally:
-            await bot.close()
+        typer.echo(await sync_commands(cfg, global_=global_))
 
-    asyncio.run(go())
+    _or_exit(go())
 
 
 def main() -> None:

@@ -9,11 +9,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.console import ConsoleAdapter, ConsoleSession
-from bot.app import Casebot
+from adapters.console import ConsolePlatform
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.kb_files import import_dir
+from entrypoints.bootstrap import Casebot
 
 # (narration, [console lines]) — each step is one thing a person does.
 SCRIPT: list[tuple[str, list[str]]] = [
@@ -106,8 +106,10 @@ async def run_demo(
             if kb_dir is not None and await asyncio.to_thread(kb_dir.is_dir):
                 report = await import_dir(bot.db, kb_dir, clock.now())
                 write(f"(knowledge base: {len(report.created)} articles imported)")
-            bot.register_adapter(ConsoleAdapter(bot, write))
-            session = ConsoleSession(bot, write, fake_clock=clock)
+            console = ConsolePlatform(write, fake_clock=clock, settle=bot.drain)
+            await bot.start_platform(console)
+            session = console.session
+            assert session is not None
             for n, (narration, lines) in enumerate(SCRIPT, 1):
                 write(f"\n═══ {n}. {narration} ═══")
                 for line in lines:

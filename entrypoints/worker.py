@@ -22,50 +22,30 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
-from bot import outbox
-from bot.app import Casebot, migrate_once
 from bot.config import Config
-from bot.ports import Clock
+from bot.ports import Clock, PlatformOptions
+from entrypoints.bootstrap import Casebot
+from entrypoints.platforms import build, wanted
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
 
-Closer = Callable[[], Awaitable[Any]]
-Outbound = Callable[[Casebot], Awaitable[list[Closer]]]
+Outbound = Callable[[Casebot], Awaitable[None]]
 Setup = Callable[[Casebot], Awaitable[None]]
 
 
-async def default_outbound(bot: Casebot) -> list[Closer]:
-    """Delivery-only adapters for the platforms whose credentials are set."""
-    closers: list[Closer] = []
-    if os.environ.get("SLACK_BOT_TOKEN"):
-        from adapters.slack.adapter import SlackAdapter
-        from adapters.slack.client import SlackApi, api_base_url
-        from adapters.slack.people import Directory
-
-        api = SlackApi(os.environ["SLACK_BOT_TOKEN"], api_base_url(os.environ.get("SLACK_API_URL")))
-        bot.register_adapter(SlackAdapter(api, Directory(bot.config, api.web)))
-        closers.append(api.close)
-    if os.environ.get("DISCORD_TOKEN"):
-        try:
-            from adapters.discord import start_outbound
-        except ImportError:
-            log.warning(
-                "worker.discord_outbound_missing",
-                note="Discord notifications are delivered by `casebot run`",
-            )
-        else:
-            closers.append(await start_outbound(bot))
-    if not bot.adapters:
+async def default_outbound(bot: Casebot, env: Mapping[str, str] | None = None) -> None:
+    """Delivery-only platforms for those whose credentials are set."""
+    env = os.environ if env is None else env
+    for name in wanted([], env, receive=False):
+        await bot.start_platform(build(name, env, PlatformOptions(receive=False)))
+    if not bot.running:
         log.warning(
             "worker.no_platforms", note="no chat credentials: this worker fires timers only"
         )
-    return closers
 
 
 async def run_worker(
@@ -82,18 +62,15 @@ async def run_worker(
 ) -> None:
     """Deliver notifications and fire timers until SIGTERM/SIGINT (or ``stop`` is set).
 
-    ``outbound`` registers the delivery adapters (default: from the environment's
-    credentials) and returns how to close them; ``setup`` runs before work starts (tests
-    register extra timer kinds there).
+    ``outbound`` starts the delivery platforms (default: from the environment's
+    credentials); ``setup`` runs before work starts (tests add timer kinds there).
     """
     db = Database(database_url)
-    await migrate_once(db)
+    await db.migrate_once()
     await db.dispose()
     bot = await Casebot.create(
-        config, database_url, clock=clock, migrate=False, worker_id=worker_id
+        config, database_url, clock=clock, migrate=False, worker_id=worker_id, env=env
     )
-    bot.tune(env)
-    closers: list[Closer] = []
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -104,21 +81,21 @@ async def run_worker(
             from storage.coordination import attach_redis
 
             await attach_redis(bot, redis_url)
-        closers = await (outbound or default_outbound)(bot)
+        await (outbound or default_outbound)(bot)
         if setup is not None:
             await setup(bot)
         await bot.start()
         log.info(
             "worker.started",
-            worker=bot.worker_id,
-            platforms=sorted(bot.adapters),
+            worker=bot.runtime.worker_id,
+            platforms=sorted(bot.runtime.platforms),
             redis=bool(redis_url),
         )
         await stop.wait()
-        pacer = bot.pacer
+        pacer = bot.runtime.pacer
         log.info(
             "worker.stopping",
-            worker=bot.worker_id,
+            worker=bot.runtime.worker_id,
             missed_slots=pacer.late if pacer else 0,
             told_to_wait=pacer.blocked if pacer else 0,
         )
@@ -126,19 +103,4 @@ async def run_worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
-        await bot.stop()
-        for close in closers:
-            with suppress(Exception):
-                await close()
         await bot.close()
-
-
-async def outbox_list(db: Database, failed: bool) -> list[str]:
-    """``casebot outbox list [--failed]``: one line per notification waiting (or failed)."""
-    return await outbox.listing(db, failed)
-
-
-async def outbox_retry(db: Database, ids: list[int] | None, *, now: datetime | None = None) -> int:
-    """``casebot outbox retry [ids…]``: failed notifications back in the queue (due at
-    once, with a fresh retry horizon from ``now``); returns how many."""
-    return await outbox.requeue(db, ids, now or datetime.now(UTC))

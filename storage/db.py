@@ -86,6 +86,19 @@ class Database:
         """Bring the schema to the newest Alembic revision."""
         await asyncio.to_thread(upgrade, self.url)
 
+    async def migrate_once(self) -> None:
+        """Migrate; on PostgreSQL under an advisory lock, so workers starting together
+        take turns instead of racing to create the same tables."""
+        if self.is_sqlite:
+            await self.migrate()
+            return
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(hashtext('casebot-migrate'))"))
+            try:
+                await self.migrate()
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(hashtext('casebot-migrate'))"))
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.app import Casebot
 from bot.clock import FakeClock
 from bot.config import Config
+from entrypoints.bootstrap import Casebot
 from storage.db import Database, normalize_url, upgrade
 from storage.models import Base
 

@@ -27,13 +27,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.app import Casebot
 from bot.clock import FakeClock
 from bot.config import Config, load_config
 from bot.durations import parse_duration
+from bot.exchange import Context, HomeView, Reply
 from bot.messages import Message, Target, TargetKind
 from bot.ports import DeliveryContext, PlatformRef
-from commands.api import Context, HomeView, Reply
+from entrypoints.bootstrap import Casebot
 from storage.db import Database
 from storage.keys import next_key
 from storage.models import Base, Case, CaseEvent, KbArticle, ProcessedEvent, Timer

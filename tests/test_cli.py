@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from entrypoints.cli import app
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapters.console import CONSOLE_HELP, ConsoleAdapter, ConsoleSession
-from bot.app import Casebot
 from bot.clock import FakeClock
+from entrypoints.bootstrap import Casebot
 from storage.db import Database
 from tests.harness import load_test_config
 
@@ -43,7 +43,7 @@ async def console(
         bot = Casebot(load_test_config(), db, clock=FakeClock())
         await bot.sync_config()
         out: list[str] = []
-        bot.register_adapter(ConsoleAdapter(bot, out.append))
+        bot.register_adapter(ConsoleAdapter(bot.config, out.append))
     else:
         bot, out = same_bot_as.bot, same_bot_as.out
     questions: list[str] = []
@@ -54,10 +54,11 @@ async def console(
         return queue.pop(0)
 
     session = ConsoleSession(
-        bot,
+        bot.commands,
         out.append,
         ask=ask if answers is not None else None,
-        fake_clock=bot.clock if fake_clock else None,
+        fake_clock=bot.clock if fake_clock else None,  # type: ignore[arg-type]
+        settle=bot.drain,
     )
     return Console(bot, session, out, questions)
 
@@ -286,7 +287,7 @@ async def test_messages_show_fields_and_how_to_press_their_buttons(db: Database)
 async def test_updates_edit_the_message_in_place(db: Database) -> None:
     c = await console(db)
     await c.type("as gus", "/case open Webhook endpoint returns 500")
-    adapter = c.bot.adapters["console"]
+    adapter = c.bot.runtime.platforms["console"]
     assert isinstance(adapter, ConsoleAdapter)
     opened = [m for label, m in adapter.delivered if m.ref == "case:CASE-1"]
     assert [m.update for m in opened] == [False, True]

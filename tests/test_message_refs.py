@@ -39,7 +39,7 @@ class RepostingPlatform(RecordingPlatform):
 async def test_edits_follow_a_message_that_was_posted_anew(db: Database) -> None:
     d = await Dialog.start(db)
     platform = RepostingPlatform()
-    d.bot.adapters.clear()
+    d.bot.runtime.platforms.clear()
     d.bot.register_adapter(platform)
     d.platform = platform
     reply = await d.say("gus", "/case open Webhooks fail after token rotation")
@@ -57,7 +57,7 @@ async def test_edits_follow_a_message_that_was_posted_anew(db: Database) -> None
     assert set(platform.attempts.values()) == {2}
     assert len(platform.deliveries) + len(platform.reposted) == len(platform.attempts)
     assert Kind.CASE_UPDATE in {x.message.kind for x in platform.deliveries}
-    assert await d.bot.failed_outbox() == []
+    assert await d.bot.runtime.failed_outbox() == []
 
 
 async def _retry_everything(d: Dialog) -> None:

@@ -281,7 +281,8 @@ MALFORMED = [
     (
         "alice",
         "eng frob",
-        "Usage: `/case eng list`, `/case eng show ENG-n`, `/case eng status ENG-n <status> [note]`",
+        "Usage: `/case eng list`, `/case eng show ENG-n`, "
+        "`/case eng status ENG-n <open|in_progress|fixed|released|wont_fix> [note]`",
     ),
     (
         "alice",
@@ -331,11 +332,11 @@ async def test_open_form_errors_are_reported_per_field(db: Database) -> None:
     assert not reply.ok
     assert reply.errors == {
         "title": "Give the case a title.",
-        "area": "Pick one of the product areas.",
-        "impact": "Pick one of the impacts.",
+        "area": "There is no product area 'mainframe' (known: api, install, dashboards, billing).",
+        "impact": "There is no impact 'meh' (known: production_down, degraded, blocked, question).",
     }
     reply = await d.submit("gus", "open", {"title": "x" * 201})
-    assert reply.errors == {"title": "Keep the title under 200 characters."}
+    assert reply.errors == {"title": "The title is 201 characters; keep it under 200."}
     assert await refused(d, "gus", "open " + "x" * 201) == (
         "The title is 201 characters; keep it under 200."
     )

@@ -81,8 +81,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from bot.app import Casebot
 from bot.messages import Kind
+from entrypoints.bootstrap import Casebot
 from storage.db import Database
 from storage.models import Timer
 from tests.harness import Dialog, RecordingPlatform, kinds, of_kind, titles

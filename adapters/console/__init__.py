@@ -16,19 +16,22 @@ Input lines:
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 
+from bot.actions import KINDS, PREFIX, action_id, parse
+from bot.clock import FakeClock
+from bot.config import Config
 from bot.durations import parse_duration
+from bot.exchange import Context, Prompt, Reply
 from bot.lifecycle import STATE_WORDS, State
 from bot.messages import Message, TargetKind
-from bot.ports import DeliveryContext, PlatformRef
-from commands.api import Context, Prompt, Reply
+from bot.ports import Core, DeliveryContext, PlatformOptions, PlatformRef
 
-if TYPE_CHECKING:
-    from bot.app import Casebot
+PLATFORM = "console"
 
 CONSOLE_HELP = __doc__.split("Input lines:\n", 1)[1] if __doc__ else ""
 
@@ -38,14 +41,14 @@ class ConsoleAdapter:
 
     name = "console"
 
-    def __init__(self, bot: Casebot, write: Callable[[str], None]) -> None:
-        self.bot = bot
+    def __init__(self, config: Config, write: Callable[[str], None]) -> None:
+        self.config = config
         self.write = write
         self._ids = itertools.count(1)
         self.delivered: list[tuple[str, Message]] = []
 
     def _audience(self, message: Message) -> str:
-        config = self.bot.config
+        config = self.config
         target = message.target
         if target.kind == TargetKind.PERSON:
             person = config.person(target.id)
@@ -82,9 +85,12 @@ class ConsoleAdapter:
         return PlatformRef("console", mid, None)
 
 
-def _press_hint(action_id: str) -> str:
-    kind, key, rest = action_id.split(":", 2)
-    return f"{key} {rest}" if kind == "case" else f"{key} {rest}"
+def _press_hint(text: str) -> str:
+    """How to type a button: ``press CASE-1 rate:5``."""
+    a = parse(text)
+    if a is None:
+        return text
+    return f"{a.key} {a.action}" + (f":{a.arg}" if a.arg else "")
 
 
 class ConsoleSession:
@@ -92,13 +98,15 @@ class ConsoleSession:
 
     def __init__(
         self,
-        bot: Casebot,
+        core: Core,
         write: Callable[[str], None],
         ask: Callable[[str], str] | None = None,
-        fake_clock: object | None = None,
+        fake_clock: FakeClock | None = None,
+        settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.bot = bot
+        self.core = core
         self.write = write
+        self.settle = settle
         self.ask = ask
         self.fake_clock = fake_clock
         self.me: str | None = None
@@ -109,7 +117,7 @@ class ConsoleSession:
 
     def ctx(self, thread: str | None = None) -> Context:
         assert self.me is not None
-        person = self.bot.config.person(self.me)
+        person = self.core.config.person(self.me)
         return Context(
             platform="console",
             user_id=self.me,
@@ -139,18 +147,18 @@ class ConsoleSession:
         if self.me is None:
             self.write(
                 "Say who you are first: `as <person>` "
-                f"({', '.join(p.id for p in self.bot.config.people)})."
+                f"({', '.join(p.id for p in self.core.config.people)})."
             )
             return True
         if word == "/case" or line == "/case":
-            reply = await self.bot.commands.run(self.ctx(), rest)
+            reply = await self.core.run(self.ctx(), rest)
         elif word == "press":
             reply = await self._press(rest.strip())
         elif word == "say":
             key, _, text = rest.strip().partition(" ")
             reply = await self._say(key, text)
         elif word == "home":
-            view = await self.bot.commands.home(self.ctx())
+            view = await self.core.home(self.ctx())
             out = [view.title]
             for title, items in view.sections:
                 out.append(f"  {title} ({len(items)})")
@@ -165,15 +173,19 @@ class ConsoleSession:
             self.write(f"I don't understand '{word}'. Type `help`.")
             return True
         await self._show_reply(reply)
-        await self.bot.drain()
+        await self._settle()
         return True
 
+    async def _settle(self) -> None:
+        if self.settle is not None:
+            await self.settle()
+
     def _as(self, who: str) -> bool:
-        person = self.bot.config.person(who)
+        person = self.core.config.person(who)
         if person is None:
             self.write(
                 f"There is no person '{who}' in the configuration "
-                f"({', '.join(p.id for p in self.bot.config.people)})."
+                f"({', '.join(p.id for p in self.core.config.people)})."
             )
             return True
         self.me = person.id
@@ -181,7 +193,7 @@ class ConsoleSession:
         return True
 
     async def _advance(self, text: str) -> None:
-        if self.fake_clock is None or not hasattr(self.fake_clock, "advance"):
+        if self.fake_clock is None:
             self.write("The clock only moves by itself here (advance works in the demo).")
             return
         try:
@@ -189,33 +201,31 @@ class ConsoleSession:
         except ValueError as exc:
             self.write(str(exc))
             return
-        now = self.fake_clock.now()  # type: ignore[attr-defined]
-        target = d.after(now, self.bot.config.support.tz)
-        self.fake_clock.set(target)  # type: ignore[attr-defined]
+        target = d.after(self.fake_clock.now(), self.core.config.support.tz)
+        self.fake_clock.set(target)
         self.write(f"(the clock moves {d}: it is now {target:%a %Y-%m-%d %H:%M} UTC)")
-        await self.bot.drain()
+        await self._settle()
 
     async def _press(self, rest: str) -> Reply:
         parts = rest.split()
         if len(parts) == 1 and parts[0].count(":") >= 2:
-            action_id = parts[0]
+            pressed = parts[0]
         elif len(parts) >= 2:
             key = parts[0].upper()
-            kind = "eng" if key.startswith("ENG-") else "kb" if key.startswith("KB-") else "case"
-            action_id = f"{kind}:{key}:{parts[1]}"
+            kind = next((k for k in KINDS if key.startswith(PREFIX[k] + "-")), "case")
+            action, _, arg = parts[1].partition(":")
+            pressed = action_id(kind, key, action, arg or None)
         else:
             return Reply.refuse("Usage: press CASE-n <action> (as shown under a message).")
         value = " ".join(parts[2:]) or None
-        return await self.bot.commands.press(self.ctx(), action_id, value)
+        return await self.core.press(self.ctx(), pressed, value)
 
     async def _say(self, key: str, text: str) -> Reply:
         if not key or not text.strip():
             return Reply.refuse("Usage: say CASE-n <text>")
-        person = self.bot.config.person(self.me or "")
+        person = self.core.config.person(self.me or "")
         purpose = "customer" if person and person.role == "customer" else "staff"
-        reply = await self.bot.commands.thread_message(
-            self.ctx(thread=f"{key.upper()}:{purpose}"), text
-        )
+        reply = await self.core.thread_message(self.ctx(thread=f"{key.upper()}:{purpose}"), text)
         return reply or Reply.refuse(f"There is no {key.upper()} thread here yet.")
 
     async def _show_reply(self, reply: Reply) -> None:
@@ -247,10 +257,85 @@ class ConsoleSession:
                 hint = " (" + ", ".join(o.value for o in field.options) + ")"
             optional = "" if field.required or "optional" in field.label else " [optional]"
             values[field.name] = self.ask(f"  {field.label}{hint}{optional}: ")
-        reply = await self.bot.commands.submit(self.ctx(), prompt.form_id, values)
+        reply = await self.core.submit(self.ctx(), prompt.form_id, values)
         while reply.errors and self.ask is not None:
             for name, err in reply.errors.items():
                 self.write(f"  ✗ {name}: {err}")
                 values[name] = self.ask(f"  {name}: ")
-            reply = await self.bot.commands.submit(self.ctx(), prompt.form_id, values)
+            reply = await self.core.submit(self.ctx(), prompt.form_id, values)
         return reply
+
+
+class ConsolePlatform:
+    """The console as a :class:`~bot.ports.Platform`: messages out are printed, lines in
+    are read from ``ask`` (interactive) or handed to :attr:`session` (the demo, tests)."""
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        write: Callable[[str], None] = print,
+        ask: Callable[[str], str] | None = None,
+        *,
+        interactive: bool = False,
+        fake_clock: FakeClock | None = None,
+        settle: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.write = write
+        self.ask = ask
+        self.interactive = interactive
+        self.fake_clock = fake_clock
+        self._settle = settle
+        self.output: ConsoleAdapter | None = None
+        self.session: ConsoleSession | None = None
+        self._done = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, core: Core) -> None:
+        self.output = ConsoleAdapter(core.config, self.write)
+        self.session = ConsoleSession(core, self.write, self.ask, self.fake_clock, self._settle)
+        if self.interactive:
+            self._task = asyncio.create_task(self._repl(core.config), name="casebot-console")
+
+    async def _repl(self, config: Config) -> None:
+        assert self.session is not None and self.ask is not None
+        people = ", ".join(f"{p.id} ({p.role})" for p in config.people)
+        self.write(
+            f"casebot console — {config.support.name}\nPeople: {people}\n"
+            "Type `as <person>`, then `/case help`. `help` lists console commands; "
+            "`quit` leaves."
+        )
+        try:
+            while True:
+                prompt = f"{self.session.me or '?'}> "
+                try:
+                    line = await asyncio.to_thread(self.ask, prompt)
+                except EOFError:
+                    break
+                if not await self.session.handle(line):
+                    break
+        finally:
+            self._done.set()
+
+    async def finished(self) -> None:
+        await self._done.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._done.set()
+
+    async def deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef | None:
+        assert self.output is not None, "the console delivers once started"
+        return await self.output.deliver(message, ctx)
+
+
+def configured(env: Mapping[str, str]) -> bool:
+    """The console needs no credentials; it runs when asked or when nothing else is set."""
+    return False
+
+
+def from_env(env: Mapping[str, str], options: PlatformOptions) -> ConsolePlatform:
+    return ConsolePlatform(print, input, interactive=options.receive, settle=options.settle)

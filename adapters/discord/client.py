@@ -1,4 +1,4 @@
-"""The discord.py client: gateway events in, wired to the core.
+"""The discord.py client: gateway events in, wired to the core's interactions.
 
 Intents are the fewest the features need:
 
@@ -22,14 +22,15 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.common import RecentKeys
 from adapters.discord.components import ActionButton, button_fits
-from adapters.discord.core import Core, team_channel_ids
-from adapters.discord.dedupe import Lru
 from adapters.discord.delivery import DiscordDelivery
 from adapters.discord.interactions import ANSWER_WITHIN, DOUBLE_CLICK_WINDOW, Interactions
-from adapters.discord.settings import DiscordSettings
+from adapters.discord.settings import DiscordSettings, team_channel_ids
 from adapters.discord.sync import sync_all
-from adapters.discord.tree import CaseGroup, command_payload
+from adapters.discord.tree import case_group, command_payload
+from bot.config import Config
+from bot.ports import Core
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,14 @@ def casebot_intents() -> discord.Intents:
 
 
 class CasebotClient(discord.Client):
+    """One Discord session. With ``core`` it answers interactions and messages (the
+    ``casebot`` handler); without (delivery, or a command sync) it only talks REST."""
+
     def __init__(
         self,
-        core: Core,
         settings: DiscordSettings,
+        config: Config,
+        core: Core | None = None,
         *,
         answer_within: float = ANSWER_WITHIN,
         double_click_window: float = DOUBLE_CLICK_WINDOW,
@@ -62,23 +67,25 @@ class CasebotClient(discord.Client):
             max_messages=None,
             chunk_guilds_at_startup=False,
         )
-        self.core = core
+        self.config = config
         self.settings = settings
         self.tree: app_commands.CommandTree[CasebotClient] = app_commands.CommandTree(self)
-        self.tree.add_command(CaseGroup())
-        self.casebot = Interactions(
-            core,
-            roles_lookup=self.roles_in_servers,
-            channel_lookup=self.channel_where,
-            answer_within=answer_within,
-            double_click_window=double_click_window,
-        )
-        self.delivery = DiscordDelivery(self, lambda: core.config, self.roles_in_servers)
+        self.tree.add_command(case_group())
+        self.casebot: Interactions | None = None
+        if core is not None:
+            self.casebot = Interactions(
+                core,
+                roles_lookup=self.roles_in_servers,
+                channel_lookup=self.channel_where,
+                answer_within=answer_within,
+                double_click_window=double_click_window,
+            )
+        self.delivery = DiscordDelivery(self, config, self.roles_in_servers)
         self.started = asyncio.Event()  # READY seen and the first command sync done
         self.sync_report: list[str] = []
         self._synced_guilds: set[int] = set()
-        self._roles: Lru[int, tuple[float, tuple[str, ...]]] = Lru(5_000)
-        self._places: Lru[int, tuple[str | None, str | None]] = Lru(5_000)
+        self._roles: RecentKeys[int, tuple[str, ...]] = RecentKeys(ROLES_TTL, size=5_000)
+        self._places: RecentKeys[int, tuple[str | None, str | None]] = RecentKeys(size=5_000)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ActionButton)
@@ -87,7 +94,7 @@ class CasebotClient(discord.Client):
 
     def serves(self, guild: discord.Guild) -> bool:
         """A server holding one of the configured team channels."""
-        return any(guild.get_channel(c) is not None for c in team_channel_ids(self.core.config))
+        return any(guild.get_channel(c) is not None for c in team_channel_ids(self.config))
 
     def target_guilds(self) -> list[int]:
         if self.settings.guild_ids:
@@ -120,11 +127,14 @@ class CasebotClient(discord.Client):
             await self.on_guild_join(guild)
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.casebot.thread_message(message)
+        if self.casebot is not None:
+            await self.casebot.thread_message(message)
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         # Commands and buttons are routed by the tree and ActionButton; modal
         # submissions are read here, so a form opened before a restart still works.
+        if self.casebot is None:
+            return
         if interaction.type is discord.InteractionType.modal_submit:
             await self.casebot.modal(interaction)
         elif interaction.type is discord.InteractionType.component:
@@ -157,10 +167,9 @@ class CasebotClient(discord.Client):
 
     async def roles_in_servers(self, user_id: int) -> tuple[str, ...]:
         """A user's role ids in the servers casebot serves (for DMs, which carry none)."""
-        now = asyncio.get_running_loop().time()
         cached = self._roles.get(user_id)
-        if cached is not None and now - cached[0] < ROLES_TTL:
-            return cached[1]
+        if cached is not None:
+            return cached
         roles: list[str] = []
         for guild_id in self.target_guilds():
             try:
@@ -169,7 +178,7 @@ class CasebotClient(discord.Client):
                 continue
             roles.extend(str(r) for r in member.get("roles", []))
         found = tuple(dict.fromkeys(roles))
-        self._roles.put(user_id, (now, found))
+        self._roles.put(user_id, found)
         return found
 
     async def channel_where(self, channel_id: int) -> tuple[str | None, str | None]:

@@ -2,9 +2,9 @@
 
 Buttons are persistent without any stored state: a button's ``custom_id`` is the core's
 action id itself (``case:CASE-12:claim``, ``case:CASE-12:rate:4``, ``eng:ENG-3:follow``),
-and one :class:`discord.ui.DynamicItem` whose template matches every such id is
-registered on the client, so a button pressed on a message posted before a restart is
-routed exactly like a fresh one.
+and one :class:`discord.ui.DynamicItem` whose template is the core's grammar
+(:data:`bot.actions.PATTERN`) is registered on the client, so a button pressed on a
+message posted before a restart is routed exactly like a fresh one.
 
 Modals are sent "stopped" (discord.py keeps no object waiting for them) and their
 submissions are read from the raw interaction payload; the modal's ``custom_id`` carries
@@ -21,8 +21,9 @@ from typing import Any, Protocol
 import discord
 
 from adapters.discord import text as t
+from bot.actions import PATTERN
+from bot.exchange import Prompt, PromptField
 from bot.messages import Action, Style
-from commands.api import Prompt, PromptField
 
 # Ids the adapter itself puts on buttons (not core actions): a "Continue" button that
 # reopens a form. Core action ids are "<subject>:<key>:<action>", never "discord:…".
@@ -30,7 +31,8 @@ OWN_PREFIX = "discord:"
 FORM_BUTTON_PREFIX = OWN_PREFIX + "form:"
 FORM_PREFIX = "casebot-form:"
 
-_ACTION_TEMPLATE = re.compile(r"(?P<action_id>[a-z][a-z_]*:\S+)")
+# The core's button grammar (bot.actions), or one of the adapter's own ids.
+_ACTION_TEMPLATE = re.compile(rf"(?P<action_id>{PATTERN}|{re.escape(OWN_PREFIX)}\S+)")
 
 _STYLES = {
     Style.PRIMARY: discord.ButtonStyle.primary,

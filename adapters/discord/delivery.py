@@ -1,9 +1,12 @@
 """Messages out: the core's neutral messages posted (or edited) on Discord.
 
-Where a message goes, by target (docs/adapters.md):
+Where a message goes, by target (docs/adapters.md). The core resolves every address
+(:class:`~bot.ports.DeliveryContext`): ``address`` is the target person's Discord user id
+or the team's channel id, ``mention_users`` the people to ping and bring into a thread,
+``customer_user`` / ``assignee_user`` / ``team_channel`` the case's.
 
-- ``person``: a DM to the person's Discord user;
-- ``team``: the team's configured Discord channel; a triage alert's ref names the
+- ``person``: a DM to ``ctx.address``;
+- ``team``: the channel ``ctx.address``; a triage alert's ref names the
   thread that will hang from it (on Discord a thread started from a message has the
   message's id), which the core keeps as the case's staff thread;
 - ``case_customer``: the case's **private thread** in the team channel (or in the
@@ -31,11 +34,11 @@ from typing import Literal
 
 import discord
 
+from adapters.common import RecentKeys
 from adapters.discord import text as t
-from adapters.discord.core import PLATFORM, discord_user_of
-from adapters.discord.dedupe import Lru
 from adapters.discord.ratelimit import delivery_error, patiently
 from adapters.discord.render import Rendered, render
+from adapters.discord.settings import PLATFORM
 from bot.config import Config
 from bot.messages import Kind, Message, TargetKind
 from bot.ports import DeliveryContext, DeliveryError, PlatformRef
@@ -50,14 +53,14 @@ NOT_RUNNING_RETRY = 5.0
 
 
 class DiscordDelivery:
-    """The :class:`bot.ports.PlatformAdapter` for Discord."""
+    """Messages out for :class:`~adapters.discord.platform.DiscordPlatform`."""
 
     name = PLATFORM
 
     def __init__(
         self,
         client: discord.Client,
-        config: Callable[[], Config],
+        config: Config,
         roles_lookup: Callable[[int], Awaitable[tuple[str, ...]]] | None = None,
     ) -> None:
         self._client = client
@@ -65,10 +68,10 @@ class DiscordDelivery:
         self._roles_lookup = roles_lookup or _no_roles
         # Remembered in this process so a retried delivery never opens a second thread
         # and members are not re-added on every message (adding twice is harmless).
-        self._case_threads: Lru[str, int] = Lru(10_000)
-        self._members: Lru[tuple[int, int], bool] = Lru(50_000)
-        self._staff_threads: Lru[int, bool] = Lru(10_000)
-        self._dms: Lru[int, bool] = Lru(10_000)
+        self._case_threads: RecentKeys[str, int] = RecentKeys(size=10_000)
+        self._members: RecentKeys[tuple[int, int], bool] = RecentKeys(size=50_000)
+        self._staff_threads: RecentKeys[int, bool] = RecentKeys(size=10_000)
+        self._dms: RecentKeys[int, bool] = RecentKeys(size=10_000)
 
     async def deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef | None:
         if self._client.is_closed():
@@ -87,8 +90,7 @@ class DiscordDelivery:
             _delivery.reset(token)
 
     async def _deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef:
-        config = self._config()
-        rendered = render(message, lambda person: discord_user_of(config, person))
+        rendered = render(message, ctx.mention_users)
         target = message.target
         if target.kind is TargetKind.CASE_CUSTOMER:
             return await self._to_customer(message, ctx, rendered)
@@ -97,16 +99,15 @@ class DiscordDelivery:
             if edited is not None:
                 return edited
         if target.kind is TargetKind.PERSON:
-            user = discord_user_of(config, target.id)
+            user = _snowflake(ctx.address)
             if user is None:
                 raise DeliveryError(f"{target.id} has no Discord identity", permanent=True)
-            return await self._dm(int(user), message, rendered)
+            return await self._dm(user, message, rendered)
         if target.kind is TargetKind.TEAM:
-            team = config.team(target.id)
-            channel = team.channels.get(PLATFORM) if team else None
-            if not channel:
+            channel = _snowflake(ctx.address)
+            if channel is None:
                 raise DeliveryError(f"team {target.id} has no Discord channel", permanent=True)
-            posted = await self._send(int(channel), message, rendered)
+            posted = await self._send(channel, message, rendered)
             # The staff thread will hang from the alert, and share its id.
             thread = str(posted.id) if message.kind is Kind.TRIAGE_ALERT else None
             return PlatformRef(channel=str(channel), message_id=str(posted.id), thread_id=thread)
@@ -143,7 +144,7 @@ class DiscordDelivery:
         thread = int(place.thread_id or place.message_id)
         # Whoever the case now involves can read its thread; a status edit is often how
         # a newly assigned engineer first reaches it.
-        late = await self._add_members(thread, self._people_in(ctx, message))
+        late = await self._add_members(thread, self._people_in(ctx))
         if message.update and ctx.previous is not None:
             edited = await self._edit(ctx.previous, rendered)
             if edited is not None:
@@ -178,19 +179,7 @@ class DiscordDelivery:
         carries the triage alerts of every account, so an account channel keeps each
         customer's view to their own account.
         """
-        config = self._config()
-        account = None
-        if ctx.origin_channel:
-            account = config.account_for_channel(PLATFORM, ctx.origin_channel)
-        if account is None and ctx.customer_user:
-            person = config.person_by_identity(PLATFORM, ctx.customer_user)
-            if person is not None and person.account:
-                account = config.account(person.account)
-            elif person is None and any(PLATFORM in a.channels for a in config.accounts):
-                roles = await self._roles_lookup(int(ctx.customer_user))
-                account = config.account_for_roles(roles)
-        own = account.channels.get(PLATFORM) if account else None
-        parent = own or ctx.team_channel
+        parent = ctx.account_channel or ctx.team_channel
         return int(parent) if parent and str(parent).isdigit() else None
 
     async def _open_case_thread(
@@ -209,7 +198,7 @@ class DiscordDelivery:
             )
             thread = int(data["id"])
             self._case_threads.put(key, thread)
-        await self._add_members(thread, self._people_in(ctx, message))
+        await self._add_members(thread, self._people_in(ctx))
         posted = await self._send(thread, message, rendered)
         return PlatformRef(channel=str(parent), message_id=str(posted.id), thread_id=str(thread))
 
@@ -268,10 +257,8 @@ class DiscordDelivery:
             return None
         return previous
 
-    def _people_in(self, ctx: DeliveryContext, message: Message) -> list[int]:
-        config = self._config()
-        ids = [ctx.customer_user, ctx.assignee_user]
-        ids.extend(discord_user_of(config, person) for person in message.mentions)
+    def _people_in(self, ctx: DeliveryContext) -> list[int]:
+        ids = [ctx.customer_user, ctx.assignee_user, *ctx.mention_users]
         return _unique(int(i) for i in ids if i and str(i).isdigit())
 
     async def _add_member(self, thread: int, user: int) -> None:
@@ -318,6 +305,10 @@ _delivery: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery
 def _nonce(channel_id: int, message: Message) -> str:
     body = json.dumps([channel_id, _delivery.get(), message.to_dict()], sort_keys=True, default=str)
     return str(int.from_bytes(hashlib.sha256(body.encode()).digest()[:8], "big") >> 1)
+
+
+def _snowflake(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
 def _unique(items: Iterable[int]) -> list[int]:

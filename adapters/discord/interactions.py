@@ -1,6 +1,9 @@
 """Interactions and thread messages in; the core's replies out.
 
-Every slash command, button and modal goes through :meth:`Interactions.handle`:
+Every slash command, button and modal goes through :meth:`Interactions.handle`, and
+reaches the core only through :class:`bot.ports.Core` (``invoke`` for a subcommand with
+its typed options, ``press`` for a button, ``submit`` for a modal, ``thread_message``
+for a message in a case thread):
 
 - the same interaction delivered twice is handled once (Discord lets an interaction be
   answered once; the core's ``event_id`` dedupe covers other workers and restarts);
@@ -18,12 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import discord
 from discord import app_commands
 
+from adapters.common import RecentKeys
 from adapters.discord import text as t
 from adapters.discord.components import (
     FORM_BUTTON_PREFIX,
@@ -34,11 +38,18 @@ from adapters.discord.components import (
     prompt_modal,
     single_button,
 )
-from adapters.discord.core import PLATFORM, Core
-from adapters.discord.dedupe import DoubleClicks, Lru, SeenOnce
+from adapters.discord.context import (
+    ChannelLookup,
+    Contexts,
+    RolesLookup,
+    channel_as_is,
+    message_text,
+    no_roles,
+)
 from adapters.discord.ratelimit import patiently
 from adapters.discord.render import reply_payload
-from commands.api import Context, Prompt, Reply
+from bot.exchange import Context, Prompt, Reply
+from bot.ports import Core
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +62,7 @@ RECORDED = "\N{WHITE HEAVY CHECK MARK}"
 SORRY = "Sorry, casebot could not finish that. Please try again in a moment."
 EXPIRED = "That form is no longer open: press the button or run the command again."
 
-RolesLookup = Callable[[int], Awaitable[tuple[str, ...]]]
-# A channel id → (channel, thread) as the core keys conversations (see :func:`where`).
-ChannelLookup = Callable[[int], Awaitable[tuple[str | None, str | None]]]
-Work = Callable[[Context], Awaitable[Reply | None]]
-
-
-async def _no_roles(user_id: int) -> tuple[str, ...]:
-    return ()
-
-
-async def _as_is(channel_id: int) -> tuple[str | None, str | None]:
-    return (str(channel_id), None)
+Work = Callable[[Context], Awaitable[Reply]]
 
 
 class Interactions:
@@ -70,72 +70,39 @@ class Interactions:
         self,
         core: Core,
         *,
-        roles_lookup: RolesLookup = _no_roles,
-        channel_lookup: ChannelLookup = _as_is,
+        roles_lookup: RolesLookup = no_roles,
+        channel_lookup: ChannelLookup = channel_as_is,
         answer_within: float = ANSWER_WITHIN,
         double_click_window: float = DOUBLE_CLICK_WINDOW,
     ) -> None:
         self._core = core
-        self._roles_lookup = roles_lookup
-        self._channel_lookup = channel_lookup
+        self._contexts = Contexts(
+            core.config, roles_lookup=roles_lookup, channel_lookup=channel_lookup
+        )
         self.answer_within = answer_within
-        self._seen: SeenOnce[int] = SeenOnce()
-        self._clicks: DoubleClicks[tuple[Any, ...]] = DoubleClicks(
-            double_click_window, lambda: asyncio.get_running_loop().time()
+        # Interactions and messages handled, and presses just made (a double click).
+        self._seen: RecentKeys[int, None] = RecentKeys(size=10_000)
+        self._clicks: RecentKeys[tuple[Any, ...], None] = RecentKeys(
+            double_click_window, size=10_000
         )
         # Forms shown, and answers a person must correct, by (user id, form id).
-        self._prompts: Lru[tuple[int, str], Prompt] = Lru(2_000)
-        self._drafts: Lru[tuple[int, str], dict[str, str]] = Lru(2_000)
-
-    # -- who and where -------------------------------------------------------------
+        self._prompts: RecentKeys[tuple[int, str], Prompt] = RecentKeys(size=2_000)
+        self._drafts: RecentKeys[tuple[int, str], dict[str, str]] = RecentKeys(size=2_000)
 
     async def context(self, interaction: discord.Interaction[Any]) -> Context:
-        user = interaction.user
-        roles = member_roles(user)
-        if not roles and not isinstance(user, discord.Member):
-            roles = await self._dm_roles(user.id)
-        channel_id, thread_id = await self._where(interaction.channel, interaction.channel_id)
-        return Context(
-            platform=PLATFORM,
-            user_id=str(user.id),
-            channel_id=channel_id,
-            thread_id=thread_id,
-            user_name=user.display_name,
-            roles=roles,
-            event_id=str(interaction.id),
-        )
-
-    async def _where(self, channel: Any, channel_id: int | None) -> tuple[str | None, str | None]:
-        known = where(channel, channel_id)
-        if isinstance(channel, discord.PartialMessageable) and channel.guild_id and channel_id:
-            # A server channel discord.py has not cached (a thread it never saw open):
-            # only Discord knows whether it is a thread, and of which channel.
-            try:
-                return await self._channel_lookup(channel_id)
-            except discord.HTTPException:
-                log.warning("could not look up Discord channel %s", channel_id)
-        return known
-
-    async def _dm_roles(self, user_id: int) -> tuple[str, ...]:
-        """In a DM Discord sends no roles; a customer known only by their account's role
-        is looked up in the servers casebot serves (configured people need no lookup)."""
-        if self._core.config.person_by_identity(PLATFORM, str(user_id)) is not None:
-            return ()
-        try:
-            return await self._roles_lookup(user_id)
-        except Exception:  # a failed lookup means "no roles", never a failed command
-            log.exception("could not look up the Discord roles of %s", user_id)
-            return ()
+        return await self._contexts.of_interaction(interaction)
 
     # -- entry points ----------------------------------------------------------------
 
-    async def command(self, interaction: discord.Interaction[Any], text: str) -> None:
-        """A ``/case`` subcommand, already turned into the core's text form."""
-        commands = self._core.commands
+    async def command(
+        self, interaction: discord.Interaction[Any], name: str, args: Mapping[str, Any]
+    ) -> None:
+        """A ``/case`` subcommand (the table's ``name``) with its typed options."""
+        core = self._core
         await self.handle(
             interaction,
-            ("command", interaction.user.id, text),
-            lambda ctx: commands.run(ctx, text),
+            ("command", interaction.user.id, name, tuple(sorted(args.items()))),
+            lambda ctx: core.invoke(ctx, name, args),
         )
 
     async def button(self, interaction: discord.Interaction[Any], action_id: str) -> None:
@@ -145,11 +112,11 @@ class Interactions:
         if action_id.startswith(OWN_PREFIX):
             return  # an adapter id from a newer version; nothing to do
         message_id = interaction.message.id if interaction.message else None
-        commands = self._core.commands
+        core = self._core
         await self.handle(
             interaction,
             ("press", interaction.user.id, action_id, message_id),
-            lambda ctx: commands.press(ctx, action_id),
+            lambda ctx: core.press(ctx, action_id),
         )
 
     async def modal(self, interaction: discord.Interaction[Any]) -> None:
@@ -158,15 +125,15 @@ class Interactions:
         if form_id is None:
             return  # not one of casebot's forms
         values = modal_values(data)
-        commands = self._core.commands
+        core = self._core
         user_id = interaction.user.id
 
-        async def work(ctx: Context) -> Reply | None:
-            reply = await commands.submit(ctx, form_id, values)
-            if reply is not None and reply.errors:
+        async def work(ctx: Context) -> Reply:
+            reply = await core.submit(ctx, form_id, values)
+            if reply.errors:
                 self._drafts.put((user_id, form_id), values)
             else:
-                self._drafts.pop((user_id, form_id))
+                self._drafts.release((user_id, form_id))
             return reply
 
         await self.handle(
@@ -184,7 +151,7 @@ class Interactions:
         try:
             ctx = await self.context(interaction)
             found = await asyncio.wait_for(
-                self._core.commands.autocomplete(ctx, current), timeout=self.answer_within
+                self._core.autocomplete(ctx, current), timeout=self.answer_within
             )
         except Exception:
             log.warning("case autocomplete failed or was too slow", exc_info=True)
@@ -217,15 +184,15 @@ class Interactions:
         *,
         form_id: str | None = None,
     ) -> None:
-        if not self._seen.first(interaction.id):
+        if not self._seen.claim(interaction.id):
             log.info("interaction %s delivered again; handled already", interaction.id)
             return
-        if self._clicks.is_repeat(click_key):
+        if not self._clicks.claim(click_key):
             await self._ack_repeat(interaction)
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.answer_within
-        task: asyncio.Future[Reply | None] | None = None
+        task: asyncio.Future[Reply] | None = None
         try:
             ctx = await self.context(interaction)
             task = asyncio.ensure_future(work(ctx))
@@ -259,15 +226,9 @@ class Interactions:
     # -- answering in time -------------------------------------------------------------
 
     async def _answer(
-        self, interaction: discord.Interaction[Any], reply: Reply | None, form_id: str | None
+        self, interaction: discord.Interaction[Any], reply: Reply, form_id: str | None
     ) -> None:
         response = interaction.response
-        if reply is None:
-            if interaction.type is discord.InteractionType.component:
-                await response.defer()
-            else:
-                await response.send_message("Done.", ephemeral=True)
-            return
         if reply.prompt is not None and form_custom_id(reply.prompt.form_id) is not None:
             await response.send_modal(self._modal_for(interaction.user.id, reply.prompt))
             return
@@ -282,7 +243,9 @@ class Interactions:
             problems = "\n".join(
                 f"• {labels.get(name, name)}: {message}" for name, message in reply.errors.items()
             )
-            text = f"{text}\n{problems}" if text else problems
+            # The core's text may be the same problems in one line: say them once.
+            repeated = text.split() == " ".join(reply.errors.values()).split()
+            text = problems if repeated else f"{text}\n{problems}"
         kwargs = reply_payload(text)
         if reply.errors and form_id and form_custom_id(form_id):
             kwargs["view"] = single_button(FORM_BUTTON_PREFIX + form_id, "Fix the form")
@@ -293,11 +256,11 @@ class Interactions:
         return prompt_modal(prompt, self._drafts.get((user_id, prompt.form_id)))
 
     async def _reopen_form(self, interaction: discord.Interaction[Any], form_id: str) -> None:
-        if not self._seen.first(interaction.id):
+        if not self._seen.claim(interaction.id):
             return
         prompt = self._prompts.get((interaction.user.id, form_id))
-        if prompt is None and form_id == self._core.commands.open_form().form_id:
-            prompt = self._core.commands.open_form()
+        if prompt is None and form_id == self._core.open_form().form_id:
+            prompt = self._core.open_form()
         try:
             if prompt is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
@@ -315,13 +278,9 @@ class Interactions:
             await interaction.response.defer(ephemeral=True, thinking=True)
 
     async def _answer_late(
-        self, interaction: discord.Interaction[Any], reply: Reply | None, form_id: str | None
+        self, interaction: discord.Interaction[Any], reply: Reply, form_id: str | None
     ) -> None:
         thinking = interaction.type is not discord.InteractionType.component
-        if reply is None:
-            if thinking:
-                await patiently(lambda: interaction.edit_original_response(content="Done."))
-            return
         if reply.prompt is not None and form_custom_id(reply.prompt.form_id) is not None:
             # A modal can only be the first answer: offer a button that opens it.
             self._prompts.put((interaction.user.id, reply.prompt.form_id), reply.prompt)
@@ -366,22 +325,10 @@ class Interactions:
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return
         words = message_text(message)
-        if not words.strip() or not self._seen.first(message.id):
+        if not words.strip() or not self._seen.claim(message.id):
             return
-        channel_id, thread_id = await self._where(message.channel, message.channel.id)
-        roles = member_roles(message.author)
-        if not roles and message.guild is None:
-            roles = await self._dm_roles(message.author.id)
-        ctx = Context(
-            platform=PLATFORM,
-            user_id=str(message.author.id),
-            channel_id=channel_id,
-            thread_id=thread_id,
-            user_name=message.author.display_name,
-            roles=roles,
-            event_id=str(message.id),
-        )
-        reply = await self._core.commands.thread_message(ctx, words)
+        ctx = await self._contexts.of_message(message)
+        reply = await self._core.thread_message(ctx, words)
         if reply is None or reply.duplicate:
             return
         try:
@@ -415,31 +362,3 @@ def _edit(kwargs: dict[str, Any]) -> dict[str, Any]:
         out["embeds"] = [out.pop("embed")]
         out.setdefault("content", None)
     return out
-
-
-def where(channel: Any, channel_id: int | None) -> tuple[str | None, str | None]:
-    """(channel, thread) as the core keys conversations: a message in a thread is in
-    the thread's parent channel, thread = the thread's id (docs/adapters.md)."""
-    if isinstance(channel, discord.Thread):
-        return (str(channel.parent_id), str(channel.id))
-    if channel_id is None:
-        return (None, None)
-    return (str(channel_id), None)
-
-
-def member_roles(user: Any) -> tuple[str, ...]:
-    """A server member's role ids (without @everyone, whose id is the server's)."""
-    if not isinstance(user, discord.Member):
-        return ()
-    guild_id = user.guild.id if user.guild else None
-    # The raw ids from the payload: Member.roles drops ids of roles not in the cache.
-    raw = getattr(user, "_roles", None)
-    ids = list(raw) if raw is not None else [r.id for r in user.roles]
-    return tuple(str(r) for r in ids if r != guild_id)
-
-
-def message_text(message: discord.Message) -> str:
-    """What the person wrote, with attachments as links (the core keeps text only)."""
-    parts = [message.content] if message.content else []
-    parts.extend(f"[attachment] {a.url}" for a in message.attachments)
-    return "\n".join(parts)

@@ -8,7 +8,7 @@ escaped user-safe text (see :mod:`adapters.discord.text`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,9 +80,10 @@ class Rendered:
         }
 
 
-def render(message: Message, user_id_of: Callable[[str], str | None]) -> Rendered:
-    """``user_id_of`` maps a core person id to a Discord user id (None: cannot ping)."""
-    pinged = _unique(u for u in (user_id_of(p) for p in message.mentions) if u)
+def render(message: Message, mention_users: Iterable[str] = ()) -> Rendered:
+    """``mention_users``: the Discord user ids of ``message.mentions``, as the core
+    resolved them (``DeliveryContext.mention_users``); the only people it pings."""
+    pinged = _unique(u for u in mention_users if u and u.isdigit())
     content = " ".join(t.mention(u) for u in pinged) or None
     return Rendered(
         content=content,
@@ -139,7 +140,7 @@ def reply_payload(text: str) -> dict[str, Any]:
     return {"embed": embed, "allowed_mentions": t.no_pings()}
 
 
-def _unique(items: Any) -> list[str]:
+def _unique(items: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for item in items:
         seen.setdefault(item, None)

@@ -18,10 +18,15 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot.config import Config
+from bot.ports import PlatformError
+
+PLATFORM = "discord"
+
 _API_VERSION_PATH = re.compile(r"/api/v\d+/?$")
 
 
-class SettingsError(ValueError):
+class SettingsError(PlatformError, ValueError):
     """A Discord setting in the environment cannot be used (the message says why)."""
 
 
@@ -49,6 +54,16 @@ class DiscordSettings:
 def discord_configured(env: Mapping[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     return bool((env.get("DISCORD_TOKEN") or "").strip())
+
+
+def team_channel_ids(config: Config) -> set[int]:
+    """Every configured team channel on Discord (where alerts and case threads live)."""
+    ids: set[int] = set()
+    for team in config.teams:
+        channel = team.channels.get(PLATFORM)
+        if channel and str(channel).isdigit():
+            ids.add(int(channel))
+    return ids
 
 
 def parse_guild_ids(raw: str | None) -> tuple[int, ...]:

@@ -13,16 +13,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from adapters.slack.client import SlackApi
 from adapters.slack.people import PLATFORM
 from adapters.slack.tasks import Background
 from adapters.slack.views import home_view
-from commands.api import Context
-
-if TYPE_CHECKING:
-    from commands.router import CaseCommands
+from bot.exchange import Context
+from bot.ports import Core
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +27,7 @@ log = logging.getLogger(__name__)
 class HomeTabs:
     def __init__(
         self,
-        commands: CaseCommands,
+        core: Core,
         api: SlackApi,
         tasks: Background,
         *,
@@ -38,7 +35,7 @@ class HomeTabs:
         max_viewers: int = 100,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.commands = commands
+        self.core = core
         self.api = api
         self.tasks = tasks
         self.fresh_for = fresh_for
@@ -56,7 +53,7 @@ class HomeTabs:
         self.tasks.spawn(self.publish(user_id), name=f"home:{user_id}")
 
     async def publish(self, user_id: str) -> None:
-        home = await self.commands.home(Context(platform=PLATFORM, user_id=user_id))
+        home = await self.core.home(Context(platform=PLATFORM, user_id=user_id))
         await self.api.web.views_publish(user_id=user_id, view=home_view(home).to_dict())
 
     def changed(self) -> None:

@@ -3,12 +3,12 @@
 Every listener acknowledges first and does the work after (Slack wants its answer
 within 3 seconds whatever the core is doing); the answer then goes to the person
 through ``Responder``. The one exception is a modal submission, whose validation
-errors must travel in the acknowledgement itself (``response_action: errors``): there
-the core's ``submit`` runs inside the acknowledgement, within a budget well under
-Slack's deadline, because the rules for a valid form (known product areas, impacts,
-lengths) are the core's and copying them here would let the two drift apart. It is
-one short transaction; if it ever takes longer than the budget the modal is closed
-and the answer follows as a message.
+errors must travel in the acknowledgement itself: see ``adapters.slack.modals``.
+
+What each request becomes: a slash command → ``Core.run``; a button or a select →
+``Core.press`` with the button's action id as the core wrote it; a modal →
+``Core.submit``; a message → ``Core.thread_message``; opening the App Home →
+``Core.home``.
 
 Listeners are plain closures, not bound methods: Bolt passes arguments by the names
 in a listener's signature, and would try to fill ``self`` too.
@@ -21,33 +21,27 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.adapter import SlackAdapter
+from adapters.common import RecentKeys
 from adapters.slack.client import SlackApi, error_code
-from adapters.slack.dedupe import RecentGuard, payload_id
+from adapters.slack.dedupe import payload_id
+from adapters.slack.delivery import SlackDelivery
 from adapters.slack.home import HomeTabs
+from adapters.slack.modals import Modals
 from adapters.slack.people import PLATFORM, Directory
 from adapters.slack.replies import Responder
 from adapters.slack.tasks import Background
 from adapters.slack.text import from_slack
-from adapters.slack.views import (
-    CALLBACK_PREFIX,
-    Origin,
-    form_id_of,
-    form_modal,
-    modal_errors,
-    submitted_values,
-)
-from commands.api import Context, Reply
-
-if TYPE_CHECKING:
-    from commands.router import CaseCommands
+from adapters.slack.views import CALLBACK_PREFIX, Origin
+from bot.actions import parse as parse_action
+from bot.exchange import Context, Reply
+from bot.ports import Core
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +52,6 @@ DM_HINT = (
     "Hi! I'm casebot. Use `/case` to open a support case, `/case list` to see your "
     "cases, or `/case help` for everything you can do. To add to a case, reply in its "
     "thread."
-)
-FORM_LATE = (
-    "The form could not open in time (Slack gives it 3 seconds). Please try again, or use "
-    "`/case open <title>`."
 )
 RECORDED_REACTION = "white_check_mark"
 JOIN_LINK = "Open the staff thread"
@@ -105,28 +95,29 @@ class Listeners:
 
     def __init__(
         self,
-        commands: CaseCommands,
+        core: Core,
         directory: Directory,
         api: SlackApi,
-        adapter: SlackAdapter,
+        delivery: SlackDelivery,
         responder: Responder,
         homes: HomeTabs,
         tasks: Background,
         auth: AuthorizeResult,
         settings: Settings,
     ) -> None:
-        self.commands = commands
+        self.core = core
         self.directory = directory
         self.api = api
-        self.adapter = adapter
+        self.delivery = delivery
         self.responder = responder
         self.homes = homes
         self.tasks = tasks
         self.auth = auth
         self.settings = settings
-        self.deliveries = RecentGuard(settings.redelivery_ttl)
-        self.clicks = RecentGuard(settings.double_click_ttl)
+        self.deliveries: RecentKeys[str, None] = RecentKeys(settings.redelivery_ttl)
+        self.clicks: RecentKeys[str, None] = RecentKeys(settings.double_click_ttl)
         self.slots = asyncio.Semaphore(settings.concurrent_work)
+        self.modals = Modals(self)
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ the Bolt app
@@ -168,7 +159,7 @@ class Listeners:
             )
 
         async def on_view(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-            await self._view(ack, body, view)
+            await self.modals.submitted(ack, body, view)
 
         async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
             if event.get("subtype") not in _WRITTEN or event.get("bot_id") or not event.get("user"):
@@ -218,7 +209,7 @@ class Listeners:
 
         self.tasks.spawn(run(), name=f"slack:{kind}")
 
-    async def _context(
+    async def context(
         self,
         user_id: str,
         channel_id: str | None,
@@ -226,6 +217,7 @@ class Listeners:
         event_id: str,
         given_name: str | None = None,
     ) -> Context:
+        """Who is acting and where, as Slack told us (the core decides who that is)."""
         return Context(
             platform=PLATFORM,
             user_id=user_id,
@@ -234,32 +226,6 @@ class Listeners:
             user_name=await self.directory.user_name(user_id, given_name),
             event_id=event_id,
         )
-
-    async def _guarded(self, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
-        """Run ``work``; if it fails, say so to the person in plain words, then re-raise."""
-        try:
-            await work()
-        except Exception:
-            await self.responder.sorry(origin)
-            raise
-
-    async def _answer(self, reply: Reply | None, origin: Origin, trigger_id: str | None) -> None:
-        """Show the core's reply: its form, or its words (privately unless public)."""
-        if reply is None or reply.duplicate:
-            return
-        if reply.prompt is not None:
-            if trigger_id:
-                try:
-                    await self.api.web.views_open(
-                        trigger_id=trigger_id, view=form_modal(reply.prompt, origin).to_dict()
-                    )
-                    return
-                except SlackApiError as exc:
-                    log.info("views.open failed: %s", error_code(exc))
-            await self.responder.reply(origin, Reply(text=FORM_LATE, ok=False))
-            return
-        if reply.text or not reply.ok:
-            await self.responder.reply(origin, reply)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -271,14 +237,15 @@ class Listeners:
         )
 
         async def work() -> None:
-            ctx = await self._context(
+            ctx = await self.context(
                 origin.user_id, origin.channel_id, None, delivery, body.get("user_name")
             )
-            text = from_slack(body.get("text") or "", self.directory.command_ref).strip()
-            reply = await self.commands.run(ctx, text)
-            await self._answer(reply, origin, body.get("trigger_id"))
+            # Mentions reach the core as Slack's <@U…>, which it resolves to people.
+            text = from_slack(body.get("text") or "").strip()
+            reply = await self.core.run(ctx, text)
+            await self.responder.answer(reply, origin, body.get("trigger_id"))
 
-        await self._guarded(origin, work)
+        await self.responder.guarded(origin, work)
 
     # ------------------------------------------------------------------ buttons
 
@@ -294,73 +261,27 @@ class Listeners:
         action_id = str(action.get("action_id", ""))
         # Buttons carry everything in their id; only a select has a value of its own.
         selected = (action.get("selected_option") or {}).get("value")
+        pressed = parse_action(action_id)
 
         async def work() -> None:
-            ctx = await self._context(
+            ctx = await self.context(
                 origin.user_id,
                 origin.channel_id,
                 origin.thread_ts,
                 delivery,
                 (body.get("user") or {}).get("name"),
             )
-            reply = await self.commands.press(ctx, action_id, selected)
-            if action_id.endswith(":join") and reply.ok and not reply.duplicate and reply.case_key:
+            reply = await self.core.press(ctx, action_id, selected)
+            joined = pressed is not None and pressed.action == "join"
+            if joined and reply.ok and not reply.duplicate and reply.case_key:
                 # Joining means going there: give the staff thread's link with the answer.
-                url = await self.adapter.staff_thread_link(reply.case_key)
+                url = await self.delivery.staff_thread_link(reply.case_key)
                 if url:
                     await self.responder.reply(origin, reply, link=(url, JOIN_LINK))
                     return
-            await self._answer(reply, origin, body.get("trigger_id"))
+            await self.responder.answer(reply, origin, body.get("trigger_id"))
 
-        await self._guarded(origin, work)
-
-    # ------------------------------------------------------------------ modals
-
-    async def _view(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = body["user"]["id"]
-        origin = Origin.from_metadata(view.get("private_metadata"), user_id)
-        delivery = payload_id("view", body)
-        if not self.deliveries.claim(delivery):
-            await ack()
-            return
-
-        async def submit() -> Reply:
-            ctx = await self._context(
-                user_id, origin.channel_id, origin.thread_ts, delivery, body["user"].get("name")
-            )
-            return await self.commands.submit(ctx, form_id_of(view), submitted_values(view))
-
-        # Not behind ``slots``: this runs inside the ack's budget and must not queue.
-        task = self.tasks.spawn(submit(), name="slack:submit")
-        done, _ = await asyncio.wait({task}, timeout=self.settings.submit_budget)
-        if task in done and task.exception() is None:
-            reply = task.result()
-            if reply.errors:
-                # Nothing happened; let the same submission be corrected and sent again.
-                self.deliveries.release(delivery)
-                await ack(response_action="errors", errors=modal_errors(reply.errors, view))
-                return
-            if reply.prompt is not None and not reply.duplicate:
-                await ack(response_action="update", view=form_modal(reply.prompt, origin))
-                return
-            await ack()
-            self.tasks.spawn(self._guarded(origin, lambda: self._answer(reply, origin, None)))
-            return
-        # Too slow, or it failed: close the modal now and answer when we know.
-        await ack()
-        self.tasks.spawn(self._late(task, origin, delivery), name="slack:submit-late")
-
-    async def _late(self, task: asyncio.Task[Reply], origin: Origin, delivery: str) -> None:
-        try:
-            reply = await task
-        except Exception:
-            self.deliveries.release(delivery)
-            await self.responder.sorry(origin)
-            raise
-        if reply.errors:
-            problems = "\n".join(f"• {message}" for message in reply.errors.values())
-            reply = Reply(text=f"{reply.text}\n{problems}".strip(), ok=False)
-        await self._answer(reply, origin, None)
+        await self.responder.guarded(origin, work)
 
     # ------------------------------------------------------------------ messages
 
@@ -372,11 +293,11 @@ class Listeners:
         )
 
         async def work() -> None:
-            ctx = await self._context(origin.user_id, origin.channel_id, origin.thread_ts, delivery)
+            ctx = await self.context(origin.user_id, origin.channel_id, origin.thread_ts, delivery)
             raw = event.get("text") or ""
             await self.directory.learn_mentioned(raw)
             text = from_slack(raw, self.directory.text_ref)
-            reply = await self.commands.thread_message(ctx, text)
+            reply = await self.core.thread_message(ctx, text)
             if reply is None:
                 if event.get("channel_type") == "im" and not origin.thread_ts:
                     await self.responder.reply(origin, Reply(text=DM_HINT))
@@ -388,7 +309,7 @@ class Listeners:
                 return
             await self.responder.reply(origin, reply)
 
-        await self._guarded(origin, work)
+        await self.responder.guarded(origin, work)
 
     async def _mark_recorded(self, channel: str | None, ts: str | None) -> None:
         """A quiet sign that a message reached the case: a reaction, not a reply."""

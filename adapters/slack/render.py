@@ -4,8 +4,8 @@ A message becomes a header (the title, with an emoji saying what kind of message
 is), the text, its fields (short ones side by side, long ones full width), the people
 to ping, and its buttons. Every message also carries a plain ``text`` fallback, which is
 what notifications, screen readers and old clients show. All user-derived text is
-escaped here and nowhere else; the only mentions in the output are the ones the core
-listed in ``message.mentions``, written by us.
+escaped here and nowhere else; the only mentions in the output are the Slack users the
+core resolved for ``message.mentions`` (``DeliveryContext.mention_users``), written by us.
 
 Block Kit's limits are enforced by clipping, never by failing: a header holds 150
 characters, a text object 3000, a field 2000, a button label 75, a message 50 blocks.
@@ -13,7 +13,7 @@ characters, a text object 3000, a field 2000, a button label 75, a message 50 bl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +59,6 @@ EMOJI: dict[Kind, str] = {
 }
 
 _STYLES = {Style.PRIMARY: "primary", Style.DANGER: "danger"}
-
-# Resolves a core person id to a Slack user id (None: not on Slack).
-UserOf = Callable[[str], str | None]
 
 
 @dataclass(frozen=True)
@@ -162,13 +159,9 @@ def action_blocks(actions: list[Action], block_id: str | None = None) -> list[Bl
     return blocks
 
 
-def mentions_markup(message: Message, user_of: UserOf) -> str:
-    """The real pings: Slack mentions for people on Slack, names for the rest."""
-    parts = []
-    for person_id in message.mentions:
-        user = user_of(person_id)
-        parts.append(mention(user) if user else escape(person_id))
-    return " ".join(parts)
+def mentions_markup(users: Sequence[str]) -> str:
+    """The real pings: a Slack mention for each user the core resolved."""
+    return " ".join(mention(u) for u in dict.fromkeys(users) if u)
 
 
 def fallback_text(message: Message, pings: str = "") -> str:
@@ -181,8 +174,9 @@ def fallback_text(message: Message, pings: str = "") -> str:
     return f"{pings} {body}" if pings else body
 
 
-def render_message(message: Message, user_of: UserOf) -> Rendered:
-    pings = mentions_markup(message, user_of)
+def render_message(message: Message, pings_for: Sequence[str] = ()) -> Rendered:
+    """``pings_for``: the Slack user ids to mention (``DeliveryContext.mention_users``)."""
+    pings = mentions_markup(pings_for)
     blocks: list[Block] = []
     if _is_card(message):
         emoji = EMOJI.get(message.kind, "")

@@ -9,21 +9,27 @@ normal message in the channel or thread, falling back the same way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack.adapter import SlackAdapter
 from adapters.slack.client import SlackApi, error_code
+from adapters.slack.people import Directory
 from adapters.slack.render import Rendered, render_reply
-from adapters.slack.views import Origin
-from commands.api import Reply
+from adapters.slack.views import Origin, form_modal
+from bot.exchange import Reply
 
 log = logging.getLogger(__name__)
 
 SORRY = (
     "Sorry, something went wrong on casebot's side and your request may not have gone "
     "through. Please try again in a moment; if it keeps happening, tell your support lead."
+)
+
+FORM_LATE = (
+    "The form could not open in time (Slack gives it 3 seconds). Please try again, or use "
+    "`/case open <title>`."
 )
 
 _FALL_THROUGH = frozenset(
@@ -38,9 +44,36 @@ _FALL_THROUGH = frozenset(
 
 
 class Responder:
-    def __init__(self, api: SlackApi, adapter: SlackAdapter) -> None:
+    def __init__(self, api: SlackApi, directory: Directory) -> None:
         self.api = api
-        self.adapter = adapter
+        self.directory = directory
+
+    async def answer(self, reply: Reply | None, origin: Origin, trigger_id: str | None) -> None:
+        """Show the core's reply: its form (a modal, when Slack gave a ``trigger_id``), or
+        its words (privately unless public)."""
+        if reply is None or reply.duplicate:
+            return
+        if reply.prompt is not None:
+            if trigger_id:
+                try:
+                    await self.api.web.views_open(
+                        trigger_id=trigger_id, view=form_modal(reply.prompt, origin).to_dict()
+                    )
+                    return
+                except SlackApiError as exc:
+                    log.info("views.open failed: %s", error_code(exc))
+            await self.reply(origin, Reply(text=FORM_LATE, ok=False))
+            return
+        if reply.text or not reply.ok:
+            await self.reply(origin, reply)
+
+    async def guarded(self, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work``; if it fails, say so to the person in plain words, then re-raise."""
+        try:
+            await work()
+        except Exception:
+            await self.sorry(origin)
+            raise
 
     async def reply(
         self, origin: Origin, reply: Reply, link: tuple[str, str] | None = None
@@ -111,7 +144,7 @@ class Responder:
         await self.private(replace(origin, response_url=None, channel_id=None), rendered)
 
     async def _dm(self, user_id: str, rendered: Rendered) -> None:
-        channel = await self.adapter.dm_channel(user_id)
+        channel = await self.directory.dm_channel(user_id)
         await self.api.web.chat_postMessage(
             channel=channel, text=rendered.text, blocks=rendered.block_dicts()
         )

@@ -30,8 +30,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from adapters.slack.text import clip, clip_escaped
+from bot.exchange import CaseLine, HomeView, Prompt, PromptField
 from bot.lifecycle import STATE_WORDS, State
-from commands.api import CaseLine, HomeView, Prompt, PromptField
 
 CALLBACK_PREFIX = "casebot:"
 VALUE = "value"  # the action_id of every input's element

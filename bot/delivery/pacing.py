@@ -179,7 +179,7 @@ async def observe_headers(headers: Mapping[str, Any]) -> None:
         await current.pacer.observe(current.platform, current.channel, headers)
 
 
-def channel_key(platform: str, message: Message, ctx: DeliveryContext, config: Any) -> str:
+def channel_key(platform: str, message: Message, ctx: DeliveryContext) -> str:
     """Which platform channel (rate-limit route) a message will be posted in: exact
     enough to pace by, without asking the adapter."""
     target = message.target
@@ -193,9 +193,7 @@ def channel_key(platform: str, message: Message, ctx: DeliveryContext, config: A
     if message.update and ctx.previous is not None:
         return of(ctx.previous) or ctx.previous.channel
     if target.kind == TargetKind.TEAM:
-        team = config.team(target.id) if config is not None else None
-        channel = team.channels.get(platform) if team is not None else None
-        return str(channel) if channel else f"team:{target.id}"
+        return ctx.address or f"team:{target.id}"
     if target.kind == TargetKind.PERSON:
         return f"dm:{target.id}"
     if target.kind == TargetKind.CASE_CUSTOMER:

@@ -14,15 +14,17 @@ keeps failing is retried after each lease and marked ``failed`` after ``MAX_ATTE
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 
-from bot import cases
+from bot.units import Units
 from bot.work import Work
+from storage.db import Database
 from storage.models import Case, Timer
 
 log = structlog.get_logger(__name__)
@@ -30,37 +32,12 @@ log = structlog.get_logger(__name__)
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 
+# What a timer kind does when it fires (the case is locked, or None for a timer
+# without one); the bootstrap gathers them (``bot.cases``, ``bot.sla``) for fire().
 Handler = Callable[[Work, Case | None, dict], Awaitable[None]]
 
 
-async def _chase(w: Work, case: Case | None, p: dict) -> None:
-    if case is not None:
-        await cases.chase_step(w, case, int(p["step"]), int(p["generation"]))
-
-
-async def _knowledge_wait(w: Work, case: Case | None, p: dict) -> None:
-    if case is not None:
-        await cases.knowledge_wait_over(w, case)
-
-
-async def _escalation(w: Work, case: Case | None, p: dict) -> None:
-    if case is not None:
-        await cases.escalation_followup(w, case, int(p["level"]), str(p["escalated_at"]))
-
-
-HANDLERS: dict[str, Handler] = {
-    "chase": _chase,
-    "knowledge_wait": _knowledge_wait,
-    "escalation_followup": _escalation,
-}
-
-
-def register(kind: str, handler: Handler) -> None:
-    """Other modules (service levels) add their timer kinds here."""
-    HANDLERS[kind] = handler
-
-
-def due_clause(now: datetime):  # type: ignore[no-untyped-def]
+def due_clause(now: datetime) -> ColumnElement[bool]:
     return or_(
         and_(Timer.state == "pending", Timer.due_at <= now),
         and_(Timer.state == "running", Timer.lease_until < now),
@@ -74,10 +51,10 @@ class Claimed:
 
 
 async def claim(
-    db,
+    db: Database,
     now: datetime,
     worker: str,
-    limit: int = 50,  # type: ignore[no-untyped-def]
+    limit: int = 50,
     lease: timedelta = LEASE,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> list[Claimed]:
@@ -86,7 +63,7 @@ async def claim(
     everything due."""
     async with db.transaction() as s:
 
-        def pick(*where, order):  # type: ignore[no-untyped-def]
+        def pick(*where: ColumnElement[bool], order: tuple[Any, ...]) -> Any:
             return (
                 select(Timer, Case.key)
                 .outerjoin(Case, Case.id == Timer.case_id)
@@ -95,13 +72,10 @@ async def claim(
                 .with_for_update(of=Timer, skip_locked=True)
             )
 
-        rows = (
-            await s.execute(
-                pick(
-                    Timer.state == "running", Timer.lease_until < now, order=(Timer.lease_until,)
-                ).limit(limit)
-            )
-        ).all()
+        running = pick(
+            Timer.state == "running", Timer.lease_until < now, order=(Timer.lease_until,)
+        )
+        rows: list[Any] = list((await s.execute(running.limit(limit))).all())
         if len(rows) < limit:
             rows += (
                 await s.execute(
@@ -127,20 +101,27 @@ async def claim(
 
 
 async def claim_due(
-    db,
+    db: Database,
     now: datetime,
     worker: str,
-    limit: int = 50,  # type: ignore[no-untyped-def]
+    limit: int = 50,
     lease: timedelta = LEASE,
 ) -> list[int]:
     """Claim up to ``limit`` due timers for ``worker``; returns their ids."""
     return [c.id for c in await claim(db, now, worker, limit, lease)]
 
 
-async def fire(app, timer_id: int, worker: str, case_key: str | None = None) -> bool:  # type: ignore[no-untyped-def]
-    """Fire one claimed timer; returns True if it ran its handler. With ``case_key`` the
-    case is also locked across workers while the handler runs."""
-    async with app.work(case_key=case_key) as w:
+async def fire(
+    units: Units,
+    handlers: Mapping[str, Handler],
+    timer_id: int,
+    worker: str,
+    case_key: str | None = None,
+) -> bool:
+    """Fire one claimed timer with the handler ``handlers`` has for its kind; returns
+    True if it ran one. With ``case_key`` the case is also locked across workers while
+    the handler runs."""
+    async with units.work(case_key=case_key) as w:
         timer = await w.session.get(Timer, timer_id, with_for_update=True)
         if timer is None or timer.state != "running" or timer.worker != worker:
             return False  # taken over by another worker after our lease ran out
@@ -151,7 +132,7 @@ async def fire(app, timer_id: int, worker: str, case_key: str | None = None) -> 
                     select(Case).where(Case.id == timer.case_id).with_for_update()
                 )
             ).one_or_none()
-        handler = HANDLERS.get(timer.kind)
+        handler = handlers.get(timer.kind)
         if handler is None:
             log.warning("timer.unknown_kind", kind=timer.kind, id=timer.id)
         else:

@@ -1,6 +1,7 @@
 """Fixtures for the Discord adapter: the real core on SQLite, a fake Discord (REST and
-gateway) on 127.0.0.1, and the adapter connected to it exactly as ``casebot run`` starts
-it, plus a driver that plays the users' side over the gateway.
+gateway) on 127.0.0.1, and a :class:`DiscordPlatform` connected to it exactly as
+``casebot run`` starts it (``Casebot.start_platform``), plus a driver that plays the
+users' side over the gateway.
 
 Nothing sleeps on the wall clock: each step injects a gateway event, waits until the
 client has read it (its sequence number), until the handlers discord.py started are done,
@@ -18,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from adapters.discord import DiscordRunner, DiscordSettings, start_discord
-from bot.app import Casebot
+from adapters.discord import DiscordPlatform, DiscordSettings
 from bot.clock import FakeClock
 from bot.config import Config, load_config
+from bot.ports import PlatformOptions
+from entrypoints.bootstrap import Casebot
 from tests.discord.fake_discord import FakeDiscord, InteractionLog, Json
 
 CONFIG = Path(__file__).with_name("casebot.yml")
@@ -50,7 +52,7 @@ HANDLER_TASKS = ("discord.py: ", "CommandTree", "discord-ui")
 class World:
     bot: Casebot
     fake: FakeDiscord
-    runner: DiscordRunner
+    platform: DiscordPlatform
     clock: FakeClock
     settings: DiscordSettings
     options: dict[str, Any] = field(default_factory=dict)
@@ -61,7 +63,7 @@ class World:
 
     @property
     def client(self) -> Any:
-        return self.runner.client
+        return self.platform.client
 
     # -- waiting, without sleeping --------------------------------------------------
 
@@ -154,9 +156,12 @@ class World:
 
     async def restart(self) -> None:
         """Stop the adapter and start a new one (a new process, as far as Discord knows)."""
-        await self.runner.stop()
-        self.runner = await start_discord(self.bot, settings=self.settings, **self.options)
+        await self.stop()
+        self.platform = await start(self.bot, self.settings, **self.options)
         await self.settle()
+
+    async def stop(self) -> None:
+        await self.bot.stop_platforms()
 
 
 def _handler_tasks() -> list[asyncio.Task[Any]]:
@@ -223,6 +228,15 @@ def settings_for(fake: FakeDiscord, **changes: Any) -> DiscordSettings:
 FAST: dict[str, Any] = {"guild_ready_timeout": 0.01}
 
 
+async def start(
+    bot: Casebot, settings: DiscordSettings, options: PlatformOptions | None = None, **kw: Any
+) -> DiscordPlatform:
+    """A Discord platform started with the core, as ``casebot run`` starts it."""
+    platform = DiscordPlatform(settings, options or PlatformOptions(), **{**FAST, **kw})
+    await bot.start_platform(platform)
+    return platform
+
+
 async def make_world(
     bot: Casebot, fake: FakeDiscord, *, build: bool = True, **options: Any
 ) -> World:
@@ -230,9 +244,9 @@ async def make_world(
         build_server(fake, bot.config)
     settings = options.pop("settings", None) or settings_for(fake)
     options = {**FAST, **options}
-    runner = await start_discord(bot, settings=settings, **options)
+    platform = await start(bot, settings, **options)
     assert isinstance(bot.clock, FakeClock)
-    world = World(bot, fake, runner, bot.clock, settings, options)
+    world = World(bot, fake, platform, bot.clock, settings, options)
     await world.settle()
     return world
 
@@ -243,4 +257,4 @@ async def world(bot: Casebot, fake: FakeDiscord) -> AsyncIterator[World]:
     try:
         yield w
     finally:
-        await w.runner.stop()
+        await w.stop()

@@ -167,6 +167,8 @@ class FakeDiscord:
         self.heartbeat_interval = 41250  # milliseconds, as Discord says in HELLO
         self.resumes = 0
         self.refuse_privileged_intents = False
+        # A close code to end every session with at IDENTIFY (4011: sharding required …).
+        self.close_at_identify: int | None = None
         self.echo_own_messages = True
         self.connections: list[Connection] = []
         self._runner: web.AppRunner | None = None
@@ -868,6 +870,9 @@ class FakeDiscord:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
         conn.intents = int(data.get("intents", 0))
+        if self.close_at_identify is not None:
+            await conn.ws.close(code=self.close_at_identify, message=b"Refused.")
+            return
         if self.refuse_privileged_intents and conn.intents & PRIVILEGED:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import discord
 
-from adapters.discord.interactions import Interactions, member_roles, where
-from bot.app import Casebot
-from commands.api import Context
+from adapters.discord.context import member_roles, where
+from adapters.discord.interactions import Interactions
+from bot.exchange import Context
+from entrypoints.bootstrap import Casebot
 from tests.discord.conftest import APPS, CUSTOMER_ROLE, GUILD, ROSA, TOMAS, build_server
 from tests.discord.fake_discord import FakeDiscord
 
@@ -29,7 +30,7 @@ async def test_an_interaction_in_a_case_thread(bot: Casebot) -> None:
     thread = await fake._create_thread(str(APPS), body={"name": "CASE-1", "type": 12}, query={})
     interaction = await interaction_in(fake, TOMAS, int(thread["id"]))
     assert isinstance(interaction.channel, discord.Thread)
-    ctx = await Interactions(bot).context(interaction)
+    ctx = await Interactions(bot.commands).context(interaction)
     assert ctx == Context(
         platform="discord",
         user_id=str(TOMAS),
@@ -59,7 +60,7 @@ async def test_in_a_dm_roles_come_from_the_lookup_for_unknown_people_only(bot: C
         looked_up.append(user_id)
         return (str(CUSTOMER_ROLE),)
 
-    bridge = Interactions(bot, roles_lookup=lookup)
+    bridge = Interactions(bot.commands, roles_lookup=lookup)
     for user in (TOMAS, ROSA):
         dm = await fake._create_dm(body={"recipient_id": str(user)}, query={})
         interaction = await interaction_in(fake, user, int(dm["id"]))

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Casebot
 from bot.messages import Kind, Message, Target
 from bot.ports import DeliveryContext, DeliveryError
+from entrypoints.bootstrap import Casebot
 from storage.models import Case, CaseEvent, OutboxRow, SurveyAnswer
 from tests.discord.conftest import APPS, INES, OMAR, ROSA, World, make_world
 from tests.discord.fake_discord import EPHEMERAL, FakeDiscord
@@ -150,7 +150,7 @@ async def test_slow_answers_are_deferred_then_followed_up(bot: Casebot, fake: Fa
         (followup,) = claimed.followups
         assert followup["content"] == "CASE-1 is yours." and followup["flags"] & EPHEMERAL
     finally:
-        await world.runner.stop()
+        await world.stop()
 
 
 # -- rate limits ----------------------------------------------------------------------------------
@@ -212,8 +212,10 @@ async def test_a_retried_delivery_posts_once(world: World) -> None:
     message = Message(
         kind=Kind.ALERT, target=Target.team("apps"), title="SLA warning", platform="discord"
     )
-    first = await world.runner.adapter.deliver(message, DeliveryContext())
-    second = await world.runner.adapter.deliver(message, DeliveryContext())  # the answer was lost
+    first = await world.platform.deliver(message, DeliveryContext(address=str(APPS)))
+    second = await world.platform.deliver(
+        message, DeliveryContext(address=str(APPS))
+    )  # the answer was lost
     assert first == second
     assert len(world.fake.bot_posts(APPS)) == 1
 
@@ -246,7 +248,7 @@ async def test_an_unknown_channel_fails_for_good_instead_of_retrying(world: Worl
         kind=Kind.ALERT, target=Target.team("apps"), title="SLA warning", platform="discord"
     )
     with pytest.raises(DeliveryError) as caught:
-        await world.runner.adapter.deliver(message, DeliveryContext())
+        await world.platform.deliver(message, DeliveryContext(address=str(APPS)))
     assert caught.value.permanent and caught.value.retry_after is None
 
 

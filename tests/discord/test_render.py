@@ -15,8 +15,9 @@ from adapters.discord.components import (
     prompt_modal,
 )
 from adapters.discord.render import COLOURS, embed_for, render, reply_payload
+from bot import actions as bot_actions
+from bot.exchange import Option, Prompt, PromptField
 from bot.messages import Action, Field, Kind, Message, Style, Target
-from commands.api import Option, Prompt, PromptField
 
 pytestmark = pytest.mark.asyncio  # views and modals need a running loop
 
@@ -117,14 +118,14 @@ async def test_an_empty_field_value_is_never_sent_empty() -> None:
 
 async def test_pings_go_in_the_content_and_only_for_the_people_asked() -> None:
     m = msg(kind=Kind.ASSIGNMENT_PING, target=Target.person("omar"), mentions=["omar", "ghost"])
-    ids = {"omar": "710000000000000201"}
-    rendered = render(m, ids.get)
+    # The core resolved the mentions to Discord ids ("ghost" has none on Discord).
+    rendered = render(m, ("710000000000000201", "710000000000000201"))
     assert rendered.content == "<@710000000000000201>"
     assert rendered.allowed_mentions.to_dict() == {"parse": [], "users": [710000000000000201]}
 
 
 async def test_without_pings_nothing_may_ping() -> None:
-    rendered = render(msg(text="@everyone <@&710000000000000401>"), lambda _: None)
+    rendered = render(msg(text="@everyone <@&710000000000000401>"), ())
     assert rendered.content is None
     assert rendered.allowed_mentions.to_dict() == {"parse": []}
     assert "@\u200beveryone" in (rendered.embed.description or "")
@@ -159,7 +160,7 @@ async def test_actions_become_persistent_buttons_whose_id_is_the_action() -> Non
 
 
 async def test_no_more_buttons_than_discord_allows_and_none_it_would_refuse() -> None:
-    actions = [Action(f"case:CASE-3:x{n}", "x" * 100) for n in range(40)]
+    actions = [Action(f"case:CASE-{n}:claim", "x" * 100) for n in range(40)]
     actions.append(Action("case:CASE-3:" + "y" * 120, "too long an id"))
     view = action_view(actions)
     assert view is not None
@@ -183,6 +184,16 @@ async def test_every_core_action_id_matches_the_button_template() -> None:
     ):
         match = pattern.fullmatch(action_id)
         assert match and match["action_id"] == action_id
+
+
+async def test_the_button_template_is_the_core_grammar_and_nothing_looser() -> None:
+    pattern = ActionButton.__discord_ui_compiled_template__
+    assert bot_actions.PATTERN in pattern.pattern  # one grammar, owned by bot.actions
+    assert pattern.fullmatch(bot_actions.action_id("kb", "KB-7", "discard"))
+    for foreign in ("ticket:T-1:close", "case:claim", "case:case-1:claim", "hello"):
+        assert not pattern.fullmatch(foreign), foreign
+    # The adapter's own "reopen the form" button is routed as well.
+    assert pattern.fullmatch("discord:form:reject:CASE-3")
 
 
 # -- modals ---------------------------------------------------------------------------------

@@ -136,10 +136,9 @@ async def test_a_form_with_errors_comes_back_with_what_was_typed(world: World) -
         description="Lag since Friday",
     )
     assert wrong.ephemeral()
-    assert (
-        "Please correct the form." in wrong.text()
-        and "Title: Give the case a title." in wrong.text()
-    )
+    # The core's problem, by the form's label, said once.
+    assert "• Title: Give the case a title." in wrong.text()
+    assert wrong.text().count("Give the case a title.") == 1
     fix = wrong.original
     assert fix is not None and world.buttons(fix) == ["discord:form:open"]
     again = await world.press(ROSA, int(fix["id"]), "discord:form:open")

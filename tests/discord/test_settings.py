@@ -7,14 +7,15 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord import discord_configured
+from adapters.discord import configured
 from adapters.discord.settings import DiscordSettings, Endpoints, SettingsError, parse_guild_ids
+from bot.ports import PlatformError
 
 
 def test_configured_only_with_a_token() -> None:
-    assert discord_configured({"DISCORD_TOKEN": "abc"})
-    assert not discord_configured({"DISCORD_TOKEN": "  "})
-    assert not discord_configured({})
+    assert configured({"DISCORD_TOKEN": "abc"})
+    assert not configured({"DISCORD_TOKEN": "  "})
+    assert not configured({})
 
 
 def test_settings_read_every_variable() -> None:
@@ -53,8 +54,9 @@ def test_bad_settings_say_what_is_wrong(name: str, value: str, words: str) -> No
 
 
 def test_no_token_is_an_error() -> None:
-    with pytest.raises(SettingsError, match="DISCORD_TOKEN"):
+    with pytest.raises(SettingsError, match="DISCORD_TOKEN") as caught:
         DiscordSettings.from_env({})
+    assert isinstance(caught.value, PlatformError)  # `casebot run` prints it as one line
 
 
 def test_no_guild_ids_means_none() -> None:

@@ -4,26 +4,30 @@ changed."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import discord
 import pytest
 from discord.http import Route
 
-from adapters.discord import start_discord, sync_commands
+import adapters.discord
+from adapters.discord import PRIVILEGED_HELP, DiscordPlatform, sync_commands
 from adapters.discord.client import casebot_intents
 from adapters.discord.sync import same_commands
-from bot.app import Casebot
+from bot.ports import Platform, PlatformError, PlatformOptions
+from entrypoints.bootstrap import Casebot
+from entrypoints.platforms import build, module
 from tests.discord.conftest import (
     APPS,
     ENG,
-    FAST,
     GUILD,
     OMAR,
     World,
     build_server,
     make_world,
     settings_for,
+    start,
 )
 from tests.discord.fake_discord import FakeDiscord
 
@@ -57,7 +61,7 @@ async def test_commands_are_synced_to_the_server_of_the_team_channels(world: Wor
         "ack",
     } <= subcommands
     assert {"eng", "kb", "triage"} <= subcommands
-    assert world.runner.sync_report == [f"guild {GUILD}: synced /case"]
+    assert world.platform.sync_report == [f"guild {GUILD}: synced /case"]
 
 
 async def test_a_restart_does_not_sync_unchanged_commands(world: World) -> None:
@@ -65,7 +69,7 @@ async def test_a_restart_does_not_sync_unchanged_commands(world: World) -> None:
     fake = world.fake
     assert fake.command_writes == {GUILD: 1}
     assert len(fake.requests("GET", rf"/applications/\d+/guilds/{GUILD}/commands")) == 2
-    assert world.runner.sync_report == [f"guild {GUILD}: unchanged, not synced"]
+    assert world.platform.sync_report == [f"guild {GUILD}: unchanged, not synced"]
 
 
 async def test_commands_changed_elsewhere_are_synced_again(world: World) -> None:
@@ -83,7 +87,7 @@ async def test_configured_guild_ids_win_over_the_team_channels(
     try:
         assert fake.command_writes == {other: 1}
     finally:
-        await w.runner.stop()
+        await w.stop()
 
 
 async def test_sync_on_request_globally_and_only_when_changed(
@@ -94,12 +98,13 @@ async def test_sync_on_request_globally_and_only_when_changed(
     monkeypatch.setenv("DISCORD_API_BASE", fake.api_base)
     monkeypatch.delenv("DISCORD_GUILD_IDS", raising=False)
     base = Route.BASE
-    assert await sync_commands(bot, global_=True) == "global commands: synced /case"
-    assert await sync_commands(bot, global_=True) == "global commands: unchanged, not synced"
+    config = bot.config  # the CLI has a configuration, not a running casebot
+    assert await sync_commands(config, global_=True) == "global commands: synced /case"
+    assert await sync_commands(config, global_=True) == "global commands: unchanged, not synced"
     assert fake.command_writes == {None: 1}
     assert not fake.connections  # REST only: no gateway session for a sync
     # Without DISCORD_GUILD_IDS the guilds are found from the team channels, over REST.
-    assert await sync_commands(bot, global_=False) == f"guild {GUILD}: synced /case"
+    assert await sync_commands(config, global_=False) == f"guild {GUILD}: synced /case"
     assert fake.requests("GET", f"/channels/{APPS}")
     assert Route.BASE == base  # discord.py's endpoints are put back
 
@@ -156,10 +161,40 @@ async def test_the_comparison_ignores_what_discord_adds() -> None:
 async def test_a_bad_token_fails_at_start(bot: Casebot, fake: FakeDiscord) -> None:
     build_server(fake, bot.config)
     base = Route.BASE
-    with pytest.raises(discord.LoginFailure):
-        await start_discord(bot, settings=settings_for(fake, token="wrong"), **FAST)
+    with pytest.raises(PlatformError, match="Discord refused DISCORD_TOKEN") as caught:
+        await start(bot, settings_for(fake, token="wrong"))
+    assert "\n" not in str(caught.value)  # one line, for `casebot run` to print
+    assert isinstance(caught.value.__cause__, discord.LoginFailure)
     assert Route.BASE == base
-    assert "discord" not in bot.adapters
+    assert "discord" not in bot.runtime.platforms and bot.running == []
+    # The same for `casebot discord sync`.
+    with pytest.raises(PlatformError, match="Discord refused DISCORD_TOKEN"):
+        await sync_commands(bot.config, global_=True, settings=settings_for(fake, token="wrong"))
+    assert Route.BASE == base
+
+
+async def test_without_a_token_discord_says_what_to_set(bot: Casebot) -> None:
+    assert not adapters.discord.configured({})
+    with pytest.raises(PlatformError, match="DISCORD_TOKEN is not set"):
+        build("discord", {}, PlatformOptions())
+    with pytest.raises(PlatformError, match="DISCORD_GUILD_IDS"):
+        build("discord", {"DISCORD_TOKEN": "t", "DISCORD_GUILD_IDS": "x"}, PlatformOptions())
+    assert module("discord") is adapters.discord
+
+
+async def test_the_gateway_closing_while_starting_is_a_platform_error(
+    bot: Casebot, fake: FakeDiscord
+) -> None:
+    build_server(fake, bot.config)
+    base = Route.BASE
+    fake.close_at_identify = 4011  # "sharding required": discord.py gives up
+    with pytest.raises(PlatformError, match="the Discord gateway closed while starting"):
+        await start(bot, settings_for(fake))
+    assert Route.BASE == base
+    assert "discord" not in bot.runtime.platforms
+    fake.close_at_identify = 4004  # the token was revoked between login and IDENTIFY
+    with pytest.raises(PlatformError, match="Discord refused DISCORD_TOKEN"):
+        await start(bot, settings_for(fake))
 
 
 async def test_a_refused_privileged_intent_says_how_to_enable_it(
@@ -167,9 +202,10 @@ async def test_a_refused_privileged_intent_says_how_to_enable_it(
 ) -> None:
     build_server(fake, bot.config)
     fake.refuse_privileged_intents = True
-    with pytest.raises(RuntimeError, match="Message Content Intent"):
-        await start_discord(bot, settings=settings_for(fake), **FAST)
-    assert "discord" not in bot.adapters
+    with pytest.raises(PlatformError, match="Message Content Intent") as caught:
+        await start(bot, settings_for(fake))
+    assert str(caught.value) == PRIVILEGED_HELP
+    assert "discord" not in bot.runtime.platforms
 
 
 async def test_heartbeats_are_answered(bot: Casebot, fake: FakeDiscord) -> None:
@@ -183,7 +219,7 @@ async def test_heartbeats_are_answered(bot: Casebot, fake: FakeDiscord) -> None:
         assert fake.heartbeats >= 2
         assert w.client.latency < 1
     finally:
-        await w.runner.stop()
+        await w.stop()
 
 
 async def test_it_resumes_when_discord_asks_it_to_reconnect(world: World) -> None:
@@ -218,7 +254,7 @@ async def test_a_server_joined_while_running_gets_the_commands(
         await w.settle()
         assert 710000000000000003 not in fake.command_writes
     finally:
-        await w.runner.stop()
+        await w.stop()
 
 
 async def test_missing_access_to_a_guild_is_reported_not_fatal(
@@ -228,13 +264,13 @@ async def test_missing_access_to_a_guild_is_reported_not_fatal(
         bot, fake, settings=settings_for(fake, guild_ids=(GUILD, 710000000000000008))
     )
     try:
-        assert w.runner.sync_report[0] == f"guild {GUILD}: synced /case"
+        assert w.platform.sync_report[0] == f"guild {GUILD}: synced /case"
         assert (
-            "not allowed" in w.runner.sync_report[1]
-            and "applications.commands" in w.runner.sync_report[1]
+            "not allowed" in w.platform.sync_report[1]
+            and "applications.commands" in w.platform.sync_report[1]
         )
     finally:
-        await w.runner.stop()
+        await w.stop()
 
 
 async def test_start_reads_the_environment_as_casebot_run_does(
@@ -246,12 +282,22 @@ async def test_start_reads_the_environment_as_casebot_run_does(
     monkeypatch.setenv("DISCORD_GATEWAY_URL", fake.gateway_url)
     monkeypatch.setenv("DISCORD_GUILD_IDS", str(GUILD))
     base = Route.BASE
-    runner = await start_discord(bot, **FAST)
+    platform = build("discord", os.environ, PlatformOptions())
+    assert isinstance(platform, DiscordPlatform) and isinstance(platform, Platform)
+    platform.guild_ready_timeout = 0.01
+    await bot.start_platform(platform)
+    client = platform.client
+    assert client is not None
+    finished = asyncio.ensure_future(platform.finished())
     try:
-        assert bot.adapters["discord"] is runner.adapter
+        assert bot.runtime.platforms["discord"] is platform
         assert fake.identifies and fake.command_writes == {GUILD: 1}
         assert Route.BASE == fake.api_base
+        await asyncio.sleep(0.01)
+        assert not finished.done()  # Discord does not end by itself
     finally:
-        await runner.stop()
+        await bot.stop_platforms()
+    await asyncio.wait_for(finished, 5)  # … and is finished once stopped
     assert Route.BASE == base
-    assert runner.client.is_closed()
+    assert client.is_closed()
+    assert "discord" not in bot.runtime.platforms

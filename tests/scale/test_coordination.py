@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import structlog
 
-from bot.pacing import COLD, DEFAULT_LIMITS, MARGIN, MARGIN_SECONDS, Pacer
+from bot.delivery.pacing import COLD, DEFAULT_LIMITS, MARGIN, MARGIN_SECONDS, Pacer
 from storage.coordination import LocalCoordination, RedisCoordination, Window
 from tests.scale.conftest import RedisServer, until
 

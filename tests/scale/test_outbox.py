@@ -9,14 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import outbox
-from bot.app import Casebot
 from bot.clock import FakeClock
 from bot.config import Config
+from bot.delivery import outbox
+from bot.delivery.pacing import Limit, Pacer
+from bot.delivery.records import listing as outbox_list
+from bot.delivery.records import requeue
 from bot.messages import Kind, Message, Target
-from bot.pacing import Limit, Pacer
 from bot.ports import DeliveryContext, DeliveryError, PlatformRef
-from bot.worker import outbox_list, outbox_retry
+from entrypoints.bootstrap import Casebot
 from storage.db import Database
 from storage.models import MessageRef, OutboxRow
 
@@ -71,7 +72,7 @@ def note(
 
 
 async def queue(bot: Casebot, *messages: Message) -> None:
-    async with bot.work() as w:
+    async with bot.units.work() as w:
         w.messages.extend(messages)
 
 
@@ -107,7 +108,11 @@ async def test_retry_after_is_honoured_exactly_and_5xx_backs_off_with_jitter(
     await bot.drain()
     [row] = await rows(sdb)
     assert row.attempts == 2
-    assert clock.now() <= row.next_attempt_at <= clock.now() + timedelta(seconds=bot.retry.base * 2)
+    assert (
+        clock.now()
+        <= row.next_attempt_at
+        <= clock.now() + timedelta(seconds=bot.runtime.retry.base * 2)
+    )
     clock.advance(timedelta(seconds=4))
     await bot.drain()
     [row] = await rows(sdb)
@@ -132,7 +137,7 @@ async def test_given_up_after_the_horizon_listed_and_retried(
     sdb: Database, config: Config, clock: FakeClock
 ) -> None:
     bot, platform = await make(sdb, config, clock, *(["500"] * 50))
-    bot.retry = outbox.RetryPolicy(base=1.0, cap=1.0, horizon=timedelta(minutes=5))
+    bot.runtime.retry = outbox.RetryPolicy(base=1.0, cap=1.0, horizon=timedelta(minutes=5))
     await queue(bot, note("will fail"), note("gone for good"))
     platform.script.insert(1, "gone")
     for _ in range(12):
@@ -147,10 +152,10 @@ async def test_given_up_after_the_horizon_listed_and_retried(
     assert await outbox_list(sdb, failed=False) == []
 
     platform.script.clear()
-    assert await outbox_retry(sdb, [second.id], now=clock.now()) == 1
+    assert await requeue(sdb, [second.id], clock.now()) == 1
     await bot.drain()
     assert [t for t, _ in platform.accepted] == ["gone for good"]
-    assert await outbox_retry(sdb, None, now=clock.now()) == 1
+    assert await requeue(sdb, None, clock.now()) == 1
     await bot.drain()
     assert {r.state for r in await rows(sdb)} == {"sent"}
 
@@ -174,7 +179,9 @@ async def test_a_burst_queues_within_the_channels_limit(
     sdb: Database, config: Config, clock: FakeClock
 ) -> None:
     bot, platform = await make(sdb, config, clock)
-    bot.pacer = Pacer(lambda: bot.coordination, limits={"fake": (Limit(2, 60.0),)}, max_wait=1.0)
+    bot.runtime.pacer = Pacer(
+        lambda: bot.runtime.coordination, limits={"fake": (Limit(2, 60.0),)}, max_wait=1.0
+    )
     await queue(bot, *(note(f"n{i}") for i in range(5)), note("elsewhere", channel="billing"))
     await bot.drain()
     assert sorted(t for t, _ in platform.accepted) == ["elsewhere", "n0", "n1"]
@@ -187,12 +194,14 @@ async def test_a_429_blocks_the_channel_for_every_worker(
     sdb: Database, config: Config, clock: FakeClock
 ) -> None:
     bot, platform = await make(sdb, config, clock, "429:30")
-    bot.pacer = Pacer(lambda: bot.coordination, limits={"fake": (Limit(100, 1.0),)}, max_wait=1.0)
+    bot.runtime.pacer = Pacer(
+        lambda: bot.runtime.coordination, limits={"fake": (Limit(100, 1.0),)}, max_wait=1.0
+    )
     await queue(bot, note("first"))
     await bot.drain()
-    slot = await bot.pacer.reserve("fake", "team:ops", max_wait=0)
+    slot = await bot.runtime.pacer.reserve("fake", "team:ops", max_wait=0)
     assert not slot.granted and 29 < slot.delay <= 31
-    assert bot.pacer.blocked == 1
+    assert bot.runtime.pacer.blocked == 1
 
 
 async def test_one_message_per_case_at_a_time(
@@ -203,9 +212,9 @@ async def test_one_message_per_case_at_a_time(
     await queue(
         bot, *(note(f"c{i}", case_key="CASE-1") for i in range(3)), note("other", case_key="CASE-2")
     )
-    ids = await outbox.claim(sdb, clock.now(), "w1", ["fake"], bot.retry)
+    ids = await outbox.claim(sdb, clock.now(), "w1", ["fake"], bot.runtime.retry)
     assert len(ids) == 2  # CASE-1's first and CASE-2's only
-    await outbox.deliver_claimed(bot, ids, "w1", bot.retry)
+    await bot.runtime.dispatch().deliver_claimed(ids)
     await bot.drain()  # CASE-1's first failed: its others wait behind it
     assert [t for t, _ in platform.accepted] == ["other"]
     clock.advance(timedelta(seconds=5))

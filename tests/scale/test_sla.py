@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.app import Casebot
 from bot.clock import FakeClock
 from bot.config import Config
+from bot.exchange import Context, Reply
 from bot.messages import Kind, Message, TargetKind
 from bot.ports import DeliveryContext, PlatformRef
-from commands.api import Context, Reply
+from entrypoints.bootstrap import Casebot
 from storage.db import Database
 from storage.models import Case, CaseEvent, Timer
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from bot import timers
-from bot.app import Casebot
 from bot.clock import FakeClock
 from bot.config import Config
+from bot.delivery import timers
 from bot.work import Work
+from entrypoints.bootstrap import Casebot
 from storage.db import Database
 from storage.models import Case, Timer
 
@@ -24,9 +24,6 @@ async def _probe(w: Work, case: Case | None, p: dict) -> None:
     if p.get("explode"):
         raise RuntimeError("boom")
     FIRED.append((str(p.get("tag", "")), int(p["n"])))
-
-
-timers.register("test_probe", _probe)
 
 
 async def _add(db: Database, n: int, due, **payload) -> None:  # type: ignore[no-untyped-def]
@@ -68,20 +65,22 @@ async def test_a_dead_workers_timer_is_taken_over_after_its_lease(
     clock = FakeClock()
     a = Casebot(config, sdb, clock=clock, worker_id="a")
     b = Casebot(config, sdb, clock=clock, worker_id="b")
-    a.timer_lease = b.timer_lease = timedelta(seconds=30)
+    for x in (a, b):
+        x.runtime.timer_handlers["test_probe"] = _probe
+    a.runtime.timer_lease = b.runtime.timer_lease = timedelta(seconds=30)
     FIRED.clear()
     await _add(sdb, 1, clock.now(), tag="lease")
-    claimed = await timers.claim(sdb, clock.now(), "a", lease=a.timer_lease)
+    claimed = await timers.claim(sdb, clock.now(), "a", lease=a.runtime.timer_lease)
     assert len(claimed) == 1
     # "a" dies. Before the lease ends nobody else may take the timer …
     clock.advance(timedelta(seconds=29))
-    assert await b.fire_due() == 0
+    assert await b.runtime.fire_due() == 0
     # … after it, "b" does, and fires it once.
     clock.advance(timedelta(seconds=2))
-    assert await b.fire_due() == 1
+    assert await b.runtime.fire_due() == 1
     assert FIRED == [("lease", 0)]
     # "a" was only slow, not dead: it finds the timer no longer its own.
-    assert await timers.fire(a, claimed[0].id, "a") is False
+    assert await timers.fire(a.units, a.runtime.timer_handlers, claimed[0].id, "a") is False
     assert FIRED == [("lease", 0)]
     async with sdb.read() as s:
         timer = (await s.scalars(select(Timer))).one()
@@ -91,12 +90,13 @@ async def test_a_dead_workers_timer_is_taken_over_after_its_lease(
 async def test_a_failing_handler_is_retried_then_given_up(sdb: Database, config: Config) -> None:
     clock = FakeClock()
     bot = Casebot(config, sdb, clock=clock, worker_id="w")
-    bot.timer_lease = timedelta(seconds=10)
+    bot.runtime.timer_handlers["test_probe"] = _probe
+    bot.runtime.timer_lease = timedelta(seconds=10)
     await _add(sdb, 1, clock.now(), explode=True)
     for _ in range(timers.MAX_ATTEMPTS):
-        assert await bot.fire_due() == 1  # claimed, the handler fails, it rolls back
+        assert await bot.runtime.fire_due() == 1  # claimed, the handler fails, it rolls back
         clock.advance(timedelta(seconds=11))
-    assert await bot.fire_due() == 0
+    assert await bot.runtime.fire_due() == 0
     async with sdb.read() as s:
         timer = (await s.scalars(select(Timer))).one()
     assert (timer.state, timer.attempts) == ("failed", timers.MAX_ATTEMPTS)

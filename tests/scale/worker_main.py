@@ -1,6 +1,6 @@
 """A real ``casebot worker`` process for the multi-process tests.
 
-It runs :func:`bot.worker.run_worker` against the test database (and Redis), with a
+It runs :func:`entrypoints.worker.run_worker` against the test database (and Redis), with a
 platform adapter that posts every notification to a fake platform over HTTP, a timer
 kind ``scale_probe`` whose effect is a row in ``scale_effects`` plus a notification, and
 optionally an HTTP endpoint that feeds ``/case`` commands in, as a platform would.
@@ -18,21 +18,19 @@ import asyncio
 import os
 import signal
 import sys
-from typing import Any
 
 import aiohttp
 import structlog
 from aiohttp import web
 from sqlalchemy import text
 
-from bot import timers
-from bot.app import Casebot
+from bot.delivery.pacing import Limit
+from bot.exchange import Context
 from bot.messages import Kind, Message, Target
-from bot.pacing import Limit
 from bot.ports import DeliveryContext, DeliveryError, PlatformRef
 from bot.work import Work
-from bot.worker import run_worker
-from commands.api import Context
+from entrypoints.bootstrap import Casebot
+from entrypoints.worker import run_worker
 from storage.models import Case
 from tests.scale.conftest import scale_config
 
@@ -52,7 +50,6 @@ async def probe(w: Work, case: Case | None, p: dict) -> None:
     w.notify(m)
 
 
-timers.register("scale_probe", probe)
 WORKER = ""
 
 
@@ -111,14 +108,14 @@ async def main() -> None:
     platform = HttpPlatform(args.platform, args.id, args.die_after_accepted)
     runners: list[web.AppRunner] = []
 
-    async def outbound(bot: Casebot) -> list[Any]:
+    async def outbound(bot: Casebot) -> None:
         bot.register_adapter(platform)
-        return [platform.close]
 
     async def setup(bot: Casebot) -> None:
-        if bot.pacer is not None:
+        bot.runtime.timer_handlers["scale_probe"] = probe
+        if bot.runtime.pacer is not None:
             n, s = args.pace.split("/")
-            bot.pacer.limits = {"slack": (Limit(int(n), float(s)),)}
+            bot.runtime.pacer.limits = {"slack": (Limit(int(n), float(s)),)}
         port = 0
         if args.inbound:
             runner = web.AppRunner(inbound_app(bot))
@@ -134,6 +131,7 @@ async def main() -> None:
             scale_config(), args.db, args.redis, outbound=outbound, setup=setup, worker_id=args.id
         )
     finally:
+        await platform.close()
         for r in runners:
             await r.cleanup()
 

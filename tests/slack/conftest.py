@@ -1,6 +1,7 @@
-"""Fixtures for the Slack adapter: the real core on SQLite, the adapter serving on
-127.0.0.1 (HTTP or Socket Mode), a fake Slack Web API on 127.0.0.1, and a driver that
-plays Slack's side of the wire."""
+"""Fixtures for the Slack adapter: the real core on SQLite, the Slack platform started
+on it the way ``casebot run`` starts it (serving on 127.0.0.1 over HTTP, or over Socket
+Mode), a fake Slack Web API on 127.0.0.1, and a driver that plays Slack's side of the
+wire."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from adapters.slack import SlackRunner, start_slack
-from bot.app import Casebot
+from adapters.slack import SlackPlatform, from_env
+from adapters.slack.listeners import Listeners
 from bot.clock import FakeClock
 from bot.config import Config, load_config
+from bot.ports import PlatformOptions
+from entrypoints.bootstrap import Casebot
 from tests.slack.driver import SIGNING_SECRET, SlackDriver
 from tests.slack.fake_slack import FakeSlack
 
@@ -37,7 +40,7 @@ class World:
     bot: Casebot
     fake: FakeSlack
     slack: SlackDriver
-    runner: SlackRunner
+    platform: SlackPlatform
     clock: FakeClock
     sleeps: list[float] = field(default_factory=list)
 
@@ -45,15 +48,20 @@ class World:
     def config(self) -> Config:
         return self.bot.config
 
+    @property
+    def listeners(self) -> Listeners:
+        assert self.platform.listeners is not None, "the platform receives Slack's requests"
+        return self.platform.listeners
+
     async def settle(self) -> None:
         """Let everything the last request started finish: the adapter's after-ack work,
         then the core's outbox and due timers, until nothing moves."""
         for _ in range(50):
-            await self.runner.idle()
+            await self.platform.idle()
             before = len(self.fake.calls)
             await self.bot.drain()
-            await self.runner.idle()
-            if len(self.fake.calls) == before and self.runner.tasks.busy == 0:
+            await self.platform.idle()
+            if len(self.fake.calls) == before and self.platform.tasks.busy == 0:
                 return
         raise AssertionError("the Slack adapter and the core did not settle")
 
@@ -119,17 +127,18 @@ async def _world(bot: Casebot, fake: FakeSlack, *, socket: bool) -> AsyncIterato
         sleeps.append(seconds)
 
     env = slack_env(fake, SLACK_APP_TOKEN="xapp-test-token") if socket else slack_env(fake)
-    runner = await start_slack(
-        bot, http=not socket, host="127.0.0.1", port=0, environ=env, sleep=no_wait
-    )
-    driver = SlackDriver(fake, url=runner.url)
+    options = PlatformOptions(http=not socket, host="127.0.0.1", port=0)
+    platform = from_env(env, options, sleep=no_wait)
+    await bot.start_platform(platform)
+    assert bot.runtime.platforms["slack"] is platform
+    driver = SlackDriver(fake, url=platform.url)
     assert isinstance(bot.clock, FakeClock)
-    world = World(bot, fake, driver, runner, bot.clock, sleeps)
+    world = World(bot, fake, driver, platform, bot.clock, sleeps)
     try:
         yield world
     finally:
         await driver.close()
-        await runner.stop()
+        await bot.stop_platforms()
 
 
 @pytest.fixture

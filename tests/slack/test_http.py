@@ -44,7 +44,7 @@ async def test_url_verification_is_answered_and_health_reported(world: World) ->
     assert answer.json() == {"challenge": challenge["challenge"]}
 
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{world.runner.url}/healthz") as resp:
+        async with http.get(f"{world.platform.url}/healthz") as resp:
             assert resp.status == 200
             assert (await resp.json())["ok"] is True
 
@@ -55,7 +55,7 @@ async def test_requests_are_acknowledged_at_once_while_the_core_is_busy(world: W
     await world.slack.command(CUSTOMER, "open Reports are empty", channel=SHARED)
     await world.settle()
     alert = world.fake.posts(TRIAGE, top=True)[0]
-    world.runner.listeners.settings = replace(world.runner.listeners.settings, submit_budget=0.05)
+    world.listeners.settings = replace(world.listeners.settings, submit_budget=0.05)
 
     async with world.bot.db.transaction():  # the core cannot write until this ends
         command = await world.slack.command(CUSTOMER, "open Exports time out", channel=SHARED)

@@ -44,7 +44,7 @@ def test_the_bot_has_exactly_the_scopes_its_features_need() -> None:
     events = MANIFEST["settings"]["event_subscriptions"]["bot_events"]
     needed = {"commands"}
     needed |= {s for s in METHOD_SCOPES.values() if s}
-    needed |= {EVENT_SCOPES[e] for e in events if EVENT_SCOPES[e]}
+    needed |= {s for e in events if (s := EVENT_SCOPES[e])}
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
 
 

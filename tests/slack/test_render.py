@@ -12,8 +12,6 @@ from adapters.slack.render import MAX_BLOCKS, render_message, render_reply
 from adapters.slack.text import clip_escaped, escape, from_slack
 from bot.messages import Action, Field, Kind, Message, Style, Target
 
-USERS = {"eve": "U0EVE", "slack:U0DORA": "U0DORA"}
-
 INJECTIONS = [
     "<!channel>",
     "<!here>",
@@ -23,12 +21,6 @@ INJECTIONS = [
     "<#C0APPSTRIAGE>",
     "<https://evil.example|click me>",
 ]
-
-
-def user_of(person_id: str) -> str | None:
-    if person_id.startswith("slack:"):
-        return person_id.split(":", 1)[1]
-    return USERS.get(person_id)
 
 
 def everything(kind: Kind, **kw: object) -> Message:
@@ -57,7 +49,7 @@ def unescaped_markup(text: str) -> list[str]:
 
 @pytest.mark.parametrize("kind", list(Kind))
 def test_every_kind_renders_valid_block_kit_with_a_fallback(kind: Kind) -> None:
-    rendered = render_message(everything(kind), user_of)
+    rendered = render_message(everything(kind))
     assert rendered.text.startswith("CASE-3: sync stalls")
     assert "Account: Umbrella Labs" in rendered.text
     data = json.loads(wire(rendered.blocks))
@@ -67,7 +59,7 @@ def test_every_kind_renders_valid_block_kit_with_a_fallback(kind: Kind) -> None:
 
 
 def test_a_card_has_a_header_and_fields_side_by_side() -> None:
-    data = json.loads(wire(render_message(everything(Kind.TRIAGE_ALERT), user_of).blocks))
+    data = json.loads(wire(render_message(everything(Kind.TRIAGE_ALERT)).blocks))
     assert [b["type"] for b in data] == ["header", "section", "section", "actions"]
     assert data[0]["text"]["type"] == "plain_text"
     assert data[0]["text"]["text"] == ":inbox_tray: CASE-3: sync stalls"
@@ -76,7 +68,7 @@ def test_a_card_has_a_header_and_fields_side_by_side() -> None:
 
 def test_a_thread_update_is_one_line_of_text() -> None:
     msg = Message(Kind.CASE_UPDATE, Target.case_staff("CASE-3"), "Note from Eve", "rebooted it")
-    data = json.loads(wire(render_message(msg, user_of).blocks))
+    data = json.loads(wire(render_message(msg).blocks))
     assert data == [
         {
             "type": "section",
@@ -90,7 +82,7 @@ def test_long_fields_get_a_full_width_section() -> None:
     msg = everything(
         Kind.ESCALATION_DM, fields=[Field("Severity", "S1"), Field("Timeline", timeline)]
     )
-    data = json.loads(wire(render_message(msg, user_of).blocks))
+    data = json.loads(wire(render_message(msg).blocks))
     assert data[2]["fields"][0]["text"] == "*Severity*\nS1"
     assert data[3]["text"]["text"].startswith("*Timeline*\n11-02 09:00")
 
@@ -104,29 +96,36 @@ def test_user_text_can_never_ping_or_link(typed: str) -> None:
         fields=[Field(f"label {typed}", f"value {typed}")],
         actions=[Action("case:CASE-3:kb_accept:KB-1", f"This solved it {typed}")],
     )
-    rendered = render_message(msg, user_of)
+    rendered = render_message(msg)
     out = wire(rendered.blocks) + rendered.text
     assert unescaped_markup(out) == []
     assert escape(typed) in out
     assert "&amp; more" in out
 
 
-def test_only_the_mentions_the_core_asked_for_are_real() -> None:
+def test_only_the_mentions_the_core_resolved_are_real() -> None:
     msg = everything(
         Kind.ASSIGNMENT_PING, text="for <@U0FINN>", mentions=["eve", "slack:U0DORA", "nobody"]
     )
-    rendered = render_message(msg, user_of)
+    # The delivery context's mention_users: the Slack users of eve and slack:U0DORA
+    # (nobody has no Slack user).
+    rendered = render_message(msg, ("U0EVE", "U0DORA"))
     out = wire(rendered.blocks)
     assert unescaped_markup(out) == ["<@U0EVE>", "<@U0DORA>"]
-    assert rendered.text.startswith("<@U0EVE> <@U0DORA> nobody CASE-3")
+    assert rendered.text.startswith("<@U0EVE> <@U0DORA> CASE-3")
     assert "&lt;@U0FINN&gt;" in out
+
+
+def test_a_user_id_that_is_not_one_never_becomes_markup() -> None:
+    rendered = render_message(everything(Kind.ASSIGNMENT_PING), ("U0EVE> <!channel", "U0EVE"))
+    out = wire(rendered.blocks) + rendered.text
+    assert unescaped_markup(out) == ["<@U0EVE>", "<@U0EVE>"]  # blocks, then fallback text
+    assert "U0EVE&gt; &lt;!channel" in out
 
 
 def test_mrkdwn_is_verbatim_so_slack_parses_nothing_by_itself() -> None:
     data = json.loads(
-        wire(
-            render_message(everything(Kind.INFO_REQUEST, text="see #general @here"), user_of).blocks
-        )
+        wire(render_message(everything(Kind.INFO_REQUEST, text="see #general @here")).blocks)
     )
     texts = [b["text"] for b in data if b["type"] == "section" and "text" in b]
     assert texts and all(t["verbatim"] is True for t in texts)
@@ -140,7 +139,7 @@ def test_block_kit_limits_are_kept_by_clipping() -> None:
         fields=[Field(f"F{i}", "v") for i in range(25)],
         actions=[Action(f"case:CASE-3:rate:{i}", "L" * 100) for i in range(30)],
     )
-    rendered = render_message(msg, user_of)
+    rendered = render_message(msg)
     data = json.loads(wire(rendered.blocks))  # to_dict validates every limit
     assert len(data) <= MAX_BLOCKS
     assert len(data[0]["text"]["text"]) <= 150
@@ -161,7 +160,7 @@ def test_the_survey_prompt_has_five_rating_buttons() -> None:
         actions=[Action(f"case:CASE-3:rate:{n}", str(n)) for n in range(1, 6)],
         case_key="CASE-3",
     )
-    data = json.loads(wire(render_message(msg, user_of).blocks))
+    data = json.loads(wire(render_message(msg).blocks))
     assert [e["text"]["text"] for e in data[-1]["elements"]] == ["1", "2", "3", "4", "5"]
 
 

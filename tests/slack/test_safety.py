@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from adapters.slack.dedupe import RecentGuard
+from adapters.common import RecentKeys
 from tests.slack.conftest import (
     COLLEAGUE,
     CUSTOMER,
@@ -59,7 +59,7 @@ async def test_a_redelivered_event_has_one_effect(world: World) -> None:
     assert first.status == retry.status == 200
     await world.settle()
     # After a restart the adapter remembers nothing; the core still refuses a second effect.
-    world.runner.listeners.deliveries = RecentGuard(60)
+    world.listeners.deliveries = RecentKeys(60)
     again = await world.slack.post(body, "application/json", headers={"X-Slack-Retry-Num": "2"})
     assert again.status == 200
     await world.settle()
@@ -80,7 +80,7 @@ async def test_a_redelivered_command_opens_one_case(world: World) -> None:
     )
     assert [a.status for a in answers] == [200, 200]
     await world.settle()
-    world.runner.listeners.deliveries = RecentGuard(60)  # as after a restart
+    world.listeners.deliveries = RecentKeys(60)  # as after a restart
     await world.slack.post(body, form, headers={"X-Slack-Retry-Num": "2"})
     await world.settle()
     assert len(world.fake.posts(TRIAGE, top=True)) == 1
@@ -101,7 +101,7 @@ async def test_a_double_click_claims_once_and_answers_once(world: World) -> None
 
     # A click from the stale copy of the message, after the guard's few seconds: the
     # core's state machine refuses a second effect, and says why.
-    world.runner.listeners.clicks = RecentGuard(3)
+    world.listeners.clicks = RecentKeys(3)
     await world.slack.click(ENGINEER, TRIAGE, stale, "case:CASE-1:claim")
     await world.slack.click(ENGINEER2, TRIAGE, stale, "case:CASE-1:claim")
     await world.settle()
@@ -234,7 +234,7 @@ async def test_a_429_is_retried_after_retry_after_and_nothing_is_dropped(world: 
     await world.later(timedelta(seconds=31))
     assert len([m for m in world.fake.posts(SHARED, top=True) if "CASE-2 opened" in m["text"]]) == 1
     assert len([m for m in world.fake.posts(TRIAGE, top=True) if "CASE-2" in m["text"]]) == 1
-    assert await world.bot.failed_outbox() == []
+    assert await world.bot.runtime.failed_outbox() == []
 
 
 async def test_a_modal_opens_even_when_views_open_is_rate_limited(world: World) -> None:

@@ -9,7 +9,7 @@ from tests.slack.conftest import CUSTOMER, ENGINEER, SHARED, TRIAGE, World
 async def test_socket_mode_connects_and_acknowledges_every_envelope(socket_world: World) -> None:
     world = socket_world
     fake = world.fake
-    assert world.runner.mode == "socket" and world.runner.url is None
+    assert world.platform.mode == "socket" and world.platform.url is None
     opened = fake.calls_to("apps.connections.open")
     assert len(opened) == 1 and opened[0].token == "xapp-test-token"
     assert fake.calls[0].method == "auth.test" and fake.calls[0].token == "xoxb-test-token"

@@ -12,7 +12,7 @@ from adapters.slack.views import (
     modal_errors,
     submitted_values,
 )
-from commands.api import CaseLine, HomeView, Option, Prompt, PromptField
+from bot.exchange import CaseLine, HomeView, Option, Prompt, PromptField
 
 OPEN = Prompt(
     form_id="open",

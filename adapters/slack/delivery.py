@@ -1,22 +1,25 @@
 """Messages out: the core's neutral messages posted (or edited) in Slack.
 
-Where each message goes follows ``docs/adapters.md``: a person → a DM with the bot; a
-team → its configured Slack channel; the customer side of a case → the thread under
-the customer-facing case message (``CASE_OPENED`` creates it in the channel the case
-was opened in, or in a DM with the customer when the bot cannot post there); the staff
-side → the triage alert's thread. ``update=True`` with a previous ref edits the message
-in place (``chat.update``), falling back to a new post if the old one is gone.
+Every address comes resolved in the :class:`~bot.ports.DeliveryContext`: a person →
+a DM with ``ctx.address`` (their Slack user id); a team → ``ctx.address`` (its
+channel); the customer side of a case → the thread under the customer-facing case
+message (``CASE_OPENED`` creates it in ``ctx.origin_channel``, or in a DM with
+``ctx.customer_user`` when the bot cannot post there); the staff side →
+``ctx.staff_thread`` (the triage alert's thread), else ``ctx.team_channel``. The people
+to ping are ``ctx.mention_users``. ``update=True`` with a previous ref edits the
+message in place (``chat.update``), falling back to a new post if the old one is gone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from adapters.common import RecentKeys
 from adapters.slack.client import SlackApi, delivery_error, error_code
 from adapters.slack.people import PLATFORM, Directory
 from adapters.slack.render import Rendered, render_message
@@ -34,11 +37,25 @@ _CANNOT_EDIT = frozenset({"message_not_found", "cant_update_message", "channel_n
 
 STAFF_THREADS_KEPT = 10_000
 
-Place = tuple[str, str | None]  # (channel, thread ts); channel may be "@U…" for a DM
+
+@dataclass(frozen=True)
+class Place:
+    """Somewhere to post: a channel (maybe a thread in it), or a DM with ``user``."""
+
+    channel: str | None = None
+    thread: str | None = None
+    user: str | None = None
+
+    @classmethod
+    def of_thread(cls, ref: PlatformRef) -> Place:
+        return cls(ref.channel, ref.thread_id or ref.message_id)
+
+    def __str__(self) -> str:
+        return self.channel or f"the DM with {self.user}"
 
 
-class SlackAdapter:
-    """``bot.ports.PlatformAdapter`` for Slack."""
+class SlackDelivery:
+    """How the Slack platform delivers (:meth:`bot.ports.Platform.deliver`)."""
 
     name = PLATFORM
 
@@ -52,9 +69,8 @@ class SlackAdapter:
         self.api = api
         self.directory = directory
         self.on_delivered = on_delivered
-        self._dm_channels: dict[str, str] = {}
         # The staff thread of recent cases, as seen while delivering (for "Join").
-        self._staff_threads: OrderedDict[str, PlatformRef] = OrderedDict()
+        self._staff_threads: RecentKeys[str, PlatformRef] = RecentKeys(size=STAFF_THREADS_KEPT)
 
     async def deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef | None:
         try:
@@ -69,7 +85,7 @@ class SlackAdapter:
         return ref
 
     async def _deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef:
-        rendered = render_message(message, self.directory.slack_user)
+        rendered = render_message(message, ctx.mention_users)
         if message.update and ctx.previous is not None:
             try:
                 await self.api.web.chat_update(
@@ -86,7 +102,7 @@ class SlackAdapter:
                 # Where it was: top level, or in the thread it was a reply in.
                 prev = ctx.previous
                 thread = prev.thread_id if prev.thread_id != prev.message_id else None
-                places = [(prev.channel, thread), *self._places(message, ctx)]
+                places = [Place(prev.channel, thread), *self._places(message, ctx)]
                 return await self._post_first(places, rendered, message)
         return await self._post_first(self._places(message, ctx), rendered, message)
 
@@ -95,13 +111,13 @@ class SlackAdapter:
     ) -> PlatformRef:
         """Post in the first of ``places`` the bot may post in."""
         last: SlackApiError | None = None
-        for channel, thread in places:
+        for place in places:
             try:
-                return await self._post(channel, thread, rendered)
+                return await self._post(place, rendered)
             except SlackApiError as exc:
                 if error_code(exc) not in _CANNOT_POST_HERE:
                     raise
-                log.info("cannot post %s in %s (%s)", message.kind, channel, error_code(exc))
+                log.info("cannot post %s in %s (%s)", message.kind, place, error_code(exc))
                 last = exc
         if last is not None:
             raise last
@@ -111,44 +127,45 @@ class SlackAdapter:
             permanent=True,
         )
 
-    def _places(self, message: Message, ctx: DeliveryContext) -> list[Place]:
+    @staticmethod
+    def _places(message: Message, ctx: DeliveryContext) -> list[Place]:
         """Where the message may go, best first."""
-        target = message.target
-        config = self.directory.config
-        if target.kind == TargetKind.PERSON:
-            user = self.directory.slack_user(target.id)
-            return [(f"@{user}", None)] if user else []
-        if target.kind == TargetKind.TEAM:
-            team = config.team(target.id)
-            channel = team.channels.get(PLATFORM) if team else None
-            return [(channel, None)] if channel else []
-        if target.kind == TargetKind.CASE_STAFF:
+        kind = message.target.kind
+        if kind == TargetKind.PERSON:
+            return [Place(user=ctx.address)] if ctx.address else []
+        if kind == TargetKind.TEAM:
+            return [Place(ctx.address)] if ctx.address else []
+        if kind == TargetKind.CASE_STAFF:
             if ctx.staff_thread is not None:
-                return [_thread_of(ctx.staff_thread)]
-            return [(ctx.team_channel, None)] if ctx.team_channel else []
+                return [Place.of_thread(ctx.staff_thread)]
+            return [Place(ctx.team_channel)] if ctx.team_channel else []
         # The customer's side of the case.
         if ctx.customer_thread is not None and message.kind != Kind.CASE_OPENED:
-            return [_thread_of(ctx.customer_thread)]
+            return [Place.of_thread(ctx.customer_thread)]
         places: list[Place] = []
         if ctx.origin_channel:
-            places.append((ctx.origin_channel, None))
+            places.append(Place(ctx.origin_channel))
         if ctx.customer_user:
-            places.append((f"@{ctx.customer_user}", None))
+            places.append(Place(user=ctx.customer_user))
         return places
 
-    async def _post(self, channel: str, thread: str | None, rendered: Rendered) -> PlatformRef:
-        if channel.startswith("@"):
-            channel = await self.dm_channel(channel[1:])
+    async def _post(self, place: Place, rendered: Rendered) -> PlatformRef:
+        channel = place.channel
+        if channel is None:
+            assert place.user is not None
+            channel = await self.directory.dm_channel(place.user)
         response = await self.api.web.chat_postMessage(
             channel=channel,
-            thread_ts=thread,
+            thread_ts=place.thread,
             text=rendered.text,
             blocks=rendered.block_dicts(),
             unfurl_links=False,
             unfurl_media=False,
         )
         ts = str(response["ts"])
-        return PlatformRef(channel=str(response["channel"]), message_id=ts, thread_id=thread or ts)
+        return PlatformRef(
+            channel=str(response["channel"]), message_id=ts, thread_id=place.thread or ts
+        )
 
     def _remember_staff_thread(
         self, message: Message, ctx: DeliveryContext, ref: PlatformRef
@@ -159,10 +176,7 @@ class SlackAdapter:
         if thread is None and message.kind == Kind.TRIAGE_ALERT and not message.update:
             thread = ref
         if thread is not None:
-            self._staff_threads.pop(message.case_key, None)
-            self._staff_threads[message.case_key] = thread
-            while len(self._staff_threads) > STAFF_THREADS_KEPT:
-                self._staff_threads.popitem(last=False)
+            self._staff_threads.put(message.case_key, thread)
 
     async def staff_thread_link(self, case_key: str) -> str | None:
         """A link to the case's staff thread, if this process has seen it."""
@@ -178,18 +192,5 @@ class SlackAdapter:
             return None
         return str(response.get("permalink") or "") or None
 
-    async def dm_channel(self, user_id: str) -> str:
-        """The DM between the bot and ``user_id`` (``conversations.open``, cached)."""
-        channel = self._dm_channels.get(user_id)
-        if channel is None:
-            response = await self.api.web.conversations_open(users=user_id)
-            channel = str(response["channel"]["id"])
-            self._dm_channels[user_id] = channel
-        return channel
 
-
-def _thread_of(ref: PlatformRef) -> Place:
-    return ref.channel, ref.thread_id or ref.message_id
-
-
-__all__ = ["SlackAdapter"]
+__all__ = ["Place", "SlackDelivery"]

@@ -1,0 +1,113 @@
+"""Who works a case: claiming, assigning, and the case's area and severity."""
+
+from __future__ import annotations
+
+from bot import templates as t
+from bot.actors import ENGINEERING, Actor, Role
+from bot.errors import Refusal
+from bot.lifecycle import ACTIVE, Act, State, next_state
+from bot.policy import Deed
+from bot.terms import SEVERITIES, raise_severity
+from bot.work import Work
+from storage.models import Case, PersonRow
+
+
+async def claim(w: Work, actor: Actor, key: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.CLAIM, case)
+    if case.assignee_id == actor.id and case.state in ACTIVE:
+        raise Refusal(f"{case.key} is already yours.")
+    if case.assignee_id and case.state in ACTIVE:
+        name = await w.person_name(case.assignee_id)
+        raise Refusal(f"{case.key} is already claimed by {name}.")
+    next_state(case.key, case.state, Act.CLAIM)
+    await assign_to(w, case, actor.id, actor, "claimed")
+    return f"{case.key} is yours."
+
+
+async def assign(w: Work, actor: Actor, key: str, person_id: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.ASSIGN, case)
+    person = w.config.person(person_id)
+    if person is None or Role(person.role) not in ENGINEERING:
+        raise Refusal(f"'{person_id}' is not an engineer.")
+    if case.assignee_id == person.id:
+        raise Refusal(f"{case.key} is already assigned to {person.name}.")
+    next_state(case.key, case.state, Act.ASSIGN)
+    await assign_to(w, case, person.id, actor, "assigned")
+    return f"{case.key} is now assigned to {person.name}."
+
+
+async def assign_to(w: Work, case: Case, engineer_id: str, actor: Actor, how: str) -> None:
+    """Give ``case`` to ``engineer_id`` (no checks: the callers made them) and tell
+    the engineer, the team, the customer and whoever had it before."""
+    to = State.ASSIGNED if case.state == State.TRIAGED else State(case.state)
+    previous = case.assignee_id
+    case.assignee_id = engineer_id
+    # Claimed or assigned before the triage alert went out (during the knowledge
+    # wait): the alert is posted now rather than edited, so the case gets its staff thread.
+    alert_posted = case.routed_at is not None
+    case.routed_at = case.routed_at or w.now
+    name = await w.person_name(engineer_id)
+    w.move(case, actor, to, how, name)
+    if case.assigned_at is None or to != State.ASSIGNED:
+        case.assigned_at = case.assigned_at or w.now
+    row = await w.session.get(PersonRow, engineer_id)
+    if row is not None:
+        row.last_assigned_at = w.now
+    by = "casebot (best skill match)" if actor.is_system else actor.name
+    w.notify(t.assignment_ping(w.config, case, engineer_id, by), case)
+    w.notify(
+        t.triage_alert(
+            w.config, case, list(case.kb_suggested or []), [], claimed_by=name, update=alert_posted
+        ),
+        case,
+    )
+    w.notify(t.case_status(w.config, case, name, f"{name} is working on your case."), case)
+    if previous and previous != engineer_id:
+        w.notify(t.to_person(previous, case, f"{case.key} was reassigned to {name}."), case)
+
+
+async def change_area(w: Work, actor: Actor, key: str, area: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.AREA, case)
+    if case.state not in ACTIVE:
+        raise Refusal(f"{case.key} is closed; its area can't change.")
+    a = w.config.area(area)
+    if a is None:
+        raise Refusal(
+            f"There is no product area '{area}' "
+            f"(known: {', '.join(x.key for x in w.config.product_areas)})."
+        )
+    old_team = case.team
+    case.area, case.team = a.key, a.team
+    w.event(case, actor, "area_changed", a.key)
+    if old_team != a.team and case.routed_at is not None:
+        w.notify(t.triage_alert(w.config, case, list(case.kb_suggested or []), []), case)
+    return f"{case.key} is now in {a.name} ({a.team})."
+
+
+async def change_severity(w: Work, actor: Actor, key: str, severity: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.SEVERITY, case)
+    sev = severity.upper()
+    if sev not in SEVERITIES:
+        raise Refusal(
+            f"'{severity}' is not a severity: use {SEVERITIES[0]} (highest) to {SEVERITIES[-1]}."
+        )
+    if case.state not in ACTIVE:
+        raise Refusal(f"{case.key} is closed; its severity can't change.")
+    if sev == case.severity:
+        raise Refusal(f"{case.key} is already {sev}.")
+    old = case.severity
+    case.severity = sev
+    w.event(case, actor, "severity_changed", f"{old} → {sev}")
+    w.notify(t.to_staff(case, f"{case.key} severity {old} → {sev} by {actor.name}"), case)
+    return f"{case.key} severity is now {sev}."
+
+
+async def raise_case_severity(w: Work, actor: Actor, key: str) -> str:
+    """One level up (the escalation message's button)."""
+    case = await w.case(key, lock=False)
+    w.require(actor, Deed.SEVERITY, case)
+    return await change_severity(w, actor, key, raise_severity(case.severity))

@@ -1,0 +1,180 @@
+"""Ending a case, and bringing it back: the customer confirms or rejects a resolution
+or withdraws, engineers close duplicates, the chase closes the unresponsive, and a
+resolved case reopens within the reopen window."""
+
+from __future__ import annotations
+
+from bot import templates as t
+from bot.actors import SYSTEM, Actor
+from bot.cases.chase import stop_chase
+from bot.cases.opening import route
+from bot.cases.survey import ask_survey
+from bot.errors import Refusal
+from bot.lifecycle import Act, State, next_state
+from bot.policy import Deed
+from bot.work import Work
+from storage.models import Case
+
+CLOSE_WORDS = {
+    "withdrawn": "Withdrawn by the customer.",
+    "unresponsive": "Closed: we did not hear back after several reminders. "
+    "Open a new case whenever you're ready.",
+}
+
+
+async def confirm(w: Work, actor: Actor, key: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.CONFIRM, case)
+    to = next_state(case.key, case.state, Act.CONFIRM)
+    await stop_chase(w, case)
+    case.close_reason = "resolved"
+    case.closed_at = w.now
+    w.move(case, actor, to, "confirmed", case.proposed_resolution or "")
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            "Resolved: confirmed by the customer.",
+        ),
+        case,
+    )
+    if case.assignee_id:
+        w.notify(
+            t.to_person(
+                case.assignee_id,
+                case,
+                f"{actor.name} confirmed the resolution: {case.key} is resolved.",
+            ),
+            case,
+        )
+    # The knowledge base (an observer) drafts an article from it before the commit.
+    w.tell("resolved", case)
+    ask_survey(w, case)
+    return f"Thank you! {case.key} is resolved."
+
+
+async def reject(w: Work, actor: Actor, key: str, reason: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.REJECT, case)
+    if not reason.strip():
+        raise Refusal(f"Please say why it doesn't solve it: `/case reject {case.key} <reason>`.")
+    to = next_state(case.key, case.state, Act.REJECT)
+    await stop_chase(w, case)
+    case.rejection_reason = reason.strip()
+    w.move(case, actor, to, "rejected", reason.strip())
+    if case.assignee_id:
+        w.notify(
+            t.to_person(
+                case.assignee_id,
+                case,
+                f"{actor.name} rejected the resolution of {case.key}",
+                reason.strip(),
+                ping=True,
+            ),
+            case,
+        )
+    w.notify(t.to_staff(case, f"Resolution rejected by {actor.name}", reason.strip()), case)
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            "Back with your engineer after your answer.",
+        ),
+        case,
+    )
+    return f"Understood. {case.key} is back with its engineer."
+
+
+async def withdraw(w: Work, actor: Actor, key: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.WITHDRAW, case)
+    to = next_state(case.key, case.state, Act.WITHDRAW)
+    await close(w, case, actor, to, "withdrawn")
+    return f"{case.key} is withdrawn and closed."
+
+
+async def duplicate(w: Work, actor: Actor, key: str, other_key: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.DUPLICATE, case)
+    other = await w.case(other_key)
+    if other.id == case.id:
+        raise Refusal("A case can't be a duplicate of itself.")
+    to = next_state(case.key, case.state, Act.DUPLICATE)
+    case.duplicate_of = other.key
+    await close(w, case, actor, to, "duplicate", survey=False, note=f"duplicate of {other.key}")
+    w.event(other, actor, "duplicate_linked", case.key)
+    return f"{case.key} closed as a duplicate of {other.key}."
+
+
+async def close_unresponsive(w: Work, case: Case) -> None:
+    to = next_state(case.key, case.state, Act.CLOSE_UNRESPONSIVE)
+    await close(w, case, SYSTEM, to, "unresponsive", note="no answer after the chase sequence")
+
+
+async def close(
+    w: Work, case: Case, actor: Actor, to: State, reason: str, survey: bool = True, note: str = ""
+) -> None:
+    """Close ``case`` for ``reason`` (no checks: the callers made them): timers stop,
+    the customer and the engineer hear of it, and the survey goes out."""
+    await stop_chase(w, case)
+    await w.cancel_timers(case, "knowledge_wait", "escalation_followup")
+    case.close_reason = reason
+    case.closed_at = w.now
+    w.move(case, actor, to, f"closed_{reason}", note)
+    words = (
+        f"Closed as a duplicate of {case.duplicate_of}."
+        if reason == "duplicate"
+        else CLOSE_WORDS.get(reason, f"Closed ({reason}).")
+    )
+    w.notify(
+        t.case_status(w.config, case, await w.person_name(case.assignee_id), words),
+        case,
+    )
+    if case.assignee_id and actor.id != case.assignee_id:
+        w.notify(t.to_person(case.assignee_id, case, f"{case.key} closed ({reason})", note), case)
+    if survey:
+        ask_survey(w, case)
+
+
+async def reopen(w: Work, actor: Actor, key: str, reason: str) -> str:
+    case = await w.case(key)
+    w.require(actor, Deed.REOPEN, case)
+    to = next_state(case.key, case.state, Act.REOPEN)
+    window = w.config.support.reopen_window
+    resolved_at = case.resolved_at or case.closed_at
+    if resolved_at is None or window.after(resolved_at, w.config.support.tz) < w.now:
+        raise Refusal(
+            f"{case.key} was resolved more than {window} ago and can't be reopened; "
+            "please open a new case."
+        )
+    case.close_reason = None
+    case.closed_at = None
+    case.resolved_at = None
+    case.reopened_at = w.now
+    # An article that "solved" it did not after all: the next resolution earns a draft.
+    case.kb_article_key = None
+    if case.assignee_id is None:
+        # Solved by an article, never worked: triage it like a new case.
+        w.move(case, actor, State.TRIAGED, "reopened", reason)
+        case.routed_at = None
+        await route(w, case)
+    else:
+        w.move(case, actor, to, "reopened", reason)
+        w.notify(
+            t.to_person(
+                case.assignee_id, case, f"{actor.name} reopened {case.key}", reason, ping=True
+            ),
+            case,
+        )
+        w.notify(
+            t.case_status(
+                w.config,
+                case,
+                await w.person_name(case.assignee_id),
+                "Reopened: back with your engineer.",
+            ),
+            case,
+        )
+    return f"{case.key} is reopened."

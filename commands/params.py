@@ -1,0 +1,82 @@
+"""Typed parameters of the ``/case`` commands: what a parameter is, how it is written in
+a usage line, and how a value (typed text, a Discord option, a button's argument, a
+form field) becomes the value a handler gets. One grammar for every door."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from bot import identity
+from bot.config import Config
+from bot.errors import Refusal
+from bot.exchange import PersonRef
+from bot.keys import normalize_key
+
+
+class Kind(StrEnum):
+    CASE = "case"  # CASE-12 (autocompleted on Discord)
+    ENG = "eng"  # ENG-3
+    KB = "kb"  # KB-7
+    TEXT = "text"  # free text
+    CHOICE = "choice"  # one of fixed words (checked by the use case, listed to platforms)
+    AREA = "area"  # a configured product area
+    RATING = "rating"  # a whole number from 1 to 5
+    PERSON = "person"  # a configured person: id, name, mention or a platform user
+
+
+KEY_PREFIX = {Kind.CASE: "CASE", Kind.ENG: "ENG", Kind.KB: "KB"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: Kind
+    describe: str  # one line for people (Discord shows it under the option)
+    required: bool = True
+    # The rest of a typed line, spacing kept. A missing required rest is "" and the use
+    # case answers with its own words ("Nothing to send: …").
+    rest: bool = False
+    choices: tuple[str, ...] = ()
+    placeholder: str = ""  # how the usage line writes it, when not the default
+    max_length: int = 3000
+
+    @property
+    def usage(self) -> str:
+        if self.placeholder:
+            word = self.placeholder
+        elif self.kind in KEY_PREFIX:
+            return f"{KEY_PREFIX[self.kind]}-n"
+        elif self.kind == Kind.CHOICE:
+            word = "|".join(self.choices)
+        elif self.kind == Kind.RATING:
+            word = "1-5"
+        else:
+            word = self.name
+        return f"<{word}>" if self.required else f"[{word}]"
+
+    def coerce(self, value: Any, config: Config, platform: str) -> Any:
+        """The value a handler gets; a :class:`Refusal` when it can't be one."""
+        if value is None:
+            return "" if self.kind in (Kind.TEXT, Kind.CHOICE, Kind.AREA) else None
+        if self.kind in KEY_PREFIX:
+            return normalize_key(str(value), KEY_PREFIX[self.kind])
+        if self.kind == Kind.RATING:
+            if isinstance(value, int):
+                return value
+            text = str(value).strip()
+            if not text.lstrip("-").isdigit():
+                raise ValueError(text)
+            return int(text)
+        if self.kind == Kind.PERSON:
+            if isinstance(value, PersonRef):
+                person = config.person_by_identity(value.platform, value.user_id)
+                if person is None:
+                    raise Refusal(
+                        f"That {value.platform.title()} user isn't anyone casebot knows: "
+                        "pick an engineer from the configuration."
+                    )
+                return person.id
+            return identity.resolve_person(config, str(value), platform)
+        return str(value) if self.rest else str(value).strip()

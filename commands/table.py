@@ -1,0 +1,318 @@
+"""The ``/case`` command table: every subcommand once, with its typed parameters.
+
+Everything about a subcommand is its entry here: its name (``eng status`` is the
+``status`` subcommand of the ``eng`` group), the policy deed it is (who may use it is
+the policy table's answer, never a list here), its parameters, the line ``/case help``
+shows, the handler, and the ``section`` a platform that must group subcommands
+(Discord: 25 per level) files it under. The text parser, the buttons, the forms and
+Discord's generated command tree all read this table; a new subcommand is one entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.policy import Deed
+from bot.terms import ENG_STATUSES, SEVERITIES
+from commands import handlers as h
+from commands.handlers import Handler
+from commands.params import Kind, Param
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "claim", or "group sub" ("eng status")
+    deed: Deed
+    does: str  # the help line
+    params: tuple[Param, ...]
+    handler: Handler
+    reads_only: bool = False  # no de-duplication, no case lock
+    hidden: bool = False  # reached by buttons and forms only (not in help, not typed)
+    section: str | None = None  # the group a platform with limits files it under
+
+    @property
+    def group(self) -> str | None:
+        return self.name.split(" ", 1)[0] if " " in self.name else None
+
+    @property
+    def word(self) -> str:
+        """The last word of the name: the subcommand within its group."""
+        return self.name.rsplit(" ", 1)[-1]
+
+    @property
+    def usage(self) -> str:
+        return " ".join([self.name, *(p.usage for p in self.params)])
+
+    @property
+    def fixed(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if not p.rest)
+
+    @property
+    def rest(self) -> Param | None:
+        return next((p for p in self.params if p.rest), None)
+
+
+CASE = Param("case", Kind.CASE, "The case, e.g. CASE-12")
+ISSUE = Param("issue", Kind.ENG, "The engineering issue, e.g. ENG-3")
+DRAFT = Param("draft", Kind.KB, "The draft, e.g. KB-7")
+
+
+def text(name: str, describe: str, *, required: bool = True, placeholder: str = "") -> Param:
+    return Param(name, Kind.TEXT, describe, required, rest=True, placeholder=placeholder)
+
+
+COMMANDS: tuple[Command, ...] = (
+    # -- anyone / customers --------------------------------------------------------------
+    Command(
+        "open",
+        Deed.OPEN,
+        "open a case (no title: the form)",
+        (text("title", "A one-line summary (leave empty for the full form)", required=False),),
+        h.open_,
+    ),
+    Command("list", Deed.LIST, "your account's cases (staff: the open cases)", (), h.list_, True),
+    Command("show", Deed.SHOW, "one case with its timeline", (CASE,), h.show, True),
+    Command(
+        "reply",
+        Deed.REPLY,
+        "a message on the case",
+        (CASE, text("text", "Your message")),
+        h.reply,
+    ),
+    Command("confirm", Deed.CONFIRM, "accept the proposed resolution", (CASE,), h.confirm),
+    Command(
+        "reject",
+        Deed.REJECT,
+        "refuse the proposed resolution",
+        (CASE, text("reason", "Why it does not solve the problem")),
+        h.reject,
+    ),
+    Command(
+        "escalate",
+        Deed.ESCALATE,
+        "escalate to your CSM",
+        (CASE, text("reason", "Why it needs attention")),
+        h.escalate,
+    ),
+    Command(
+        "reopen",
+        Deed.REOPEN,
+        "reopen a resolved case",
+        (CASE, text("reason", "What is still wrong")),
+        h.reopen,
+    ),
+    Command("withdraw", Deed.WITHDRAW, "close your case yourself", (CASE,), h.withdraw),
+    Command(
+        "follow",
+        Deed.FOLLOW,
+        "hear about an engineering issue",
+        (ISSUE,),
+        h.follow,
+        section="eng",
+    ),
+    Command("unfollow", Deed.FOLLOW, "stop following it", (ISSUE,), h.unfollow, section="eng"),
+    Command(
+        "survey",
+        Deed.SURVEY,
+        "rate how we handled a case",
+        (
+            CASE,
+            Param("rating", Kind.RATING, "1 very unsatisfied … 5 very satisfied"),
+            text("comment", "Anything to add", required=False),
+        ),
+        h.survey,
+    ),
+    Command(
+        "feedback",
+        Deed.FEEDBACK,
+        "tell us anything, any time",
+        (text("text", "Your feedback"),),
+        h.feedback,
+    ),
+    # -- staff ---------------------------------------------------------------------------
+    Command(
+        "queue",
+        Deed.QUEUE,
+        "assigned to me, waiting for triage, waiting on customers",
+        (),
+        h.queue,
+        True,
+    ),
+    Command("claim", Deed.CLAIM, "take a case", (CASE,), h.claim),
+    Command(
+        "assign",
+        Deed.ASSIGN,
+        "give a case to an engineer",
+        (CASE, Param("engineer", Kind.PERSON, "Who takes it", placeholder="person")),
+        h.assign,
+    ),
+    Command(
+        "area",
+        Deed.AREA,
+        "correct the product area",
+        (CASE, Param("area", Kind.AREA, "The product area")),
+        h.area,
+        section="triage",
+    ),
+    Command(
+        "severity",
+        Deed.SEVERITY,
+        "correct the severity",
+        (
+            CASE,
+            Param(
+                "level", Kind.CHOICE, "S1 (highest) … S4", choices=SEVERITIES, placeholder="S1-S4"
+            ),
+        ),
+        h.severity,
+        section="triage",
+    ),
+    Command("replicating", Deed.REPLICATING, "start replication", (CASE,), h.replicating),
+    Command(
+        "need-info",
+        Deed.NEED_INFO,
+        "ask the customer; starts the chase",
+        (CASE, text("question", "What you need to know")),
+        h.need_info,
+    ),
+    Command(
+        "propose",
+        Deed.PROPOSE,
+        "propose a resolution to confirm",
+        (CASE, text("resolution", "The resolution")),
+        h.propose,
+    ),
+    Command(
+        "defect",
+        Deed.LOG_ENG,
+        "log a defect with engineering",
+        (CASE, text("title", "The defect")),
+        h.defect,
+        section="eng",
+    ),
+    Command(
+        "enhancement",
+        Deed.LOG_ENG,
+        "log an enhancement request",
+        (CASE, text("title", "The enhancement")),
+        h.enhancement,
+        section="eng",
+    ),
+    Command(
+        "link",
+        Deed.LINK,
+        "link to an existing engineering issue",
+        (CASE, ISSUE),
+        h.link,
+        section="eng",
+    ),
+    Command(
+        "note",
+        Deed.NOTE,
+        "an internal note (never shown to the customer)",
+        (CASE, text("text", "The note")),
+        h.note,
+    ),
+    Command(
+        "called",
+        Deed.CALLED,
+        "record a phone call",
+        (
+            CASE,
+            Param(
+                "outcome",
+                Kind.CHOICE,
+                "Did you reach the customer?",
+                choices=("reached", "not-reached"),
+            ),
+            text("note", "What was said", required=False),
+        ),
+        h.called,
+    ),
+    Command(
+        "duplicate",
+        Deed.DUPLICATE,
+        "close as a duplicate of another case",
+        (CASE, Param("of", Kind.CASE, "The case it duplicates")),
+        h.duplicate,
+        section="triage",
+    ),
+    Command("eng list", Deed.ENG, "the ranked engineering backlog", (), h.eng_list, True),
+    Command("eng show", Deed.ENG, "one engineering issue", (ISSUE,), h.eng_show, True),
+    Command(
+        "eng status",
+        Deed.ENG,
+        "change an engineering issue's status",
+        (
+            ISSUE,
+            Param("status", Kind.CHOICE, "The new status", choices=ENG_STATUSES),
+            text("note", "What changed", required=False),
+        ),
+        h.eng_status,
+    ),
+    Command(
+        "kb search",
+        Deed.KB,
+        "search the knowledge base",
+        (text("query", "Words to look for", placeholder="words"),),
+        h.kb_search,
+        True,
+    ),
+    Command("kb drafts", Deed.KB, "drafts waiting for review", (), h.kb_drafts, True),
+    Command("kb publish", Deed.KB, "publish a draft article", (DRAFT,), h.kb_publish),
+    Command("kb discard", Deed.KB, "discard a draft article", (DRAFT,), h.kb_discard),
+    Command(
+        "ack",
+        Deed.ACK,
+        "acknowledge an escalation",
+        (CASE, text("note", "A note for the customer", required=False)),
+        h.ack,
+    ),
+    Command("stats", Deed.STATS, "how support is doing", (), h.stats, True),
+    # -- reached by buttons and forms only -------------------------------------------------
+    Command(
+        "kb-accept",
+        Deed.ANSWER_KB,
+        "close the case with a suggested article",
+        (CASE, Param("article", Kind.KB, "The article that solved it")),
+        h.kb_accept,
+        hidden=True,
+    ),
+    Command(
+        "kb-reject", Deed.ANSWER_KB, "none of the articles helps", (CASE,), h.kb_reject, hidden=True
+    ),
+    Command("raise", Deed.SEVERITY, "raise the severity one level", (CASE,), h.raise_, hidden=True),
+    Command("join", Deed.JOIN, "join the case's threads", (CASE,), h.join, hidden=True),
+    Command(
+        "comment",
+        Deed.SURVEY,
+        "a comment on your survey answer",
+        (CASE, text("comment", "Anything to add", required=False)),
+        h.comment,
+        hidden=True,
+    ),
+)
+
+BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
+GROUPS: dict[str, tuple[Command, ...]] = {}
+for _c in COMMANDS:
+    if _c.group:
+        GROUPS[_c.group] = (*GROUPS.get(_c.group, ()), _c)
+# A group typed alone runs its default subcommand, if it has one.
+GROUP_DEFAULT = {"eng": "eng list"}
+ALIASES = {
+    "needinfo": "need-info",
+    "need_info": "need-info",
+    "replicate": "replicating",
+    "enh": "enhancement",
+    "acknowledge": "ack",
+    "close": "withdraw",
+}
+
+
+def find(name: str) -> Command | None:
+    return BY_NAME.get(ALIASES.get(name, name))
+
+
+def visible() -> list[Command]:
+    return [c for c in COMMANDS if not c.hidden]

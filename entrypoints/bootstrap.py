@@ -1,0 +1,128 @@
+"""The composition root: the one place that builds a casebot process.
+
+It makes the database, the coordination (in-process, or Redis when asked), the runtime
+(outbox and timers, with its unit-of-work factory), registers the observers and the
+timer handlers, and builds the command layer that platforms are started with. The
+CLI, the worker, the demo and the tests all hold a :class:`Casebot`; nothing in
+``bot/`` or ``commands/`` builds any of this itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import suppress
+
+from sqlalchemy.exc import IntegrityError
+
+from bot import cases, knowledge, sla
+from bot.clock import SystemClock
+from bot.config import Config
+from bot.delivery.runtime import Runtime
+from bot.delivery.timers import Handler
+from bot.ports import Clock, Coordination, Outlet, Platform
+from commands.invoke import CaseCommands
+from storage.accounts import sync_people
+from storage.coordination import LocalCoordination
+from storage.db import Database, database_url_from_env
+
+
+def timer_handlers() -> dict[str, Handler]:
+    """Every timer kind and what fires it: the one table."""
+    return {**cases.TIMER_HANDLERS, **sla.TIMER_HANDLERS}
+
+
+class Casebot:
+    """One casebot process: ``runtime`` (background work), ``commands`` (the core that
+    platforms call) and the platforms it runs."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        clock: Clock | None = None,
+        worker_id: str | None = None,
+        coordination: Coordination | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.clock: Clock = clock or SystemClock()
+        self.runtime = Runtime(
+            db,
+            config,
+            self.clock,
+            coordination or LocalCoordination(),
+            timer_handlers=timer_handlers(),
+            observers=[sla.ServiceLevels(), knowledge.KnowledgeDrafts()],
+            worker_id=worker_id,
+        )
+        self.units = self.runtime.units
+        self.commands = CaseCommands(self.units)
+        self.running: list[Platform] = []
+
+    @classmethod
+    async def create(
+        cls,
+        config: Config,
+        database_url: str | None = None,
+        clock: Clock | None = None,
+        migrate: bool = True,
+        worker_id: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Casebot:
+        db = Database(database_url or database_url_from_env())
+        if migrate:
+            await db.migrate_once()
+        bot = cls(config, db, clock, worker_id)
+        bot.runtime.tune(env)
+        await bot.sync_config()
+        return bot
+
+    async def sync_config(self) -> None:
+        """Accounts and people in the database follow the configuration."""
+        for attempt in range(3):
+            try:
+                await sync_people(self.db, self.config)
+                return
+            except IntegrityError:
+                # Another worker starting at the same moment inserted the same rows.
+                if attempt == 2:
+                    raise
+
+    async def attach_coordination(self, coordination: Coordination) -> None:
+        """Share de-duplication, case locks, rate windows and wake-ups with other
+        workers (``storage.coordination.attach_redis(bot, url)``)."""
+        await self.runtime.attach_coordination(coordination)
+
+    # -- platforms --------------------------------------------------------------------------
+
+    def register_adapter(self, outlet: Outlet) -> None:
+        """Deliver to ``outlet`` (a platform's delivery side, or a test's recorder)."""
+        self.runtime.add_platform(outlet)
+
+    async def start_platform(self, platform: Platform) -> None:
+        """Start ``platform`` with the core and deliver its notifications."""
+        await platform.start(self.commands)
+        self.running.append(platform)
+        self.runtime.add_platform(platform)
+
+    async def stop_platforms(self) -> None:
+        while self.running:
+            platform = self.running.pop()
+            self.runtime.platforms.pop(platform.name, None)
+            with suppress(Exception):
+                await platform.stop()
+
+    # -- the runtime ------------------------------------------------------------------------
+
+    async def drain(self, max_rounds: int = 200) -> None:
+        await self.runtime.drain(max_rounds)
+
+    async def start(self) -> None:
+        await self.runtime.start()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.runtime.stop(grace)
+
+    async def close(self) -> None:
+        await self.stop_platforms()
+        await self.runtime.close()
