@@ -162,12 +162,13 @@ def deeds_for(role: Role | str) -> list[Deed]:
 
 
 def can_see(actor: Actor, subject: Subject) -> bool:
-    """Staff see every case; customers see their own account's."""
-    return (
-        actor.is_staff
-        or actor.is_system
-        or (actor.is_customer and actor.account_key == subject.account_key)
-    )
+    """Engineers and the lead see every case; a CSM the cases of the accounts they look
+    after; customers their own account's."""
+    if actor.is_system or actor.is_engineer:
+        return True
+    if actor.role == Role.CSM:
+        return subject.csm_id == actor.id
+    return actor.is_customer and actor.account_key == subject.account_key
 
 
 def refusal(actor: Actor, deed: Deed, subject: Subject | None = None) -> str | None:
@@ -177,6 +178,8 @@ def refusal(actor: Actor, deed: Deed, subject: Subject | None = None) -> str | N
     r = RULES[deed]
     key = subject.key if subject else ""
     if subject is not None and not can_see(actor, subject):
+        if actor.role == Role.CSM:
+            return f"{subject.key} belongs to an account you don't look after."
         # The words of a missing case: a customer learns nothing of other accounts,
         # not even that the key exists.
         return f"There is no case {subject.key}."
@@ -221,8 +224,8 @@ def require(actor: Actor, deed: Deed, subject: Subject | None = None) -> None:
 
 
 def require_visible(actor: Actor, subject: Subject) -> None:
-    if not can_see(actor, subject):
-        raise Refusal(f"There is no case {subject.key}.")
+    """Refuse unless ``actor`` may see the case at all (``show``)."""
+    require(actor, Deed.SHOW, subject)
 
 
 def audience_may(roles: Iterable[Role], deed: Deed) -> bool:

@@ -58,6 +58,9 @@ class DeliveryContext:
     team_channel: str | None = None
     # The case's account's own channel on this platform, if it has one.
     account_channel: str | None = None
+    # The team's staff-only channel on this platform (``teams[].staff_channels``), if any:
+    # where staff threads go when customers can see the team channel.
+    staff_channel: str | None = None
     # Stable across retries of this one notification (the outbox row id): a platform
     # idempotency key (Discord's nonce) can be derived from it.
     delivery_id: str | None = None

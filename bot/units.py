@@ -11,7 +11,7 @@ before it commits, finish; the bootstrap registers them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -60,11 +60,12 @@ class Units:
         event_id: str | None = None,
         *,
         case_key: str | None = None,
+        case_keys: Sequence[str] = (),
         origin_channel: str | None = None,
     ) -> AsyncIterator[Work]:
         if event_id and await self.coordination.seen(event_id):
             raise Duplicate(event_id)
-        async with self.case_lock(case_key):
+        async with self.case_locks([case_key, *case_keys]):
             async with self.db.transaction() as s:
                 if event_id:
                     await self._mark(s, event_id)
@@ -94,16 +95,20 @@ class Units:
             raise Duplicate(event_id) from None
 
     @asynccontextmanager
-    async def case_lock(self, case_key: str | None) -> AsyncIterator[None]:
-        """Hold a case across workers (a no-op without a key). Taken before the
-        database transaction, never inside one, so it cannot deadlock with row locks."""
-        if not case_key:
+    async def case_locks(self, keys: Sequence[str | None]) -> AsyncIterator[None]:
+        """Hold every case a request touches, always in the same order (by key), so two
+        requests naming the same cases the other way round take turns."""
+        names = sorted({k for k in (_lock_name(key) for key in keys) if k})
+        async with AsyncExitStack() as stack:
+            for name in names:
+                await stack.enter_async_context(self.coordination.lock(name))
             yield
-            return
-        try:
-            name = "case:" + normalize_key(case_key, "CASE")
-        except Refusal:
-            yield
-            return
-        async with self.coordination.lock(name):
-            yield
+
+
+def _lock_name(key: str | None) -> str | None:
+    if not key:
+        return None
+    try:
+        return "case:" + normalize_key(key, "CASE")
+    except Refusal:
+        return None

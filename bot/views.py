@@ -25,6 +25,20 @@ from storage.models import Case, CaseEvent, Conversation, SurveyAnswer
 LIST_LIMIT = 25
 
 
+def accounts_seen(w: Work, a: Actor) -> list[str] | None:
+    """The accounts whose cases ``a`` may see, or None for all (the policy's
+    ``can_see`` as a filter on a query)."""
+    if a.is_customer:
+        return [a.account_key] if a.account_key else []
+    if a.role == Role.CSM:
+        return [acc.key for acc in w.config.accounts if acc.csm == a.id]
+    return None
+
+
+def _seen(stmt: Select[Any], accounts: list[str] | None) -> Select[Any]:
+    return stmt if accounts is None else stmt.where(Case.account_key.in_(accounts))
+
+
 def state_words(state: str) -> str:
     return STATE_WORDS[State(state)]
 
@@ -35,10 +49,8 @@ async def _line(w: Work, c: Case) -> str:
 
 
 async def case_list(w: Work, a: Actor) -> str:
-    stmt = select(Case).order_by(Case.id.desc()).limit(LIST_LIMIT)
-    if a.is_customer:
-        stmt = stmt.where(Case.account_key == a.account_key)
-    else:
+    stmt = _seen(select(Case).order_by(Case.id.desc()).limit(LIST_LIMIT), accounts_seen(w, a))
+    if not a.is_customer:
         stmt = stmt.where(Case.state.in_([s.value for s in ACTIVE]))
     rows = (await w.session.scalars(stmt)).all()
     if not rows:
@@ -84,9 +96,10 @@ async def case_page(w: Work, a: Actor, key: str) -> str:
     return "\n".join(lines)
 
 
-async def _lines(w: Work, stmt: Select[Any]) -> list[CaseLine]:
+async def _lines(w: Work, stmt: Select[Any], accounts: list[str] | None = None) -> list[CaseLine]:
     cases: Sequence[Case]
     out = []
+    stmt = _seen(stmt, accounts)
     cases = (await w.session.scalars(stmt.order_by(Case.severity, Case.id))).all()
     for c in cases:
         account = w.config.account(c.account_key)
@@ -111,6 +124,7 @@ async def home(w: Work, a: Actor) -> HomeView:
         mine = select(Case).where(Case.account_key == a.account_key, Case.state.in_(active))
         return HomeView(f"{a.name}'s cases", [("Open cases", await _lines(w, mine))])
     waiting = [s.value for s in WAITING_ON_CUSTOMER]
+    seen = accounts_seen(w, a)
     sections = [
         (
             "Assigned to me",
@@ -119,7 +133,9 @@ async def home(w: Work, a: Actor) -> HomeView:
         (
             "Waiting for triage",
             await _lines(
-                w, select(Case).where(Case.state == State.TRIAGED, Case.assignee_id.is_(None))
+                w,
+                select(Case).where(Case.state == State.TRIAGED, Case.assignee_id.is_(None)),
+                seen,
             ),
         ),
         (
@@ -129,10 +145,7 @@ async def home(w: Work, a: Actor) -> HomeView:
     ]
     if policy.role_may(a.role, Deed.ACK):
         esc = select(Case).where(Case.escalation_level > 0, Case.state.in_(active))
-        if a.role == Role.CSM:
-            mine_ = [acc.key for acc in w.config.accounts if acc.csm == a.id]
-            esc = esc.where(Case.account_key.in_(mine_))
-        sections.append(("Escalated", await _lines(w, esc)))
+        sections.append(("Escalated", await _lines(w, esc, seen)))
     return HomeView(f"{a.name}'s queue", sections)
 
 
@@ -181,9 +194,7 @@ async def stats(w: Work, a: Actor) -> str:
 
 async def case_choices(w: Work, a: Actor, prefix: str) -> list[tuple[str, str]]:
     """Cases ``a`` can see whose key or title holds ``prefix`` (autocomplete)."""
-    stmt = select(Case).order_by(Case.id.desc()).limit(LIST_LIMIT)
-    if a.is_customer:
-        stmt = stmt.where(Case.account_key == a.account_key)
+    stmt = _seen(select(Case).order_by(Case.id.desc()).limit(LIST_LIMIT), accounts_seen(w, a))
     p = prefix.strip().upper()
     if p:
         stmt = stmt.where(or_(Case.key.like(f"%{p}%"), func.upper(Case.title).like(f"%{p}%")))

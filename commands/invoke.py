@@ -6,7 +6,7 @@ input back into text, queries the database or decides who may do what."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -23,7 +23,7 @@ from bot.policy import Deed
 from bot.units import Units
 from bot.work import Work
 from commands import buttons, forms
-from commands.params import Kind
+from commands.params import Kind, clean
 from commands.parse import parse
 from commands.table import BY_NAME, Command, find, visible
 
@@ -61,11 +61,13 @@ class CaseCommands:
         *,
         mutating: bool = True,
         case_key: str | None = None,
+        also: Sequence[str] = (),
     ) -> Reply:
         try:
             async with self.units.work(
                 ctx.event_id if mutating else None,
                 case_key=case_key if mutating else None,
+                case_keys=also if mutating else (),
                 origin_channel=ctx.channel_id,
             ) as w:
                 actor = await actor_for(w.session, w.config, ctx)
@@ -83,6 +85,7 @@ class CaseCommands:
 
     async def run(self, ctx: Context, text: str) -> Reply:
         """``/case <text>``."""
+        text = clean(text)
         if not text.strip():
             return await self.open_prompt(ctx)
         if text.strip().lower() == "help":
@@ -108,6 +111,13 @@ class CaseCommands:
         if command.name == "open" and not form and not str(args.get("title") or "").strip():
             return await self.open_prompt(ctx)
         key = views.lenient_case_key(args.get("case"))
+        # Every case the command names is held, in one order (duplicate names two).
+        others = [
+            k
+            for p in command.params
+            if p.kind == Kind.CASE and p.name != "case"
+            if (k := views.lenient_case_key(args.get(p.name)))
+        ]
 
         async def go(w: Work, a: Actor) -> str:
             if not policy.role_may(a.role, command.deed):
@@ -118,7 +128,9 @@ class CaseCommands:
                 )
             return await command.handler(w, a, self.typed(command, args, ctx))
 
-        return await self.execute(ctx, go, mutating=not command.reads_only, case_key=key)
+        return await self.execute(
+            ctx, go, mutating=not command.reads_only, case_key=key, also=others
+        )
 
     def typed(self, command: Command, args: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -181,8 +193,9 @@ class CaseCommands:
 
     async def submit(self, ctx: Context, form_id: str, values: Mapping[str, str]) -> Reply:
         """A submitted form: its answers are the arguments of its command."""
+        values = {k: clean(v or "") for k, v in values.items()}
         if form_id == "open":
-            args = {k: (v or "").strip() for k, v in values.items()}
+            args = {k: v.strip() for k, v in values.items()}
             return await self.call(ctx, OPEN, args, form=True)
         kind, _, key = form_id.partition(":")
         form = forms.case_forms(self.config).get(kind)
@@ -196,6 +209,7 @@ class CaseCommands:
     async def thread_message(self, ctx: Context, text: str) -> Reply | None:
         """A plain message: if it was written in a case conversation, it is a customer
         reply (from the customer's side) or what staff say there."""
+        text = clean(text)
         if not text.strip():
             return None
         try:

@@ -4,6 +4,7 @@ form field) becomes the value a handler gets. One grammar for every door."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,16 @@ class Kind(StrEnum):
     AREA = "area"  # a configured product area
     RATING = "rating"  # a whole number from 1 to 5
     PERSON = "person"  # a configured person: id, name, mention or a platform user
+
+
+# Control characters (NUL and the C0/C1 set) have no meaning in what people type and
+# PostgreSQL refuses NUL in text: they are dropped on the way in. Newlines and tabs stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """User text as the core keeps it: without control characters."""
+    return _CONTROL.sub("", text)
 
 
 KEY_PREFIX = {Kind.CASE: "CASE", Kind.ENG: "ENG", Kind.KB: "KB"}
@@ -79,4 +90,4 @@ class Param:
                     )
                 return person.id
             return identity.resolve_person(config, str(value), platform)
-        return str(value) if self.rest else str(value).strip()
+        return clean(str(value)) if self.rest else clean(str(value)).strip()

@@ -38,7 +38,12 @@ BASE: dict[str, Any] = {
     "support": {"name": "Test Support", "timezone": "Europe/Rome"},
     "priority": {"tier_weight": {"enterprise": 3, "standard": 1}},
     "teams": [
-        {"key": "platform", "name": "Platform", "channels": {"slack": "C1", "discord": 111}},
+        {
+            "key": "platform",
+            "name": "Platform",
+            "channels": {"slack": "C1", "discord": 111},
+            "staff_channels": {"discord": 112},
+        },
         {"key": "billing", "name": "Billing", "channels": {"slack": "C2"}},
         {"key": "engineering", "name": "Engineering"},
     ],
@@ -138,7 +143,8 @@ def account(d: dict[str, Any], key: str) -> dict[str, Any]:
 @pytest.mark.skipif(not SHARED_EXAMPLE.exists(), reason="shared example file is absent")
 def test_shared_example_loads() -> None:
     config = load_config(SHARED_EXAMPLE)
-    assert config.warnings == []
+    # Its only warnings: Discord staff threads would sit where its customers can read them.
+    assert config.warnings and all(".staff_channels.discord: not set" in w for w in config.warnings)
     assert config.source == str(SHARED_EXAMPLE)
     assert config.support.tz == ROME
     assert [p.id for p in config.engineers()] == ["alice", "bruno", "chiara"]
@@ -691,3 +697,41 @@ def test_config_built_in_code_has_lookups() -> None:
     config.people.append(Person(id="zoe", name="Zoe", role="lead", identities={"slack": "U9"}))
     config.reindex()
     assert config.person("zoe") is not None
+
+
+# -- configurations that validate but would break casebot's promises -------------------
+
+
+def test_no_impacts_means_no_case_can_open() -> None:
+    d = data()
+    d["impacts"] = {}
+    assert any(e.startswith("impacts: at least one business impact") for e in errors_of(d))
+
+
+def test_nobody_to_escalate_to_is_refused() -> None:
+    d = data()
+    d["people"] = [p for p in d["people"] if p["role"] != "lead"]
+    for a in d["accounts"]:
+        if a.get("csm") == "lee":
+            a.pop("csm")
+    assert any(e.startswith("people: no one has the role lead") for e in errors_of(d))
+
+
+def test_an_account_channel_may_not_be_a_team_channel() -> None:
+    d = data()
+    account(d, "globex")["channels"] = {"slack": "C1"}  # the platform team's channel
+    assert any("channels.slack: 'C1' is also team platform's channel" in e for e in errors_of(d))
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x07", "\x1b"])
+def test_a_control_character_is_named_by_its_position(bad: str) -> None:
+    text = yaml.safe_dump(data(), sort_keys=False).replace("support:", f"support: {bad}", 1)
+    (error,) = errors_of(text)
+    assert error.startswith("line ") and "is not allowed in a configuration file" in error
+
+
+def test_staff_threads_customers_could_read_are_a_warning() -> None:
+    d = data()
+    del d["teams"][0]["staff_channels"]
+    warnings = parse(d).warnings
+    assert any("teams[0] (platform).staff_channels.discord: not set" in w for w in warnings)

@@ -89,6 +89,8 @@ def expected(deed: Deed, actor: Actor, s: Subject) -> bool:
     """The rule in words: who sees the case, then the role, then the relation."""
     if actor.role == C and s.account_key != actor.account_key:
         return False  # another account's case does not exist for them
+    if actor.role == M and s.csm_id != actor.id:
+        return False  # nor for the CSM of other accounts
     if actor.role not in WHO[deed]:
         return False
     if deed in HANDLER and actor.role != L:

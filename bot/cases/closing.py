@@ -10,7 +10,8 @@ from bot.cases.chase import stop_chase
 from bot.cases.opening import route
 from bot.cases.survey import ask_survey
 from bot.errors import Refusal
-from bot.lifecycle import Act, State, next_state
+from bot.keys import normalize_key
+from bot.lifecycle import ACTIVE, STATE_WORDS, Act, State, next_state
 from bot.policy import Deed
 from bot.work import Work
 from storage.models import Case
@@ -96,11 +97,27 @@ async def withdraw(w: Work, actor: Actor, key: str) -> str:
 
 
 async def duplicate(w: Work, actor: Actor, key: str, other_key: str) -> str:
-    case = await w.case(key)
+    # Both rows are locked in one order (by key), whichever way round they were named,
+    # so "A of B" and "B of A" at once take turns instead of deadlocking.
+    locked = {}
+    for k in sorted({normalize_key(key, "CASE"), normalize_key(other_key, "CASE")}):
+        locked[k] = await w.case(k)
+    case, other = locked[normalize_key(key, "CASE")], locked[normalize_key(other_key, "CASE")]
     w.require(actor, Deed.DUPLICATE, case)
-    other = await w.case(other_key)
     if other.id == case.id:
         raise Refusal("A case can't be a duplicate of itself.")
+    if other.account_key != case.account_key:
+        # The customer would be pointed at a case they cannot open.
+        raise Refusal(
+            f"{case.key} and {other.key} belong to different accounts: a duplicate stays "
+            "within one account. Link both to one engineering issue instead "
+            f"(`/case link {case.key} ENG-n`)."
+        )
+    if other.state not in ACTIVE:
+        raise Refusal(
+            f"{other.key} is {STATE_WORDS[State(other.state)]}: a case can only duplicate "
+            "an open one."
+        )
     to = next_state(case.key, case.state, Act.DUPLICATE)
     case.duplicate_of = other.key
     await close(w, case, actor, to, "duplicate", survey=False, note=f"duplicate of {other.key}")

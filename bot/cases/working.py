@@ -109,7 +109,11 @@ async def customer_message(w: Work, actor: Actor, case: Case, text: str, echo: b
     """The customer wrote on ``case`` (checked by the caller): an answer to our question
     moves it on, and the engineer and the staff thread hear of it."""
     w.event(case, actor, "customer_message", text)
-    if case.state in WAITING_ON_CUSTOMER:
+    if case.state == State.SOLUTION_PROPOSED:
+        # A comment is not the confirmation we wait for: the chase starts again, so the
+        # case never waits for an answer nobody asks for.
+        await start_chase(w, case)
+    elif case.state in WAITING_ON_CUSTOMER:
         await stop_chase(w, case)
     if case.state == State.WAITING_ON_CUSTOMER:
         w.move(case, actor, next_state(case.key, case.state, Act.CUSTOMER_ANSWER), "answered", text)

@@ -18,6 +18,7 @@ from bot.config.checks import (
     _pydantic_errors,
     _unknown_keys,
 )
+from bot.config.safety import safety_checks
 from bot.config.schema import Config
 
 DEFAULT_CONFIG_PATH = "examples/casebot.yml"
@@ -68,9 +69,14 @@ class _Loader(yaml.SafeLoader):
 
 
 def _read_yaml(text: str, source: str) -> tuple[Any, list[str]]:
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([_unreadable(text, exc)], source) from None
     try:
         return loader.get_single_data(), loader.duplicates
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([_unreadable(text, exc)], source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -80,6 +86,18 @@ def _read_yaml(text: str, source: str) -> tuple[Any, list[str]]:
         raise ConfigError([f"not valid YAML: {exc}"], source) from None
     finally:
         loader.dispose()
+
+
+def _unreadable(text: str, exc: yaml.reader.ReaderError) -> str:
+    """A character YAML may not hold (NUL, a control character), by line and column."""
+    before = text[: max(exc.position, 0)]
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    char = exc.character if isinstance(exc.character, str) else chr(int(exc.character or 0))
+    return (
+        f"line {line}, column {column}: the character {ord(char):#04x} is not allowed in a "
+        "configuration file (a control character or NUL; remove it)"
+    )
 
 
 # --------------------------------------------------------------------------- loading
@@ -115,7 +133,9 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         cross_errors, cross_warnings = _cross_check(_Parts.salvage(raw))
         raise ConfigError(errors + cross_errors, source, warnings + cross_warnings) from None
     cross_errors, cross_warnings = _cross_check(_Parts.of(config))
-    warnings += cross_warnings
+    safety_errors, safety_warnings = safety_checks(config)
+    cross_errors += safety_errors
+    warnings += cross_warnings + safety_warnings
     if errors or cross_errors:
         raise ConfigError(errors + cross_errors, source, warnings)
     config._source = source

@@ -104,6 +104,9 @@ class Team(_Model):
     key: Id
     name: str
     channels: dict[str, Id] = Field(default_factory=dict)
+    # A staff-only channel per platform for the case staff threads (internal notes), where
+    # the team channel is also seen by customers (Discord: the parent of their threads).
+    staff_channels: dict[str, Id] = Field(default_factory=dict)
 
 
 class ProductArea(_Model):

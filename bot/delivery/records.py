@@ -70,6 +70,7 @@ async def delivery_context(
         customer_user=await identity.platform_user(s, config, case.opener_id, platform),
         assignee_user=await identity.platform_user(s, config, case.assignee_id, platform),
         team_channel=team.channels.get(platform) if team else None,
+        staff_channel=_channel(team.staff_channels.get(platform) if team else None),
         account_channel=_channel(account.channels.get(platform) if account else None),
     )
 
@@ -83,8 +84,11 @@ async def address_of(
     if target.kind == TargetKind.PERSON:
         return await identity.platform_user(s, config, target.id, platform)
     if target.kind == TargetKind.TEAM:
+        # A team's staff-only channel, where it has one, carries what is internal.
         team = config.team(target.id)
-        channel = team.channels.get(platform) if team else None
+        if team is None:
+            return None
+        channel = team.staff_channels.get(platform) or team.channels.get(platform)
         return str(channel) if channel is not None else None
     return None
 
