@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot import kb_files
 from bot import templates as t
 from bot.actors import SYSTEM, Actor
 from bot.errors import Refusal
@@ -78,7 +79,7 @@ async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
     case.kb_article_key = None
     w.event(case, SYSTEM, "kb_draft", key, internal=True)
     if case.assignee_id:
-        w.notify(t.kb_draft(case, case.assignee_id, key, case.title), case)
+        w.notify(t.kb_draft(case, case.assignee_id, key, public_text(article)), case)
     return article
 
 
@@ -92,6 +93,50 @@ async def _article(w: Work, key: str) -> KbArticle:
     return article
 
 
+# The sections of an article, as `kb edit` names them.
+SECTIONS = ("title", *kb_files.SECTIONS)
+
+
+def public_text(article: KbArticle) -> str:
+    """What customers are shown of an article, section by section."""
+    lines = [f"{article.key}: {article.title}"]
+    for name in SECTIONS[1:]:
+        body = (getattr(article, name) or "").strip()
+        lines.append(f"{name.capitalize()}: {body or '(empty)'}")
+    return "\n".join(lines)
+
+
+async def show(w: Work, actor: Actor, key: str) -> str:
+    """``kb show``: the whole article as customers would read it, and its state."""
+    w.require(actor, Deed.KB)
+    article = await _article(w, key)
+    source = f", drafted from {article.source_case}" if article.source_case else ""
+    head = f"{article.key} ({article.status}{source})"
+    if article.status == ArticleStatus.DRAFT:
+        head += (
+            f". Correct it with `/case kb edit {article.key} <section> <text>` "
+            f"(sections: {', '.join(SECTIONS)}), then `/case kb publish {article.key}`."
+        )
+    return head + "\n" + public_text(article)
+
+
+async def edit(w: Work, actor: Actor, key: str, section: str, text: str) -> str:
+    """``kb edit``: rewrite one section of a draft before it becomes public."""
+    w.require(actor, Deed.KB)
+    article = await _article(w, key)
+    if article.status != ArticleStatus.DRAFT:
+        raise Refusal(f"{article.key} is {article.status}: only drafts are edited here.")
+    name = section.strip().lower()
+    if name not in SECTIONS:
+        raise Refusal(f"'{section}' is not a section: use one of {', '.join(SECTIONS)}.")
+    body = text.strip()
+    if not body and name == "title":
+        raise Refusal(f"A title can't be empty: `/case kb edit {article.key} title <text>`.")
+    setattr(article, name, body)
+    article.updated_at = w.now
+    return f"{article.key} {name} updated.\n" + public_text(article)
+
+
 async def publish(w: Work, actor: Actor, key: str) -> str:
     w.require(actor, Deed.KB)
     article = await _article(w, key)
@@ -99,7 +144,10 @@ async def publish(w: Work, actor: Actor, key: str) -> str:
         raise Refusal(f"{article.key} is {article.status}, not a draft.")
     article.status = ArticleStatus.PUBLISHED.value
     article.updated_at = w.now
-    return f"{article.key} is published: customers will find it from now on."
+    return (
+        f"{article.key} is published: customers will find it from now on. "
+        "This is what they see:\n" + public_text(article)
+    )
 
 
 async def discard(w: Work, actor: Actor, key: str) -> str:

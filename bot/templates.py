@@ -331,13 +331,15 @@ def survey_prompt(config: Config, case: Case) -> Message:
     )
 
 
-def kb_draft(case: Case, engineer_id: str, kb_key: str, title: str) -> Message:
+def kb_draft(case: Case, engineer_id: str, kb_key: str, text: str) -> Message:
+    """The draft written from a resolved case, in full: read it before it is public."""
     return to_person(
         engineer_id,
         case,
         f"Draft knowledge-base article {kb_key} from {case.key}",
-        f"{title}\nNo existing article solved {case.key}, so a draft was written from it. "
-        f"Publish it so the next customer finds it, or discard it.",
+        f"No existing article solved {case.key}, so a draft was written from it. Read it: "
+        "it becomes public, as it stands, when you publish it. Correct a section with "
+        f"`/case kb edit {kb_key} <section> <text>`, or discard it.\n{text}",
         Kind.KB_DRAFT,
         [
             Action(action_id("kb", kb_key, "publish"), "Publish", Style.PRIMARY),

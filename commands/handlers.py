@@ -177,6 +177,14 @@ async def kb_drafts(w: Work, a: Actor, args: Args) -> str:
     return await knowledge.drafts(w, a)
 
 
+async def kb_show(w: Work, a: Actor, args: Args) -> str:
+    return await knowledge.show(w, a, args["draft"])
+
+
+async def kb_edit(w: Work, a: Actor, args: Args) -> str:
+    return await knowledge.edit(w, a, args["draft"], args["section"], args["text"])
+
+
 async def kb_publish(w: Work, a: Actor, args: Args) -> str:
     return await knowledge.publish(w, a, args["draft"])
 

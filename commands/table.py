@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.knowledge import SECTIONS
 from bot.policy import Deed
 from bot.terms import ENG_STATUSES, SEVERITIES
 from commands import handlers as h
@@ -259,6 +260,30 @@ COMMANDS: tuple[Command, ...] = (
         True,
     ),
     Command("kb drafts", Deed.KB, "drafts waiting for review", (), h.kb_drafts, True),
+    Command(
+        "kb show",
+        Deed.KB,
+        "an article in full, as customers would read it",
+        (Param("draft", Kind.KB, "The article, e.g. KB-7"),),
+        h.kb_show,
+        True,
+    ),
+    Command(
+        "kb edit",
+        Deed.KB,
+        "correct one section of a draft before it is published",
+        (
+            DRAFT,
+            Param(
+                "section",
+                Kind.CHOICE,
+                "The section to rewrite",
+                choices=SECTIONS,
+            ),
+            text("text", "The new text of that section"),
+        ),
+        h.kb_edit,
+    ),
     Command("kb publish", Deed.KB, "publish a draft article", (DRAFT,), h.kb_publish),
     Command("kb discard", Deed.KB, "discard a draft article", (DRAFT,), h.kb_discard),
     Command(

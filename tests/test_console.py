@@ -271,7 +271,10 @@ async def test_messages_show_fields_and_how_to_press_their_buttons(db: Database)
     assert "[Publish: press KB-1 publish]  [Discard: press KB-1 discard]" in out
     await c.type("as alice")
     out = await c.type("press KB-1 publish")
-    assert out == "(only you see this) KB-1 is published: customers will find it from now on."
+    assert out.startswith(
+        "(only you see this) KB-1 is published: customers will find it from now on. "
+        "This is what they see:\nKB-1: Webhook endpoint returns 500\n"
+    )
     # Multi-line text stays indented under its title.
     out = await c.type(
         "as ivy",

@@ -93,3 +93,26 @@ async def test_control_characters_never_reach_the_database(db: Database) -> None
         titles = (await s.scalars(select(Case.title))).all()
     assert not any("\x00" in t or "\x07" in t for t in [*texts, *titles])
     assert "still broken" in texts and "and now?" in texts
+
+
+async def test_a_draft_is_read_and_corrected_before_it_becomes_public(db: Database) -> None:
+    d = await Dialog.start(db)
+    key = await d.working_case("gus", description="Our signing key is sk_live_SECRET123")
+    await d.say("alice", f"/case propose {key} Rotate the webhook secret")
+    await d.say("gus", f"/case confirm {key}")
+    (draft,) = [m for m in d.seen_by("alice") if m.kind == "kb_draft"]
+    kb = draft.title.split()[3]
+    # The draft arrives in full: what would become public is there to read.
+    assert "sk_live_SECRET123" in draft.text and "Rotate the webhook secret" in draft.text
+    shown = await d.say("alice", f"/case kb show {kb}")
+    assert shown.ok and "Symptoms: Our signing key is sk_live_SECRET123" in shown.text
+    edited = await d.say(
+        "alice", f"/case kb edit {kb} symptoms Webhook deliveries fail with HTTP 500"
+    )
+    assert edited.ok and "sk_live" not in edited.text
+    published = await d.say("alice", f"/case kb publish {kb}")
+    assert "This is what they see" in published.text
+    assert "Symptoms: Webhook deliveries fail with HTTP 500" in published.text
+    assert "sk_live" not in (await d.article(kb)).symptoms
+    refused = await d.say("alice", f"/case kb edit {kb} cause Too late")
+    assert not refused.ok and "only drafts are edited" in refused.text

@@ -284,7 +284,8 @@ MALFORMED = [
     (
         "alice",
         "kb",
-        "Usage: `/case kb search <words>`, `/case kb drafts`, "
+        "Usage: `/case kb search <words>`, `/case kb drafts`, `/case kb show KB-n`, "
+        "`/case kb edit KB-n <title|symptoms|cause|resolution> <text>`, "
         "`/case kb publish KB-n`, `/case kb discard KB-n`",
     ),
     ("alice", "kb search", "Search for something: `/case kb search <words>`."),

@@ -1128,7 +1128,10 @@ async def test_new_resolution_is_documented_in_the_knowledge_base(db: Database) 
     assert Kind.KB_SUGGESTIONS not in kinds(d.customer_thread(other))
 
     reply = await d.press("alice", "kb:KB-1:publish")
-    assert reply.ok and reply.text == "KB-1 is published: customers will find it from now on."
+    assert reply.ok and reply.text.startswith(
+        "KB-1 is published: customers will find it from now on. This is what they see:\n"
+        "KB-1: Webhook retries stop after an hour\n"
+    )
     third = await d.open_case("ian", "Webhook retries stop after a while", area="api")
     suggestions = of_kind(d.customer_thread(third), Kind.KB_SUGGESTIONS)[0]
     assert "KB-1 — Webhook retries stop after an hour" in suggestions.text

@@ -6,16 +6,18 @@ or the team's channel id, ``mention_users`` the people to ping and bring into a 
 ``customer_user`` / ``assignee_user`` / ``team_channel`` the case's.
 
 - ``person``: a DM to ``ctx.address``;
-- ``team``: the channel ``ctx.address``; a triage alert's ref names the
-  thread that will hang from it (on Discord a thread started from a message has the
+- ``team``: the channel ``ctx.address`` (the team's staff-only channel when
+  ``teams[].staff_channels.discord`` sets one, else its channel); a triage alert's ref
+  names the thread that will hang from it (on Discord a thread started from a message has the
   message's id), which the core keeps as the case's staff thread;
 - ``case_customer``: the case's **private thread** in the team channel (or in the
   account's own Discord channel when it has one, see :meth:`DiscordDelivery._case_parent`).
   ``CASE_OPENED`` creates it (not a channel per case: Discord caps a category at 50
   channels and a server at 500) and adds the customer; the assigned engineer, and anyone
   a message pings, are added as they appear. Without a thread, the customer gets a DM;
-- ``case_staff``: the staff thread under the triage alert (created on first use), else
-  the team channel.
+- ``case_staff``: the staff thread under the triage alert (created on first use, so in
+  the staff channel when there is one), else the staff channel, else the team channel.
+  A case thread never opens in the staff channel.
 
 Refs: ``channel`` is the channel posted in, or the thread's parent; ``thread_id`` the
 thread. Sends carry a nonce derived from the destination and the message, with
@@ -212,12 +214,13 @@ class DiscordDelivery:
             return PlatformRef(
                 channel=staff.channel, message_id=str(posted.id), thread_id=str(thread)
             )
-        if not ctx.team_channel:
+        channel = ctx.staff_channel or ctx.team_channel
+        if not channel:
             raise DeliveryError(
                 f"no Discord staff thread or team channel for {message.case_key}", permanent=True
             )
-        posted = await self._send(int(ctx.team_channel), message, rendered)
-        return PlatformRef(channel=ctx.team_channel, message_id=str(posted.id))
+        posted = await self._send(int(channel), message, rendered)
+        return PlatformRef(channel=channel, message_id=str(posted.id))
 
     async def _staff_thread(self, alert: PlatformRef, message: Message) -> int:
         """The public thread hanging from the triage alert, started on first use."""

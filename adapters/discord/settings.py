@@ -57,12 +57,13 @@ def discord_configured(env: Mapping[str, str] | None = None) -> bool:
 
 
 def team_channel_ids(config: Config) -> set[int]:
-    """Every configured team channel on Discord (where alerts and case threads live)."""
+    """Every configured team channel on Discord (where alerts and case threads live),
+    and every team's staff-only channel."""
     ids: set[int] = set()
     for team in config.teams:
-        channel = team.channels.get(PLATFORM)
-        if channel and str(channel).isdigit():
-            ids.add(int(channel))
+        for channel in (team.channels.get(PLATFORM), team.staff_channels.get(PLATFORM)):
+            if channel and str(channel).isdigit():
+                ids.add(int(channel))
     return ids
 
 

@@ -4,7 +4,10 @@ Everything the core says is plain text that may hold anything a user typed. Disc
 renders mentions (``@everyone``, ``@here``, ``<@123>``, ``<@&456>``) and markdown
 (``**``, masked links, headings, spoilers …) everywhere, so all of it is escaped: a
 zero-width space after ``@`` breaks every mention, and a backslash before every markdown
-character shows it as typed. Messages are also sent with ``AllowedMentions.none()``, so
+character shows it as typed. Every ``[`` and ``]`` is escaped too, so no masked link
+(``[label](url)``, nested, repeated, or with an ``<url>``) can hide where it points: the
+reader sees the real URL. Bidi overrides and isolates, which reorder what follows them
+(``exe.pdf`` shown for ``fdp.exe``), are removed. Messages are also sent with ``AllowedMentions.none()``, so
 even a mention that slipped through could not ping. Real pings are written by the adapter
 itself (:func:`mention`), outside the escaped text, and allowed user by user.
 """
@@ -44,10 +47,37 @@ _MENTION = re.compile(r"@(everyone|here|[!&]?[0-9]{15,21})")
 _ZWSP = "\u200b"
 
 
+# Bidi embeddings/overrides (U+202A–U+202E) and isolates (U+2066–U+2069).
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+# discord.utils.escape_markdown's rules, except masked links: its ``\[.+\]\(.+\)``
+# escapes only the first ``[`` of a line and leaves everything up to the line's last
+# ``)`` unescaped. Here, in any text where a ``](`` could close a link label, every
+# ``[`` and ``]`` is escaped, and a link (left as typed, so an ``_`` in it is not
+# doubled) never runs across a bracket. Text without one keeps its brackets as typed
+# (``[S2]``): no masked link can form there.
+_LABEL_END = re.compile(r"\]\s*\(")
+_MARKDOWN = re.compile(
+    r"(?P<url><[^: >\[\]]+:/[^ >\[\]]+>"
+    r"|(?:https?|steam)://[^\s<\[\]]+[^<.,:;\"'\[\]\s])"
+    r"|(?P<markdown>[_\\~|*`\[\]]|^>(?:>>)?\s|^#{1,3}|^\s*-)",
+    re.MULTILINE,
+)
+
+
 def escape(text: str) -> str:
     """User text → Discord text that shows exactly as typed and can ping nobody."""
+    text = _BIDI.sub("", text)
     text = _MENTION.sub(lambda m: f"@{_ZWSP}{m.group(1)}", text)
-    return discord.utils.escape_markdown(text)
+    brackets = _LABEL_END.search(text) is not None
+
+    def one(match: re.Match[str]) -> str:
+        url, markdown = match.group("url"), match.group("markdown")
+        if url:
+            return url
+        return markdown if markdown in ("[", "]") and not brackets else "\\" + markdown
+
+    return _MARKDOWN.sub(one, text)
 
 
 def clip(text: str, limit: int) -> str:
@@ -71,7 +101,7 @@ def clip_escaped(text: str, limit: int) -> str:
 
 def one_line(text: str, limit: int) -> str:
     """For places Discord shows as one line and never renders (thread names, labels)."""
-    return clip(" ".join(text.split()), limit)
+    return clip(" ".join(_BIDI.sub("", text).split()), limit)
 
 
 def mention(user_id: str) -> str:

@@ -44,6 +44,7 @@ APPS, ENG = 710000000000000101, 710000000000000102  # the team channels
 LOBBY = 710000000000000103  # a channel with nothing to do with casebot
 ORBIT_CHANNEL = 710000000000000104  # Orbit Freight's own channel (accounts[].channels)
 LENA = 710000000000000303  # Orbit Freight's customer
+STAFF = 710000000000000105  # a staff-only channel, for configurations that set one
 
 HANDLER_TASKS = ("discord.py: ", "CommandTree", "discord-ui")
 
@@ -181,6 +182,9 @@ def build_server(fake: FakeDiscord, config: Config) -> None:
         channel = team.channels.get("discord")
         if channel:
             fake.add_text_channel(GUILD, int(channel), team.key)
+        staff = team.staff_channels.get("discord")
+        if staff:
+            fake.add_text_channel(GUILD, int(staff), f"{team.key}-staff")
     fake.add_text_channel(GUILD, LOBBY, "lobby")
     for account in config.accounts:
         channel = account.channels.get("discord")

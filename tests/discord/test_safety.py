@@ -3,12 +3,31 @@ private answers are ephemeral."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
+import yaml
 from sqlalchemy import func, select
 
+from bot.config import Config, parse_config
 from storage.models import Case
-from tests.discord.conftest import APPS, CUSTOMER_ROLE, INES, LOBBY, OMAR, ROSA, TOMAS, ZED, World
+from tests.discord.conftest import (
+    APPS,
+    CONFIG,
+    CUSTOMER_ROLE,
+    ENG,
+    INES,
+    LENA,
+    LOBBY,
+    OMAR,
+    ORBIT_CHANNEL,
+    ROSA,
+    STAFF,
+    TOMAS,
+    ZED,
+    World,
+)
 from tests.discord.fake_discord import EPHEMERAL, displayed
 
 ATTACK = f"@everyone @here <@&{CUSTOMER_ROLE}> <@{OMAR}> <@!{INES}> **urgent** [login](https://evil.example)"
@@ -63,7 +82,7 @@ async def test_mentions_typed_by_a_customer_never_ping(world: World) -> None:
     assert displayed(opened["title"]) == f"CASE-1 opened: Sync {ATTACK}"
     for raw in (opened["title"], opened["description"] or ""):
         assert "@everyone" not in raw and "@here" not in raw and f"<@{OMAR}>" not in raw
-        assert "\\[login](https://evil.example)" in raw or "login" not in raw
+        assert "\\[login\\](https://evil.example)" in raw or "login" not in raw
     # Thread names are plain text and never render mentions either.
     assert world.fake.channels[thread]["name"].startswith("CASE-1 opened: Sync @everyone")
 
@@ -150,3 +169,149 @@ async def test_a_form_with_errors_comes_back_with_what_was_typed(world: World) -
         ROSA, again, title="Sync lag", area="sync", type="broken", impact="blocked"
     )
     assert done.text().startswith("Opened CASE-1")
+
+
+# Masked links in every form Discord renders: after one plain bracket, nested, repeated,
+# with an <url>, and a label that looks like another address.
+HOSTILE = (
+    "see [docs] or [click here](https://evil.example/a)",
+    "[[nested](https://good.example)](https://evil.example/b)",
+    "[label](<https://evil.example/c>) then [again](<https://evil.example/d>)",
+    "[https://bank.example](https://evil.example/e) and <https://evil.example/f>",
+)
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def shown_texts(world: World) -> list[str]:
+    """Every text of every message the adapter sent or that Discord holds from it."""
+    messages = bodies(world) + [
+        m for m in world.fake.messages.values() if int(m["author"]["id"]) == world.fake.bot_id
+    ]
+    out: list[str] = []
+    for body in messages:
+        out.append(body.get("content") or "")
+        for embed in body.get("embeds") or []:
+            out += [embed.get("title") or "", embed.get("description") or ""]
+            out += [
+                (embed.get(k) or {}).get(n) or ""
+                for k, n in (("footer", "text"), ("author", "name"))
+            ]
+            for f in embed.get("fields") or []:
+                out += [f.get("name") or "", f.get("value") or ""]
+    return [text for text in out if text]
+
+
+def renders_a_masked_link(raw: str) -> bool:
+    """Whether Discord could read a masked link in ``raw``: a ``[`` and, after it, a
+    ``](``, neither escaped by a backslash."""
+    plain: list[str] = []  # escaped characters become a placeholder
+    i = 0
+    while i < len(raw):
+        if raw[i] == "\\" and i + 1 < len(raw):
+            plain.append("\x00")
+            i += 2
+            continue
+        plain.append(raw[i])
+        i += 1
+    return re.search(r"\[.*\]\s*\(", "".join(plain), re.DOTALL) is not None
+
+
+async def test_no_masked_link_survives_on_any_path(world: World) -> None:
+    asked = await world.slash(ROSA, APPS, "open")
+    await world.submit(
+        ROSA,
+        asked,
+        title=HOSTILE[0],
+        area="sync",
+        type="broken",
+        impact="blocked",
+        description="\n".join(HOSTILE),
+    )
+    thread = world.case_thread()
+    steps: list[tuple[int, int, str, dict[str, str], str]] = [
+        (OMAR, APPS, "reply", {"case": "CASE-1", "text": HOSTILE[1]}, "Sent to"),
+        (ROSA, APPS, "reply", {"case": "CASE-1", "text": HOSTILE[2]}, "Sent on"),
+        (OMAR, APPS, "need-info", {"case": "CASE-1", "question": HOSTILE[3]}, "Asked"),
+        (OMAR, APPS, "note", {"case": "CASE-1", "text": HOSTILE[1]}, "Noted"),
+        (OMAR, APPS, "eng defect", {"case": "CASE-1", "title": HOSTILE[2]}, "Logged"),
+        (
+            OMAR,
+            ENG,
+            "eng status",
+            {"issue": "ENG-1", "status": "fixed", "note": HOSTILE[3]},
+            "ENG-1 is",
+        ),
+    ]
+    for user, channel, path, options, answer in steps:
+        done = await world.slash(user, channel, path, **options)
+        assert done.text().startswith(answer), (path, done.text())
+    await world.say(ROSA, thread, HOSTILE[0])  # to omar's DMs and the staff thread
+
+    texts = shown_texts(world)
+    for raw in texts:
+        assert not renders_a_masked_link(raw), raw
+    # Shown exactly as typed, every real URL in view.
+    for hostile in HOSTILE:
+        assert any(hostile in displayed(raw) for raw in texts), hostile
+    assert "\n".join(HOSTILE) in [displayed(raw) for raw in texts]  # the description
+    staff = world.fake.threads_in(APPS)
+    assert any(t["type"] == 11 for t in staff)  # the staff thread got its note too
+    assert world.fake.dms(OMAR) and world.fake.bot_posts(ENG)
+
+
+async def test_bidi_controls_are_removed(world: World) -> None:
+    asked = await world.slash(ROSA, APPS, "open")
+    await world.submit(
+        ROSA,
+        asked,
+        title=f"Invoice{BIDI[4]}fdp.exe",
+        area="sync",
+        type="broken",
+        impact="blocked",
+        description=f"a{BIDI}b",
+    )
+    await world.slash(OMAR, APPS, "reply", case="CASE-1", text=f"see{BIDI[5]} this")
+    texts = shown_texts(world)
+    assert texts and not any(c in raw for raw in texts for c in BIDI)
+    assert "ab" in [displayed(raw) for raw in texts]
+    assert any("Invoicefdp.exe" in displayed(raw) for raw in texts)
+    assert not any(c in world.fake.channels[world.case_thread()]["name"] for c in BIDI)
+
+
+def staffed_config() -> Config:
+    data = yaml.safe_load(CONFIG.read_text())
+    for team in data["teams"]:
+        if team["key"] == "apps":
+            team["staff_channels"] = {"discord": str(STAFF)}
+    return parse_config(yaml.safe_dump(data), "staffed casebot.yml")
+
+
+@pytest.mark.parametrize("config", [staffed_config()], ids=["staff_channel"])
+async def test_internal_notes_stay_in_the_staff_channel(world: World) -> None:
+    asked = await world.slash(ROSA, APPS, "open")
+    await world.submit(
+        ROSA, asked, title="Invoice charged twice", area="billing", type="broken", impact="blocked"
+    )
+    # The customer's private thread is still in the team channel (Helix Bio has no
+    # channel of its own); the alert, and the staff thread under it, are in the staff one.
+    thread = world.case_thread(APPS)
+    assert ROSA in world.fake.thread_members[thread]
+    alert = world.last_post_with(STAFF, "case:CASE-1:claim")
+    await world.press(INES, alert, "case:CASE-1:claim")
+    await world.slash(INES, STAFF, "note", case="CASE-1", text="Refund looks safe.")
+    staff_thread = world.fake.channels[int(alert["id"])]
+    assert staff_thread["type"] == 11 and staff_thread["parent_id"] == str(STAFF)
+    assert any(e["title"] == "Note from Ines Duarte" for e in world.embeds(int(alert["id"])))
+    # Nothing internal in the channel customers can read, nor in its threads.
+    assert world.fake.bot_posts(APPS) == []
+    assert [t["type"] for t in world.fake.threads_in(APPS)] == [12]
+    for posted in world.fake.bot_posts(thread):
+        assert "Refund looks safe." not in str(posted)
+    # A customer whose account has its own channel still gets the thread there.
+    asked = await world.slash(LENA, ORBIT_CHANNEL, "open")
+    await world.submit(
+        LENA, asked, title="Sync stalls at night", area="sync", type="broken", impact="blocked"
+    )
+    assert LENA in world.fake.thread_members[world.case_thread(ORBIT_CHANNEL)]
+    assert any("CASE-2" in title for title in world.titles(STAFF)), world.titles(STAFF)
+    assert [t["type"] for t in world.fake.threads_in(APPS)] == [12]
