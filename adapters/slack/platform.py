@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack.client import SlackApi, Sleep, api_base_url, error_code
 from adapters.slack.delivery import SlackDelivery
+from adapters.slack.guard import Gate
 from adapters.slack.home import HomeTabs
 from adapters.slack.listeners import Listeners, Settings
 from adapters.slack.people import PLATFORM, Directory
@@ -211,7 +212,11 @@ class SlackPlatform:
             return {"ok": True, "platform": PLATFORM, "mode": "http", "working": self.tasks.busy}
 
         host = self.options.host
-        self._http, self.port = await serve(web_app(listeners.app, health), host, self.options.port)
+        self._http, self.port = await serve(
+            web_app(listeners.app, health, Gate(self.settings.signing_secret)),
+            host,
+            self.options.port,
+        )
         self.url = f"http://{host}:{self.port}"
         log.info("slack: listening on %s/slack/events", self.url)
 

@@ -1,8 +1,10 @@
 """HTTP mode: Slack's requests at ``POST /slack/events``, and ``GET /healthz``.
 
 Commands, interactivity and events all arrive at the one URL (the manifest points
-each of them there); Bolt verifies the signature (401 on a bad or stale one), answers
-``url_verification`` and routes the rest to the listeners.
+each of them there). :mod:`adapters.slack.guard` verifies the signature before anything
+is parsed (401 on a bad or stale one, 413 on a huge body) and refuses signed bodies of
+shapes casebot does not handle (400); Bolt then answers ``url_verification`` and routes
+the rest to the listeners.
 """
 
 from __future__ import annotations
@@ -14,19 +16,30 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 
+from adapters.slack.guard import MAX_BODY, Gate, Refused
+
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
-def web_app(bolt: AsyncApp, health: Callable[[], dict[str, Any]]) -> web.Application:
+def web_app(
+    bolt: AsyncApp, health: Callable[[], dict[str, Any]], gate: Gate | None = None
+) -> web.Application:
     async def events(request: web.Request) -> web.Response:
+        if gate is not None:
+            body = await request.read()
+            try:
+                gate.check(body, request.headers, request.content_type or "")
+            except Refused as refused:
+                gate.note(refused)
+                return web.json_response({"ok": False}, status=refused.status)
         response = await bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response(health())
 
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY + 1)
     app.router.add_post(EVENTS_PATH, events)
     app.router.add_get(HEALTH_PATH, healthz)
     return app

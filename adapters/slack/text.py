@@ -17,8 +17,15 @@ from collections.abc import Callable
 ELLIPSIS = "…"
 
 
+# Bidi embeddings/overrides (U+202A–U+202E) and isolates (U+2066–U+2069): they can make
+# text read differently from what it is (a reversed file name or URL), so they are dropped.
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def escape(text: str) -> str:
-    """Slack's three control characters as entities; nothing else is touched."""
+    """Slack's three control characters as entities, bidi controls removed; nothing else
+    is touched."""
+    text = text.translate(_BIDI)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
