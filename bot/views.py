@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from bot import policy, sla
 from bot.actors import Actor, Role
+from bot.errors import Refusal
 from bot.exchange import CaseLine, HomeView
 from bot.keys import normalize_key
 from bot.lifecycle import ACTIVE, STATE_WORDS, WAITING_ON_CUSTOMER, State
@@ -234,5 +235,5 @@ def lenient_case_key(text: str | None) -> str | None:
         return None
     try:
         return normalize_key(str(text), "CASE")
-    except Exception:  # noqa: BLE001 - not a key: nothing to lock
+    except Refusal:  # not a key: nothing to lock
         return None

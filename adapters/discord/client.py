@@ -80,7 +80,7 @@ class CasebotClient(discord.Client):
                 answer_within=answer_within,
                 double_click_window=double_click_window,
             )
-        self.delivery = DiscordDelivery(self, config, self.roles_in_servers)
+        self.delivery = DiscordDelivery(self)
         self.started = asyncio.Event()  # READY seen and the first command sync done
         self.sync_report: list[str] = []
         self._synced_guilds: set[int] = set()

@@ -31,7 +31,7 @@ import contextvars
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Literal
 
 import discord
@@ -41,7 +41,6 @@ from adapters.discord import text as t
 from adapters.discord.ratelimit import delivery_error, patiently
 from adapters.discord.render import Rendered, render
 from adapters.discord.settings import PLATFORM
-from bot.config import Config
 from bot.messages import Kind, Message, TargetKind
 from bot.ports import DeliveryContext, DeliveryError, PlatformRef
 
@@ -62,12 +61,8 @@ class DiscordDelivery:
     def __init__(
         self,
         client: discord.Client,
-        config: Config,
-        roles_lookup: Callable[[int], Awaitable[tuple[str, ...]]] | None = None,
     ) -> None:
         self._client = client
-        self._config = config
-        self._roles_lookup = roles_lookup or _no_roles
         # Remembered in this process so a retried delivery never opens a second thread
         # and members are not re-added on every message (adding twice is harmless).
         self._case_threads: RecentKeys[str, int] = RecentKeys(size=10_000)
@@ -286,10 +281,6 @@ class DiscordDelivery:
                 raise
             self._members.put((thread, user), True)
         return late
-
-
-async def _no_roles(user_id: int) -> tuple[str, ...]:
-    return ()
 
 
 def _holder(ref: PlatformRef) -> str:

@@ -195,7 +195,7 @@ async def requeue(db: Database, ids: Sequence[int] | None, now: datetime) -> int
         stmt = stmt.where(OutboxRow.id.in_(list(ids)))
     async with db.transaction() as s:
         result = await s.execute(stmt)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def backlog(db: Database) -> dict[str, int]:
