@@ -129,6 +129,9 @@ class PlatformOptions:
     # Awaited after a platform has handled a person's input, so what it caused is
     # delivered before the next input (the console; the runtime's ``drain``).
     settle: Callable[[], Awaitable[None]] | None = None
+    # The process's shared HTTP server (``adapters.web.WebServer``) to mount on, when
+    # the entry point runs one; a platform without it serves HTTP itself.
+    web: Any = None
 
 
 class PlatformError(Exception):

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
@@ -31,8 +30,9 @@ from adapters.slack.home import HomeTabs
 from adapters.slack.listeners import Listeners, Settings
 from adapters.slack.people import PLATFORM, Directory
 from adapters.slack.replies import Responder
-from adapters.slack.server import serve, web_app
+from adapters.slack.server import mount
 from adapters.slack.tasks import Background
+from adapters.web import WebServer
 from bot.messages import Message
 from bot.ports import (
     Core,
@@ -130,7 +130,9 @@ class SlackPlatform:
         self.listeners: Listeners | None = None
         self.port: int | None = None
         self.url: str | None = None
-        self._http: web.AppRunner | None = None
+        # The server Slack's route is mounted on: the process's (``options.web``), or
+        # one of its own, started and stopped with the platform.
+        self._http: WebServer | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._stopped = asyncio.Event()
 
@@ -209,16 +211,23 @@ class SlackPlatform:
             return
 
         def health() -> dict[str, Any]:
-            return {"ok": True, "platform": PLATFORM, "mode": "http", "working": self.tasks.busy}
+            return {"ok": True, "mode": "http", "working": self.tasks.busy}
 
-        host = self.options.host
-        self._http, self.port = await serve(
-            web_app(listeners.app, health, Gate(self.settings.signing_secret)),
-            host,
-            self.options.port,
-        )
-        self.url = f"http://{host}:{self.port}"
-        log.info("slack: listening on %s/slack/events", self.url)
+        shared = self.options.web
+        server = shared if isinstance(shared, WebServer) else None
+        own = server is None
+        if server is None:
+            server = WebServer(self.options.host, self.options.port)
+        mount(server, listeners.app, health, Gate(self.settings.signing_secret))
+        if own:
+            await server.start()
+            self._http = server
+            self.port, self.url = server.port, server.url
+            log.info("slack: listening on %s/slack/events", self.url)
+        else:
+            # The entry point starts the shared server once every surface is mounted.
+            self.port, self.url = server.port, server.url
+            log.info("slack: mounted at /slack/events")
 
     async def stop(self) -> None:
         await self._close()
@@ -245,7 +254,7 @@ class SlackPlatform:
             await socket.close_async()
         if self._http is not None:
             http, self._http = self._http, None
-            await http.cleanup()
+            await http.stop()
         await self.tasks.close()
         if self.api is not None:
             api, self.api = self.api, None
