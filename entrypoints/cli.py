@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +22,6 @@ from bot.ports import PlatformError, PlatformOptions
 from storage.db import database_url_from_env, normalize_url
 
 if TYPE_CHECKING:
-    from adapters.web import WebServer
     from entrypoints.bootstrap import Casebot
 
 app = typer.Typer(
@@ -258,11 +257,13 @@ def _or_exit(main: Coroutine[Any, Any, None]) -> None:
 
 
 async def _run(config: Config, url: str, names: list[str], options: PlatformOptions) -> None:
+    from entrypoints import web
     from entrypoints.bootstrap import Casebot
     from entrypoints.platforms import build, wanted
 
     chosen = wanted(names, os.environ)
-    server = _web_server(options, os.environ)
+    surfaces = web.surfaces(config, os.environ)
+    server = web.server_for(options, os.environ, surfaces)
     bot = await Casebot.create(config, url)
     try:
         await _attach_coordination(bot)
@@ -271,34 +272,15 @@ async def _run(config: Config, url: str, names: list[str], options: PlatformOpti
         for name in chosen:
             await bot.start_platform(build(name, os.environ, options))
         if server is not None:
-            try:
-                await server.start()
-            except OSError as exc:
-                raise PlatformError(
-                    f"cannot listen on {server.host}:{server.port} ({exc.strerror or exc})"
-                ) from None
+            for surface in surfaces:
+                surface.mount(server, bot, os.environ)
+            await web.start(server)
         await bot.start()
         await _until_stopped(bot)
     finally:
         if server is not None:
             await server.stop()
         await bot.close()
-
-
-def _web_server(options: PlatformOptions, env: Mapping[str, str]) -> WebServer | None:
-    """The process's HTTP server: with ``--http`` on ``--port``, else when
-    ``CASEBOT_HTTP_PORT`` is set, on that port; otherwise none."""
-    from adapters.web import WebServer, public_url_from_env
-
-    port: int | None = options.port if options.http else None
-    raw = env.get("CASEBOT_HTTP_PORT", "").strip()
-    if port is None and raw:
-        if not raw.isdigit() or not 0 <= int(raw) <= 65535:
-            raise PlatformError(f"CASEBOT_HTTP_PORT must be a port number, not '{raw}'")
-        port = int(raw)
-    if port is None:
-        return None
-    return WebServer(options.host, port, public_url_from_env(env))
 
 
 async def _until_stopped(bot: Casebot) -> None:

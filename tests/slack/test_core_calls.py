@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 
 from adapters.slack import SlackPlatform, from_env
@@ -171,3 +172,45 @@ async def test_delivery_pings_exactly_the_users_the_core_resolved(rig: Rig) -> N
     (posted,) = rig.fake.posts(rig.fake.dm(ENGINEER))
     assert posted["text"].startswith(f"<@{ENGINEER}> CASE-1 is yours")
     assert "&lt;@U0FINN&gt;" in posted["text"]
+
+
+async def test_slack_mounts_on_the_process_web_server_beside_other_surfaces(
+    config: Config, fake: FakeSlack
+) -> None:
+    """One port for everything: Slack's events and another surface's page share the
+    process's server, and /healthz reports both."""
+    from aiohttp import web
+
+    from adapters.web import WebServer
+
+    add_people(fake, config)
+    core = RecordingCore(config)
+    server = WebServer("127.0.0.1", 0, public_url="https://support.example.com")
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="another surface")
+
+    server.add("GET", "/other", page)
+    server.health("other", lambda: {"ok": True, "pages": 1})
+    platform = from_env(
+        slack_env(fake), PlatformOptions(http=True, host="127.0.0.1", port=0, web=server)
+    )
+    await platform.start(core)
+    await server.start()
+    driver = SlackDriver(fake, url=server.url)
+    try:
+        await driver.command(ENGINEER, "help", channel=TRIAGE)
+        await platform.idle()
+        assert core.last("run")[1] == ("help",)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{server.url}/other") as resp:
+                assert await resp.text() == "another surface"
+            async with http.get(f"{server.url}/healthz") as resp:
+                health = await resp.json()
+        assert health["ok"] and health["other"] == {"ok": True, "pages": 1}
+        assert health["slack"]["mode"] == "http"
+        assert server.public_url == "https://support.example.com"
+    finally:
+        await driver.close()
+        await platform.stop()
+        await server.stop()
