@@ -57,7 +57,7 @@ class Signer:
         body = {"p": purpose, "d": dict(data), "n": secrets.token_urlsafe(9)}
         return str(self._serializer.dumps(body))
 
-    def verify(self, token: str, purpose: str, max_age: float) -> Claims:
+    def verify(self, token: str, purpose: str, max_age: int) -> Claims:
         """The claims of ``token`` if it is genuine, for ``purpose`` and younger than
         ``max_age`` seconds; else :class:`LinkRefused`."""
         try:
