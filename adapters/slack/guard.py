@@ -71,6 +71,28 @@ def _user_id(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("id"), str) and bool(value["id"])
 
 
+def screen_socket(kind: Any, payload: Any) -> None:
+    """A Socket Mode envelope's payload casebot can handle, or :class:`Refused`.
+
+    Socket Mode needs no signature (the connection is authenticated by the app token),
+    but what arrives on it is held to the same shapes as an HTTP body."""
+    bad = Refused(400, "not a request casebot handles")
+    if kind == "interactive":
+        _interactive(payload, bad)
+    elif kind == "slash_commands":
+        if not isinstance(payload, dict) or not isinstance(payload.get("user_id"), str):
+            raise bad
+        if not payload["user_id"] or not isinstance(payload.get("command"), str):
+            raise bad
+    elif kind == "events_api":
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            raise bad
+        if payload["type"] == "event_callback" and not isinstance(payload.get("event"), dict):
+            raise bad
+    else:
+        raise bad
+
+
 def shape(body: bytes, content_type: str) -> None:
     """A signed body casebot can handle, or :class:`Refused` (400)."""
     bad = Refused(400, "not a request casebot handles")

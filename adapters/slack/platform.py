@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 
@@ -31,6 +30,7 @@ from adapters.slack.listeners import Listeners, Settings
 from adapters.slack.people import PLATFORM, Directory
 from adapters.slack.replies import Responder
 from adapters.slack.server import mount
+from adapters.slack.socket import ScreenedSocketModeHandler
 from adapters.slack.tasks import Background
 from adapters.web import WebServer
 from bot.messages import Message
@@ -133,7 +133,7 @@ class SlackPlatform:
         # The server Slack's route is mounted on: the process's (``options.web``), or
         # one of its own, started and stopped with the platform.
         self._http: WebServer | None = None
-        self._socket: AsyncSocketModeHandler | None = None
+        self._socket: ScreenedSocketModeHandler | None = None
         self._stopped = asyncio.Event()
 
     # ------------------------------------------------------------------ Platform
@@ -195,9 +195,10 @@ class SlackPlatform:
             self.mode,
         )
         if self.mode == "socket":
-            handler = self._socket = AsyncSocketModeHandler(
+            handler = self._socket = ScreenedSocketModeHandler(
                 listeners.app, env.app_token, web_client=api.web
             )
+            handler.gate = Gate(self.settings.signing_secret or "socket-mode")
             try:
                 # Asked first, so a refused app token fails now with Slack's reason.
                 handler.client.wss_uri = await handler.client.issue_new_wss_url()

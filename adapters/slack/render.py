@@ -28,7 +28,16 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from adapters.slack.text import clip_escaped, escape, mention
+from adapters.slack.rich import (
+    Part,
+    bold_escaped,
+    clipped,
+    ping,
+    plain,
+    plain_escaped,
+    rich_blocks,
+)
+from adapters.slack.text import USER_ID, clip_escaped, escape, mention
 from bot.messages import Action, Field, Kind, Message, Style
 
 MAX_BLOCKS = 50
@@ -82,58 +91,35 @@ def _mrkdwn(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text, verbatim=True)
 
 
-def _chunks(escaped: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split already-escaped text into pieces Slack accepts, at line breaks when possible
-    and never inside an entity."""
-    pieces: list[str] = []
-    rest = escaped
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-            amp = rest.rfind("&", 0, cut)
-            if amp != -1 and ";" not in rest[amp:cut]:
-                cut = amp
-        pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n")
-    if rest.strip():
-        pieces.append(rest)
-    return pieces
-
-
-def text_sections(text: str, *, prefix: str = "") -> list[Block]:
-    """Plain text (escaped here) as one or more mrkdwn sections; ``prefix`` is trusted
-    markup (mentions, bold title) placed before it."""
-    body = escape(text)
-    combined = f"{prefix}{body}" if prefix else body
-    return [SectionBlock(text=_mrkdwn(piece)) for piece in _chunks(combined)]
-
-
-def _field_markup(f: Field, limit: int) -> str:
-    label = clip_escaped(f.label, 200)
-    value = f.value if f.value.strip() else "—"
-    return f"*{label}*\n" + clip_escaped(value, max(1, limit - len(label) - 3))
+def text_sections(text: str, *, pings: Sequence[str] = (), title: str | None = None) -> list[Block]:
+    """Text as rich_text blocks, shown as typed (:mod:`adapters.slack.rich`): first the
+    people to ping, then ``title`` in bold (one-liners), then the text."""
+    parts: list[Part] = []
+    for user in dict.fromkeys(u for u in pings if u):
+        parts += [ping(user) if USER_ID.match(user) else plain(user), plain(" ")]
+    if title is not None:
+        parts.append(bold_escaped(clipped(title, MAX_TEXT // 2)))
+        if text:
+            parts.append(plain("\n"))
+    if text:
+        parts.append(plain(text))
+    if not parts:
+        return []
+    return rich_blocks(parts)
 
 
 def field_blocks(fields: Iterable[Field]) -> list[Block]:
-    blocks: list[Block] = []
-    grid: list[MarkdownTextObject] = []
-
-    def flush() -> None:
-        if grid:
-            blocks.append(SectionBlock(fields=list(grid)))
-            grid.clear()
-
+    """Each field as a bold label and its value as typed: short ones on one line, long
+    or multi-line ones under their label."""
+    parts: list[Part] = []
     for f in fields:
-        if len(f.value) <= SHORT_FIELD and "\n" not in f.value:
-            grid.append(_mrkdwn(_field_markup(f, MAX_FIELD)))
-            if len(grid) == MAX_FIELDS:
-                flush()
-        else:
-            flush()
-            blocks.append(SectionBlock(text=_mrkdwn(_field_markup(f, MAX_TEXT))))
-    flush()
-    return blocks
+        value = f.value if f.value.strip() else "—"
+        if parts:
+            parts.append(plain("\n"))
+        parts.append(bold_escaped(clipped(f.label, 200)))
+        short = len(value) <= SHORT_FIELD and "\n" not in value
+        parts.append(plain_escaped((": " if short else "\n") + clipped(value, MAX_FIELD)))
+    return rich_blocks(parts)
 
 
 def button(action: Action) -> ButtonElement:
@@ -184,15 +170,10 @@ def render_message(message: Message, pings_for: Sequence[str] = ()) -> Rendered:
         blocks.append(
             HeaderBlock(text=PlainTextObject(text=f"{emoji} {title}".strip(), emoji=True))
         )
-        prefix = f"{pings}\n" if pings else ""
-        if message.text or prefix:
-            blocks.extend(text_sections(message.text, prefix=prefix))
+        blocks.extend(text_sections(message.text, pings=pings_for))
     else:
         # A one-liner: the title in bold, the text under it.
-        title = clip_escaped(message.title, MAX_TEXT // 2)
-        prefix = f"{pings} " if pings else ""
-        lead = f"{prefix}*{title}*" + ("\n" if message.text else "")
-        blocks.extend(text_sections(message.text, prefix=lead))
+        blocks.extend(text_sections(message.text, pings=pings_for, title=message.title))
     blocks.extend(field_blocks(message.fields))
     key = message.case_key or message.eng_key or "msg"
     buttons = action_blocks(message.actions, block_id=f"{message.kind}:{key}")

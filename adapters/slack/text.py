@@ -48,13 +48,13 @@ def clip_escaped(text: str, limit: int) -> str:
     return cut + ELLIPSIS
 
 
-_USER_ID = re.compile(r"^[A-Z0-9]+$")
+USER_ID = re.compile(r"^[A-Z0-9]+$")
 
 
 def mention(user_id: str) -> str:
     """A real Slack mention, for the people the core asked to ping (anything that is not
     a Slack user id is shown as escaped text, never as markup)."""
-    return f"<@{user_id}>" if _USER_ID.match(user_id) else escape(user_id)
+    return f"<@{user_id}>" if USER_ID.match(user_id) else escape(user_id)
 
 
 _MARKUP = re.compile(r"<([^<>]*)>")

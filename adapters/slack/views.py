@@ -29,6 +29,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from adapters.slack.rich import bold_escaped, clipped, plain_escaped, rich_blocks
 from adapters.slack.text import clip, clip_escaped
 from bot.exchange import CaseLine, HomeView, Prompt, PromptField
 from bot.lifecycle import STATE_WORDS, State
@@ -176,10 +177,13 @@ def _case_line(line: CaseLine) -> Block:
         facts.append(line.assignee)
     if line.time_left:
         facts.append(f"{line.time_left} left")
-    text = f"*{clip_escaped(line.key, 40)}* {clip_escaped(line.title, 300)}\n" + clip_escaped(
-        " · ".join(facts), 500
-    )
-    return SectionBlock(text=MarkdownTextObject(text=text, verbatim=True))
+    # rich_text: a title typed by a customer is shown as typed (adapters.slack.rich).
+    parts = [
+        bold_escaped(clipped(line.key, 40)),
+        plain_escaped(" " + clipped(line.title, 300) + "\n"),
+        plain_escaped(clipped(" · ".join(facts), 500)),
+    ]
+    return rich_blocks(parts)[0]
 
 
 def home_view(home: HomeView) -> View:

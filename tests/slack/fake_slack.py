@@ -481,3 +481,27 @@ class FakeSlack:
 
 class _SlackError(Exception):
     pass
+
+
+def shown(blocks: list[dict[str, Any]]) -> str:
+    """What a person reads in these blocks: each block's text on its lines, rich_text
+    runs joined (a mention as @U…), buttons as [label]."""
+    lines: list[str] = []
+    for b in blocks:
+        kind = b.get("type")
+        if kind in ("header", "section", "context") and isinstance(b.get("text"), dict):
+            lines.append(b["text"]["text"])
+        if kind == "section":
+            lines.extend(f["text"] for f in b.get("fields") or [])
+        if kind == "context":
+            lines.extend(e.get("text", "") for e in b.get("elements") or [])
+        if kind == "rich_text":
+            runs = [
+                f"@{e['user_id']}" if e["type"] == "user" else e.get("text", "")
+                for section in b["elements"]
+                for e in section["elements"]
+            ]
+            lines.append("".join(runs))
+        if kind == "actions":
+            lines.append(" ".join(f"[{e['text']['text']}]" for e in b["elements"]))
+    return "\n".join(lines)

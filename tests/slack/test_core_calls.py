@@ -18,7 +18,7 @@ from bot.messages import Action, Kind, Message, Target
 from bot.ports import Core, DeliveryContext, PlatformOptions
 from tests.slack.conftest import CUSTOMER, ENGINEER, SHARED, TRIAGE, add_people, slack_env
 from tests.slack.driver import SlackDriver
-from tests.slack.fake_slack import FakeSlack
+from tests.slack.fake_slack import FakeSlack, shown
 
 REASON = Prompt("reject:CASE-1", "Why not?", (PromptField("reason", "Reason", "textarea"),))
 
@@ -153,8 +153,8 @@ async def test_messages_and_the_app_home_reach_their_core_calls(rig: Rig) -> Non
     await rig.idle()
     ctx, _ = rig.core.last("home")
     assert ctx.user_id == CUSTOMER
-    home = str(rig.fake.homes[CUSTOMER])
-    assert "Carl's cases" in home and "*CASE-1* Sync stalls" in home
+    home = shown(rig.fake.homes[CUSTOMER]["blocks"])
+    assert "Carl's cases" in home and "CASE-1 Sync stalls\n" in home
 
 
 async def test_delivery_pings_exactly_the_users_the_core_resolved(rig: Rig) -> None:

@@ -6,6 +6,7 @@ import json
 
 from adapters.slack.text import clip_escaped, escape
 from tests.slack.conftest import CUSTOMER, SHARED, TRIAGE, World
+from tests.slack.fake_slack import shown
 
 BIDI = "".join(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
@@ -31,6 +32,33 @@ async def test_a_masked_link_shows_its_url_in_everything_the_bot_posts(world: Wo
     assert "|login" not in sent and "<https://evil.example" not in sent
     staff = world.fake.posts(TRIAGE, thread=world.fake.posts(TRIAGE, top=True)[0]["ts"])
     assert any("see login (https://evil.example)" in m["text"] for m in staff)
+
+
+def _mrkdwn(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["text"]] if node.get("type") == "mrkdwn" else []
+        return own + [t for v in node.values() for t in _mrkdwn(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in _mrkdwn(v)]
+    return []
+
+
+async def test_staff_read_what_the_customer_typed_not_slack_formatting(world: World) -> None:
+    """Carl types Slack's markers; the triage alert and the staff thread show the
+    characters he typed (rich_text, which Slack never formats), never bold or struck."""
+    typed = "sync *stalls* ~since~ `10:00` _again_"
+    await world.slack.command(CUSTOMER, f"open {typed}", channel=SHARED)
+    await world.settle()
+    case_message = world.fake.posts(SHARED, top=True)[0]
+    await world.slack.say(CUSTOMER, SHARED, f"still {typed}", thread_ts=case_message["ts"])
+    await world.settle()
+    alert = world.fake.posts(TRIAGE, top=True)[0]
+    staff = world.fake.posts(TRIAGE, thread=alert["ts"])
+    seen = [shown(m["blocks"]) for m in [alert, *staff]]
+    assert any(typed in text for text in seen)
+    assert any(f"still {typed}" in text for text in seen)
+    for m in [alert, *staff, case_message]:
+        assert not any("*stalls*" in t or "~since~" in t for t in _mrkdwn(m["blocks"]))
 
 
 # -- requests that must not reach a parser, or the listeners ------------------------------

@@ -58,3 +58,35 @@ async def test_socket_mode_connects_and_acknowledges_every_envelope(socket_world
     assert fake.reactions == [(SHARED, msg["ts"], "white_check_mark")]
     pings = [m for m in world.dm_posts(ENGINEER) if "Seen again at 10:02" in m["text"]]
     assert len(pings) == 1
+
+
+async def test_malformed_envelopes_are_acknowledged_and_dropped_quietly(
+    socket_world: World,
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    """Over Socket Mode there is no signature to check, but what arrives is held to the
+    same shapes as over HTTP: each odd envelope is acked (so Slack does not resend it),
+    nothing reaches the core, no traceback is logged, and the connection keeps working."""
+    world = socket_world
+    fake = world.fake
+    garbage = [
+        ("interactive", {"type": "block_actions", "actions": [{"action_id": "x"}]}),  # no user
+        ("interactive", {"type": "block_actions", "user": {"id": ENGINEER}, "actions": []}),
+        ("interactive", {"type": "block_actions", "user": {"id": ENGINEER}, "actions": [7]}),
+        ("interactive", {"type": "view_submission", "user": {"id": ENGINEER}}),  # no view
+        ("interactive", {"no": "type"}),
+        ("slash_commands", {"command": "/case", "text": "open x"}),  # no user_id
+        ("events_api", {"type": "event_callback", "event": "not a dict"}),
+        ("mystery", {"type": "whatever"}),
+    ]
+    for kind, payload in garbage:
+        ack = await fake.envelope(kind, payload)
+        assert ack is not None
+    await world.settle()
+    assert fake.posts(TRIAGE) == [] and fake.ephemeral == []
+    assert "Traceback" not in caplog.text
+    assert "refused a request (400): not a request casebot handles" in caplog.text
+
+    ack = await world.slack.command(CUSTOMER, "open Still listening", channel=SHARED)
+    await world.settle()
+    assert world.last_ephemeral(CUSTOMER).startswith("Opened CASE-1: Still listening")
