@@ -43,7 +43,9 @@ async def test_four_workers_fire_a_thousand_timers_exactly_once(
     pg: Database, scale_pg: str, redis_server: RedisServer, platform: FakePlatform, tmp_path: Path
 ) -> None:
     await prepare(pg)
-    cluster = Cluster(scale_pg, platform, tmp_path, redis_server.url, CASEBOT_TIMER_LEASE="10")
+    # A lease long enough that a starved machine never lets one run out here: lease
+    # expiry is the kill -9 test's subject; this one is about four claimers at once.
+    cluster = Cluster(scale_pg, platform, tmp_path, redis_server.url, CASEBOT_TIMER_LEASE="60")
     try:
         await cluster.start("w1", "w2", "w3", "w4")
         await add_probes(pg, 1000)
