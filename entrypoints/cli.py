@@ -7,11 +7,11 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
-from contextlib import suppress
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import structlog
 import typer
@@ -24,10 +24,13 @@ from storage.db import database_url_from_env, normalize_url
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Casebot
 
+T = TypeVar("T")
+
 app = typer.Typer(
     help="casebot: the whole support case life cycle in Slack and Discord.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 config_app = typer.Typer(help="Check a configuration file.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -43,13 +46,46 @@ app.add_typer(discord_app, name="discord")
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c", help="The YAML file (default: $CASEBOT_CONFIG or examples/casebot.yml)."
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="The YAML file (default: $CASEBOT_CONFIG or examples/casebot.yml).",
     ),
 ]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--database-url", help="Default: $CASEBOT_DATABASE_URL or sqlite:///casebot.db."),
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        help="Default: $CASEBOT_DATABASE_URL or sqlite:///casebot.db.",
+    ),
 ]
+
+LogOpt = Annotated[str, typer.Option(metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR.")]
+DirArg = Annotated[Path, typer.Argument(metavar="DIR")]
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"casebot {version('casebot')}")
+        except PackageNotFoundError:  # a source tree that was never installed
+            typer.echo("casebot (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """casebot: the whole support case life cycle in Slack and Discord."""
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -105,7 +141,8 @@ def db_upgrade(database_url: DbOpt = None) -> None:
     from storage.db import upgrade
 
     url = _db_url(database_url)
-    upgrade(url)
+    with _database_reached(url):
+        upgrade(url)
     typer.echo(f"Database at {_redact(url)} is up to date.")
 
 
@@ -116,17 +153,25 @@ def _redact(url: str) -> str:
 
 
 @kb_app.command("import")
-def kb_import(directory: Path, database_url: DbOpt = None) -> None:
-    """Import Markdown articles (with front matter) from DIRECTORY."""
+def kb_import(directory: DirArg, config: ConfigOpt = None, database_url: DbOpt = None) -> None:
+    """Import Markdown articles (with front matter) from DIR. An article in a product
+    area the configuration does not have is refused (its file and area are named)."""
     from bot.clock import SystemClock
     from bot.kb_files import import_dir
     from storage.db import Database
 
+    if not directory.is_dir():
+        what = "is not a folder" if directory.exists() else "does not exist"
+        typer.echo(f"casebot: {directory} {what}: nothing imported.", err=True)
+        raise typer.Exit(2)
+    areas = {a.key for a in _load(config).product_areas}
+    url = _db_url(database_url)
+
     async def go() -> int:
-        db = Database(_db_url(database_url))
+        db = Database(url)
         try:
             await db.migrate()
-            report = await import_dir(db, directory, SystemClock().now())
+            report = await import_dir(db, directory, SystemClock().now(), areas)
         finally:
             await db.dispose()
         typer.echo(
@@ -137,17 +182,36 @@ def kb_import(directory: Path, database_url: DbOpt = None) -> None:
             typer.echo(f"error: {e}", err=True)
         return 1 if report.errors else 0
 
-    raise typer.Exit(asyncio.run(go()))
+    raise typer.Exit(_or_exit(go(), url))
 
 
 @kb_app.command("export")
-def kb_export(directory: Path, database_url: DbOpt = None) -> None:
-    """Write every article to DIRECTORY as Markdown with front matter."""
+def kb_export(
+    directory: DirArg,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a folder that already has files.")
+    ] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Write every article to DIR as Markdown with front matter (a new or empty
+    folder, unless --force: then articles' files there are replaced)."""
     from bot.kb_files import export_dir
     from storage.db import Database
 
+    if directory.exists() and not directory.is_dir():
+        typer.echo(f"casebot: {directory} is a file, not a folder: nothing written.", err=True)
+        raise typer.Exit(2)
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        typer.echo(
+            f"casebot: {directory} already has files: nothing written "
+            "(--force writes there anyway, replacing the articles' files).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    url = _db_url(database_url)
+
     async def go() -> None:
-        db = Database(_db_url(database_url))
+        db = Database(url)
         try:
             await db.migrate()
             paths = await export_dir(db, directory)
@@ -155,46 +219,58 @@ def kb_export(directory: Path, database_url: DbOpt = None) -> None:
             await db.dispose()
         typer.echo(f"wrote {len(paths)} articles to {directory}")
 
-    asyncio.run(go())
+    _or_exit(go(), url)
 
 
 @outbox_app.command("list")
 def outbox_list(
-    failed: Annotated[bool, typer.Option("--failed")] = False, database_url: DbOpt = None
+    failed: Annotated[bool, typer.Option("--failed", help="Only those given up on.")] = False,
+    database_url: DbOpt = None,
 ) -> None:
     """Notifications not yet delivered (or, with --failed, given up on)."""
     from bot.delivery.records import listing
     from storage.db import Database
 
+    url = _db_url(database_url)
+
     async def go() -> None:
-        db = Database(_db_url(database_url))
+        db = Database(url)
         try:
-            for line in await listing(db, failed):
-                typer.echo(line)
+            lines = await listing(db, failed)
         finally:
             await db.dispose()
+        for line in lines:
+            typer.echo(line)
+        if not lines:
+            typer.echo(
+                "No failed notifications." if failed else "No notifications waiting: all delivered."
+            )
 
-    asyncio.run(go())
+    _or_exit(go(), url)
 
 
 @outbox_app.command("retry")
 def outbox_retry(
-    ids: Annotated[list[int] | None, typer.Argument()] = None, database_url: DbOpt = None
+    ids: Annotated[list[int] | None, typer.Argument(metavar="ID", hidden=True)] = None,
+    database_url: DbOpt = None,
 ) -> None:
-    """Put failed notifications (all, or the given ids) back in the queue."""
+    """Put failed notifications back in the queue: all, or those whose ids are given
+    (as `outbox list --failed` shows them)."""
     from bot.clock import SystemClock
     from bot.delivery.records import requeue
     from storage.db import Database
 
+    url = _db_url(database_url)
+
     async def go() -> None:
-        db = Database(_db_url(database_url))
+        db = Database(url)
         try:
             n = await requeue(db, ids or None, SystemClock().now())
         finally:
             await db.dispose()
         typer.echo(f"{n} notifications queued again")
 
-    asyncio.run(go())
+    _or_exit(go(), url)
 
 
 @app.command()
@@ -210,14 +286,15 @@ def demo(config: ConfigOpt = None) -> None:
 def worker(
     config: ConfigOpt = None,
     database_url: DbOpt = None,
-    log_level: Annotated[str, typer.Option()] = "INFO",
+    log_level: LogOpt = "INFO",
 ) -> None:
     """Deliver notifications and fire timers (no chat listeners): run as many as you like."""
     from entrypoints.worker import run_worker
 
     _setup_logging(log_level)
     cfg = _load(config)
-    _or_exit(run_worker(cfg, _db_url(database_url), os.environ.get("CASEBOT_REDIS_URL")))
+    url = _db_url(database_url)
+    _or_exit(run_worker(cfg, url, os.environ.get("CASEBOT_REDIS_URL")), url)
 
 
 @app.command()
@@ -228,31 +305,53 @@ def run(
         list[str] | None,
         typer.Option(
             "--platform",
-            help="slack, discord or console (default: every platform whose token "
-            "is set, else the console)",
+            metavar="NAME",
+            help="slack, discord or console, once per platform (default: every "
+            "platform whose token is set, else the console)",
         ),
     ] = None,
     http: Annotated[
         bool, typer.Option("--http", help="Slack over HTTP instead of Socket Mode")
     ] = False,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 3000,
-    log_level: Annotated[str, typer.Option()] = "INFO",
+    host: Annotated[str, typer.Option(metavar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT")] = 3000,
+    log_level: LogOpt = "INFO",
 ) -> None:
     """Run the bot: chat adapters, notification delivery and timers."""
     cfg = _load(config)
     _setup_logging(log_level)
     options = PlatformOptions(http=http, host=host, port=port)
     with suppress(KeyboardInterrupt):
-        _or_exit(_run(cfg, _db_url(database_url), platform or [], options))
+        url = _db_url(database_url)
+        _or_exit(_run(cfg, url, platform or [], options), url)
 
 
-def _or_exit(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main``; a platform that cannot start says why in one line (exit 2)."""
+def _or_exit(main: Coroutine[Any, Any, T], url: str | None = None) -> T:
+    """Run ``main``; a platform that cannot start, or a database that cannot be
+    reached, says why in one line (exit 2) instead of a traceback."""
     try:
-        asyncio.run(main)
+        with _database_reached(url):
+            return asyncio.run(main)
     except PlatformError as exc:
         typer.echo(f"casebot: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _database_reached(url: str | None) -> Iterator[None]:
+    """A database that refuses, is not there or is not running: one line, exit 2."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    try:
+        yield
+    except (OperationalError, DBAPIError, OSError) as exc:
+        if isinstance(exc, OSError) and url is None:
+            raise
+        where = f" at {_redact(url)}" if url else ""
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        typer.echo(
+            f"casebot: cannot use the database{where}: {reason[0] if reason else exc}", err=True
+        )
         raise typer.Exit(2) from None
 
 

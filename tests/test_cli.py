@@ -118,3 +118,100 @@ def test_db_upgrade_and_kb_import_export_round_trip(tmp_path: Path) -> None:
     assert len(list(out.glob("KB-*.md"))) == 10
     again = runner.invoke(app, ["kb", "import", str(out), "--database-url", url])
     assert "created 0, updated 0, unchanged 10" in again.output
+
+
+# -- a newcomer's mistakes: one clear line each, nothing changed ----------------------
+
+
+def test_an_unknown_platform_is_refused_with_the_known_names(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    result = runner.invoke(app, ["run", "--platform", "teams", "--database-url", url])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "casebot: unknown platform 'teams' (known: slack, discord, console)"
+    )
+
+
+def test_a_missing_token_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    url = f"sqlite:///{tmp_path}/x.db"
+    result = runner.invoke(app, ["run", "--platform", "slack", "--database-url", url])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("casebot: SLACK_BOT_TOKEN is not set")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://nobody@127.0.0.1:1/casebot", "sqlite:////no/such/folder/casebot.db"],
+)
+def test_an_unreachable_database_is_one_line_not_a_traceback(url: str) -> None:
+    for args in (["run", "--platform", "console"], ["outbox", "list"], ["db", "upgrade"]):
+        result = runner.invoke(app, [*args, "--database-url", url], input="")
+        assert result.exit_code == 2, (args, result.output)
+        (line,) = result.output.strip().splitlines()
+        assert line.startswith("casebot: cannot use the database at "), line
+        assert "Traceback" not in result.output
+
+
+def test_kb_import_of_a_missing_folder_fails_clearly(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/kb.db"
+    result = runner.invoke(app, ["kb", "import", str(tmp_path / "nope"), "--database-url", url])
+    assert result.exit_code == 2
+    assert (
+        result.output.strip() == f"casebot: {tmp_path / 'nope'} does not exist: nothing imported."
+    )
+    assert not (tmp_path / "kb.db").exists()
+
+
+def test_kb_import_refuses_an_article_in_an_unknown_area(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/kb.db"
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "good.md").write_text("---\ntitle: Refund twice\narea: billing\n---\nDo it.\n")
+    (folder / "odd.md").write_text("---\ntitle: Fly a kite\narea: kites\n---\nRun.\n")
+    result = runner.invoke(app, ["kb", "import", str(folder), "--database-url", url])
+    assert result.exit_code == 1
+    assert "created 1, updated 0, unchanged 0" in result.output
+    assert "error: odd.md: unknown product area 'kites' (known: " in result.output
+
+
+def test_kb_export_onto_existing_files_refuses_unless_forced(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/kb.db"
+    runner.invoke(app, ["kb", "import", str(ROOT / "examples" / "kb"), "--database-url", url])
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    result = runner.invoke(app, ["kb", "export", str(a_file), "--database-url", url])
+    assert result.exit_code == 2 and "is a file, not a folder" in result.output
+    assert a_file.read_text() == "mine"
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "README").write_text("keep")
+    result = runner.invoke(app, ["kb", "export", str(full), "--database-url", url])
+    assert result.exit_code == 2 and "already has files" in result.output
+    assert [p.name for p in full.iterdir()] == ["README"]
+    result = runner.invoke(app, ["kb", "export", str(full), "--force", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert len(list(full.glob("KB-*.md"))) == 10 and (full / "README").read_text() == "keep"
+
+
+def test_an_empty_outbox_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/o.db"
+    assert runner.invoke(app, ["db", "upgrade", "--database-url", url]).exit_code == 0
+    result = runner.invoke(app, ["outbox", "list", "--database-url", url])
+    assert result.output.strip() == "No notifications waiting: all delivered."
+    result = runner.invoke(app, ["outbox", "list", "--failed", "--database-url", url])
+    assert result.output.strip() == "No failed notifications."
+
+
+def test_help_shows_no_python_types_and_there_is_a_version() -> None:
+    from importlib.metadata import version
+
+    assert runner.invoke(app, ["--version"]).output.strip() == f"casebot {version('casebot')}"
+    commands = [[], ["run"], ["worker"], ["demo"], ["kb", "import"], ["kb", "export"]]
+    commands += [["outbox", "list"], ["outbox", "retry"], ["db", "upgrade"], ["config", "check"]]
+    for words in commands:
+        result = runner.invoke(app, [*words, "--help"])
+        assert result.exit_code == 0, words
+        for python_type in ("<bool>", "<list[", "<str>", "<int>"):
+            assert python_type not in result.output, (words, result.output)
