@@ -406,13 +406,29 @@ async def _attach_coordination(bot: Casebot) -> None:
         await attach_redis(bot, url)
 
 
+EXAMPLES_KB = Path("examples/kb")
+EMPTY_KB = (
+    "The knowledge base is empty: customers get no suggestions until you import "
+    "articles (casebot kb import DIR)."
+)
+
+
 async def _first_run_kb(bot: Casebot) -> None:
-    """A newcomer sees suggestions at once: an empty knowledge base gets the examples."""
+    """An empty knowledge base: the example configuration (``support.seed_examples``)
+    gets the example articles; any other starts empty and is told how to import."""
     from bot.kb_files import import_dir
 
-    kb_dir = Path(os.environ.get("CASEBOT_KB_DIR", "examples/kb"))
-    if await count_articles(bot.db) == 0 and await asyncio.to_thread(kb_dir.is_dir):
-        await import_dir(bot.db, kb_dir, bot.clock.now())
+    if await count_articles(bot.db) > 0:
+        return
+    if bot.config.support.seed_examples and await asyncio.to_thread(EXAMPLES_KB.is_dir):
+        report = await import_dir(bot.db, EXAMPLES_KB, bot.clock.now())
+        typer.echo(
+            f"casebot: imported {len(report.created)} example articles from {EXAMPLES_KB} "
+            "(support.seed_examples)",
+            err=True,
+        )
+        return
+    typer.echo(f"casebot: {EMPTY_KB}", err=True)
 
 
 @discord_app.command("sync")

@@ -215,3 +215,53 @@ def test_help_shows_no_python_types_and_there_is_a_version() -> None:
         assert result.exit_code == 0, words
         for python_type in ("<bool>", "<list[", "<str>", "<int>"):
             assert python_type not in result.output, (words, result.output)
+
+
+# -- the example articles stay in the example ----------------------------------------
+
+
+def _articles(url: str) -> int:
+    import asyncio
+
+    from bot.kb_files import count_articles
+    from storage.db import Database
+
+    async def go() -> int:
+        db = Database(url)
+        try:
+            return await count_articles(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def test_run_on_a_real_configuration_starts_with_an_empty_knowledge_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # where examples/kb is
+    url = f"sqlite:///{tmp_path}/real.db"
+    config = str(ROOT / "tests" / "casebot-test.yml")
+    args = ["run", "-c", config, "--platform", "console", "--database-url", url]
+    result = runner.invoke(app, args, input="quit\n")
+    assert result.exit_code == 0, result.output
+    assert "The knowledge base is empty: customers get no suggestions until you import" in (
+        result.output
+    )
+    assert "(casebot kb import DIR)" in result.output
+    assert _articles(url) == 0
+
+
+def test_the_example_configuration_seeds_the_example_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    url = f"sqlite:///{tmp_path}/example.db"
+    config = str(ROOT / "examples" / "casebot.yml")
+    args = ["run", "-c", config, "--platform", "console", "--database-url", url]
+    result = runner.invoke(app, args, input="quit\n")
+    assert result.exit_code == 0, result.output
+    assert "imported 10 example articles from examples/kb (support.seed_examples)" in (
+        result.output
+    )
+    assert _articles(url) == 10
