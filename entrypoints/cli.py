@@ -7,24 +7,22 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
 
-from bot.config import Config, ConfigError, config_path_from_env, load_config
+from bot.config import Config, ConfigError, load_config
 from bot.kb_files import count_articles
-from bot.ports import PlatformError, PlatformOptions
-from storage.db import database_url_from_env, normalize_url
+from bot.ports import PlatformOptions
+from entrypoints.cli_options import ConfigOpt, DbOpt, LogOpt, db_url, load, or_exit
+from entrypoints.cli_stores import db_app, kb_app, outbox_app
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Casebot
-
-T = TypeVar("T")
 
 app = typer.Typer(
     help="casebot: the whole support case life cycle in Slack and Discord.",
@@ -33,36 +31,12 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 config_app = typer.Typer(help="Check a configuration file.", no_args_is_help=True)
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-kb_app = typer.Typer(help="The knowledge base as Markdown files.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Notifications waiting or failed.", no_args_is_help=True)
 discord_app = typer.Typer(help="Discord application commands.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(discord_app, name="discord")
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        metavar="FILE",
-        help="The YAML file (default: $CASEBOT_CONFIG or examples/casebot.yml).",
-    ),
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        metavar="URL",
-        help="Default: $CASEBOT_DATABASE_URL or sqlite:///casebot.db.",
-    ),
-]
-
-LogOpt = Annotated[str, typer.Option(metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR.")]
-DirArg = Annotated[Path, typer.Argument(metavar="DIR")]
 
 
 def _version(asked: bool) -> None:
@@ -108,19 +82,6 @@ def _setup_logging(level: str = "INFO") -> None:
     )
 
 
-def _load(path: Path | None) -> Config:
-    path = path or config_path_from_env()
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-
-
-def _db_url(url: str | None) -> str:
-    return normalize_url(url) if url else database_url_from_env()
-
-
 @config_app.command("check")
 def config_check(file: Path) -> None:
     """Validate FILE: a short summary, or every error with its key path and reason."""
@@ -135,151 +96,13 @@ def config_check(file: Path) -> None:
         typer.echo(f"warning: {w}")
 
 
-@db_app.command("upgrade")
-def db_upgrade(database_url: DbOpt = None) -> None:
-    """Bring the database schema to the newest migration."""
-    from storage.db import upgrade
-
-    url = _db_url(database_url)
-    with _database_reached(url):
-        upgrade(url)
-    typer.echo(f"Database at {_redact(url)} is up to date.")
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-@kb_app.command("import")
-def kb_import(directory: DirArg, config: ConfigOpt = None, database_url: DbOpt = None) -> None:
-    """Import Markdown articles (with front matter) from DIR. An article in a product
-    area the configuration does not have is refused (its file and area are named)."""
-    from bot.clock import SystemClock
-    from bot.kb_files import import_dir
-    from storage.db import Database
-
-    if not directory.is_dir():
-        what = "is not a folder" if directory.exists() else "does not exist"
-        typer.echo(f"casebot: {directory} {what}: nothing imported.", err=True)
-        raise typer.Exit(2)
-    areas = {a.key for a in _load(config).product_areas}
-    url = _db_url(database_url)
-
-    async def go() -> int:
-        db = Database(url)
-        try:
-            await db.migrate()
-            report = await import_dir(db, directory, SystemClock().now(), areas)
-        finally:
-            await db.dispose()
-        typer.echo(
-            f"created {len(report.created)}, updated {len(report.updated)}, "
-            f"unchanged {len(report.unchanged)}"
-        )
-        for e in report.errors:
-            typer.echo(f"error: {e}", err=True)
-        return 1 if report.errors else 0
-
-    raise typer.Exit(_or_exit(go(), url))
-
-
-@kb_app.command("export")
-def kb_export(
-    directory: DirArg,
-    force: Annotated[
-        bool, typer.Option("--force", help="Write into a folder that already has files.")
-    ] = False,
-    database_url: DbOpt = None,
-) -> None:
-    """Write every article to DIR as Markdown with front matter (a new or empty
-    folder, unless --force: then articles' files there are replaced)."""
-    from bot.kb_files import export_dir
-    from storage.db import Database
-
-    if directory.exists() and not directory.is_dir():
-        typer.echo(f"casebot: {directory} is a file, not a folder: nothing written.", err=True)
-        raise typer.Exit(2)
-    if directory.is_dir() and any(directory.iterdir()) and not force:
-        typer.echo(
-            f"casebot: {directory} already has files: nothing written "
-            "(--force writes there anyway, replacing the articles' files).",
-            err=True,
-        )
-        raise typer.Exit(2)
-    url = _db_url(database_url)
-
-    async def go() -> None:
-        db = Database(url)
-        try:
-            await db.migrate()
-            paths = await export_dir(db, directory)
-        finally:
-            await db.dispose()
-        typer.echo(f"wrote {len(paths)} articles to {directory}")
-
-    _or_exit(go(), url)
-
-
-@outbox_app.command("list")
-def outbox_list(
-    failed: Annotated[bool, typer.Option("--failed", help="Only those given up on.")] = False,
-    database_url: DbOpt = None,
-) -> None:
-    """Notifications not yet delivered (or, with --failed, given up on)."""
-    from bot.delivery.records import listing
-    from storage.db import Database
-
-    url = _db_url(database_url)
-
-    async def go() -> None:
-        db = Database(url)
-        try:
-            lines = await listing(db, failed)
-        finally:
-            await db.dispose()
-        for line in lines:
-            typer.echo(line)
-        if not lines:
-            typer.echo(
-                "No failed notifications." if failed else "No notifications waiting: all delivered."
-            )
-
-    _or_exit(go(), url)
-
-
-@outbox_app.command("retry")
-def outbox_retry(
-    ids: Annotated[list[int] | None, typer.Argument(metavar="ID", hidden=True)] = None,
-    database_url: DbOpt = None,
-) -> None:
-    """Put failed notifications back in the queue: all, or those whose ids are given
-    (as `outbox list --failed` shows them)."""
-    from bot.clock import SystemClock
-    from bot.delivery.records import requeue
-    from storage.db import Database
-
-    url = _db_url(database_url)
-
-    async def go() -> None:
-        db = Database(url)
-        try:
-            n = await requeue(db, ids or None, SystemClock().now())
-        finally:
-            await db.dispose()
-        typer.echo(f"{n} notifications queued again")
-
-    _or_exit(go(), url)
-
-
 @app.command()
 def demo(config: ConfigOpt = None) -> None:
     """A scripted whole life cycle on the console platform with a fake clock."""
     from entrypoints.demo import run_demo
 
     _setup_logging("WARNING")
-    asyncio.run(run_demo(_load(config)))
+    asyncio.run(run_demo(load(config)))
 
 
 @app.command()
@@ -292,9 +115,9 @@ def worker(
     from entrypoints.worker import run_worker
 
     _setup_logging(log_level)
-    cfg = _load(config)
-    url = _db_url(database_url)
-    _or_exit(run_worker(cfg, url, os.environ.get("CASEBOT_REDIS_URL")), url)
+    cfg = load(config)
+    url = db_url(database_url)
+    or_exit(run_worker(cfg, url, os.environ.get("CASEBOT_REDIS_URL")), url)
 
 
 @app.command()
@@ -316,43 +139,33 @@ def run(
     host: Annotated[str, typer.Option(metavar="HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(metavar="PORT")] = 3000,
     log_level: LogOpt = "INFO",
+    fake_clock: Annotated[
+        bool,
+        typer.Option(
+            "--fake-clock",
+            help="The console only: time stands still until you type `advance 2h`, so "
+            "chases, phone tasks, SLA warnings and escalation follow-ups can be seen.",
+        ),
+    ] = False,
 ) -> None:
     """Run the bot: chat adapters, notification delivery and timers."""
-    cfg = _load(config)
+    cfg = load(config)
     _setup_logging(log_level)
     options = PlatformOptions(http=http, host=host, port=port)
-    with suppress(KeyboardInterrupt):
-        url = _db_url(database_url)
-        _or_exit(_run(cfg, url, platform or [], options), url)
+    if fake_clock:
+        from bot.clock import FakeClock, SystemClock
 
-
-def _or_exit(main: Coroutine[Any, Any, T], url: str | None = None) -> T:
-    """Run ``main``; a platform that cannot start, or a database that cannot be
-    reached, says why in one line (exit 2) instead of a traceback."""
-    try:
-        with _database_reached(url):
-            return asyncio.run(main)
-    except PlatformError as exc:
-        typer.echo(f"casebot: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-@contextmanager
-def _database_reached(url: str | None) -> Iterator[None]:
-    """A database that refuses, is not there or is not running: one line, exit 2."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    try:
-        yield
-    except (OperationalError, DBAPIError, OSError) as exc:
-        if isinstance(exc, OSError) and url is None:
-            raise
-        where = f" at {_redact(url)}" if url else ""
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        typer.echo(
-            f"casebot: cannot use the database{where}: {reason[0] if reason else exc}", err=True
+        asked = [n.strip().lower() for n in platform or []]
+        if asked not in ([], ["console"]):
+            typer.echo("casebot: --fake-clock is for the console only (--platform console).")
+            raise typer.Exit(2)
+        platform = ["console"]
+        options = replace(
+            options, clock=FakeClock(SystemClock().now().replace(second=0, microsecond=0))
         )
-        raise typer.Exit(2) from None
+    with suppress(KeyboardInterrupt):
+        url = db_url(database_url)
+        or_exit(_run(cfg, url, platform or [], options), url)
 
 
 async def _run(config: Config, url: str, names: list[str], options: PlatformOptions) -> None:
@@ -363,13 +176,14 @@ async def _run(config: Config, url: str, names: list[str], options: PlatformOpti
     chosen = wanted(names, os.environ)
     surfaces = web.surfaces(config, os.environ)
     server = web.server_for(options, os.environ, surfaces)
-    bot = await Casebot.create(config, url)
+    bot = await Casebot.create(config, url, clock=options.clock)
     try:
         await _attach_coordination(bot)
-        await _first_run_kb(bot)
+        kb_note = await _first_run_kb(bot)
         options = replace(options, settle=bot.drain, web=server)
         for name in chosen:
             await bot.start_platform(build(name, os.environ, options))
+        typer.echo(f"casebot: {kb_note}", err=True)  # once the platforms could start
         if server is not None:
             for surface in surfaces:
                 surface.mount(server, bot, os.environ)
@@ -413,22 +227,21 @@ EMPTY_KB = (
 )
 
 
-async def _first_run_kb(bot: Casebot) -> None:
+async def _first_run_kb(bot: Casebot) -> str:
     """An empty knowledge base: the example configuration (``support.seed_examples``)
     gets the example articles; any other starts empty and is told how to import."""
     from bot.kb_files import import_dir
 
-    if await count_articles(bot.db) > 0:
-        return
+    count = await count_articles(bot.db)
+    if count > 0:
+        return f"the knowledge base has {count} articles."
     if bot.config.support.seed_examples and await asyncio.to_thread(EXAMPLES_KB.is_dir):
         report = await import_dir(bot.db, EXAMPLES_KB, bot.clock.now())
-        typer.echo(
-            f"casebot: imported {len(report.created)} example articles from {EXAMPLES_KB} "
-            "(support.seed_examples)",
-            err=True,
+        return (
+            f"imported {len(report.created)} example articles from {EXAMPLES_KB} "
+            "(support.seed_examples)"
         )
-        return
-    typer.echo(f"casebot: {EMPTY_KB}", err=True)
+    return EMPTY_KB
 
 
 @discord_app.command("sync")
@@ -439,12 +252,12 @@ def discord_sync(
     """Sync the /case application commands (to the configured guilds, or globally)."""
     from adapters.discord import sync_commands
 
-    cfg = _load(config)
+    cfg = load(config)
 
     async def go() -> None:
         typer.echo(await sync_commands(cfg, global_=global_))
 
-    _or_exit(go())
+    or_exit(go())
 
 
 def main() -> None:

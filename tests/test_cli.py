@@ -265,3 +265,78 @@ def test_the_example_configuration_seeds_the_example_articles(
         result.output
     )
     assert _articles(url) == 10
+
+
+# -- the console under `casebot run` ---------------------------------------------------
+
+
+def test_run_with_a_fake_clock_shows_time_based_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    url = f"sqlite:///{tmp_path}/clock.db"
+    config = str(ROOT / "tests" / "casebot-test.yml")
+    typed = [
+        "as gus",
+        "/case open Webhook endpoint returns 500",
+        "as alice",
+        "press CASE-1 replicating",
+        "/case need-info CASE-1 Which region?",
+        "advance 1bd",
+        "quit",
+    ]
+    args = ["run", "-c", config, "--fake-clock", "--database-url", url]
+    result = runner.invoke(app, args, input="\n".join(typed) + "\n")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "*** FAKE CLOCK: it is " in out and "`advance 2h`" in out
+    moved = out.index("(the clock moves 1bd: it is now ")
+    assert out.find("Reminder 1 on CASE-1", moved) > moved  # the chase, fired by advance
+
+
+def test_the_fake_clock_is_for_the_console_only(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/clock.db"
+    args = ["run", "--fake-clock", "--platform", "slack", "--database-url", url]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert (
+        result.output.strip()
+        == "casebot: --fake-clock is for the console only (--platform console)."
+    )
+
+
+def test_ctrl_c_leaves_the_console_without_waiting_for_enter(tmp_path: Path) -> None:
+    """A real process on a pipe nobody writes to (as a terminal waiting for a line):
+    SIGINT ends it cleanly, mid-form, without a line being typed."""
+    import signal
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "entrypoints.cli", "run", "--fake-clock"]
+    args += ["-c", "tests/casebot-test.yml", "--database-url", f"sqlite:///{tmp_path}/c.db"]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("as gus\n/case\n")
+        proc.stdin.flush()
+        seen = ""
+        while "Title — " not in seen:  # the form is waiting for its first answer
+            char = proc.stdout.read(1)  # the question has no newline: it waits on its line
+            assert char, seen
+            seen += char
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)  # a hang fails here, not a slow machine
+        rest = proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, rest
+    assert "Traceback" not in rest and "Fatal" not in rest
