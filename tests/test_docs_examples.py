@@ -132,3 +132,18 @@ def test_every_subcommand_in_the_readme_table_is_in_the_command_table() -> None:
             assert words[0] == "help" or (command is not None and not command.hidden), usage
             named += 1
     assert named > 30
+
+
+def test_docs_discord_names_the_generated_tree() -> None:
+    """The subcommands docs/discord.md lists are exactly those of the generated tree."""
+    from tests.discord.test_help import tree_paths
+
+    text = (ROOT / "docs" / "discord.md").read_text(encoding="utf-8")
+    text = " ".join(text.split())  # a list may wrap across lines
+    section = text.split("## What people see", 1)[1].split("Case options autocomplete", 1)[0]
+    listed = set()
+    for group, subs in re.findall(r"`/case ([a-z]+) ([a-z|-]+)`", section):
+        listed |= {f"{group} {sub}" for sub in subs.split("|")}
+    top = section.split("three groups", 1)[0]
+    listed |= set(re.findall(r"`([a-z-]+)`", top))
+    assert listed == tree_paths()
