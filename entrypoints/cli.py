@@ -236,7 +236,8 @@ async def _first_run_kb(bot: Casebot) -> str:
     if count > 0:
         return f"the knowledge base has {count} articles."
     if bot.config.support.seed_examples and await asyncio.to_thread(EXAMPLES_KB.is_dir):
-        report = await import_dir(bot.db, EXAMPLES_KB, bot.clock.now())
+        areas = {a.key for a in bot.config.product_areas}
+        report = await import_dir(bot.db, EXAMPLES_KB, bot.clock.now(), areas)
         return (
             f"imported {len(report.created)} example articles from {EXAMPLES_KB} "
             "(support.seed_examples)"
