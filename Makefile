@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Run the bot: the console platform on SQLite unless chat tokens are set.
+## `make run ARGS=--fake-clock`: the console with a clock that moves on `advance 2h`.
+ARGS ?=
 run: $(STAMP)
-	$(BIN)/casebot run
+	$(BIN)/casebot run $(ARGS)
 
 ## A scripted whole life cycle on the console, with a fake clock.
 demo: $(STAMP)

@@ -14,6 +14,8 @@ class Context:
     ``roles`` are Discord role ids (used to recognise an account's members).
     ``event_id`` is the platform's id of this delivery (Slack ``event_id`` or a hash of
     the request, Discord interaction id): the same id twice has one effect.
+    ``sectioned`` is True where the platform files subcommands under their section
+    (Discord types ``/case eng defect`` for ``defect``): help and usage lines say so.
     """
 
     platform: str
@@ -23,6 +25,7 @@ class Context:
     user_name: str | None = None
     roles: tuple[str, ...] = ()
     event_id: str | None = None
+    sectioned: bool = False
 
 
 @dataclass(frozen=True)

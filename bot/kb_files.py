@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -327,14 +328,24 @@ async def _raise_counter(session: AsyncSession, name: str, at_least: int) -> Non
     await session.execute(guarded)
 
 
-async def import_dir(db: Database, directory: Path, now: datetime) -> ImportReport:
+async def import_dir(
+    db: Database, directory: Path, now: datetime, areas: Collection[str] | None = None
+) -> ImportReport:
     """Upsert every ``*.md`` article of ``directory`` in one transaction.
 
     An article is matched by ``key`` when the file has one, else by exact title; new
     articles keep the file's key or get the next KB key. Bad files are reported and
     skipped; two files naming the same article are reported too (the first one wins).
+    With ``areas`` (the configured product areas), an article in another area is
+    reported and skipped: it would be suggested to nobody, or to the wrong team.
     """
     parsed, errors = await asyncio.to_thread(_read_dir, directory)
+    if areas is not None:
+        known = ", ".join(sorted(areas))
+        for filename, fields in list(parsed):
+            if fields.area is not None and fields.area not in areas:
+                errors.append(f"{filename}: unknown product area '{fields.area}' (known: {known})")
+                parsed.remove((filename, fields))
     report = ImportReport(created=[], updated=[], errors=errors)
     # Files with keys first, so a key allocated for a keyless file can never be one a
     # later file claims.

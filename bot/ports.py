@@ -132,6 +132,8 @@ class PlatformOptions:
     # The process's shared HTTP server (``adapters.web.WebServer``) to mount on, when
     # the entry point runs one; a platform without it serves HTTP itself.
     web: Any = None
+    # The process's clock when it is a fake one the console may move (`--fake-clock`).
+    clock: Any = None
 
 
 class PlatformError(Exception):

@@ -38,8 +38,9 @@ OOPS = (
 OPEN = BY_NAME["open"]
 
 
-def not_for_you(command: Command) -> str:
-    return f"`/case {command.group or command.name}` is not for you. Try `/case help`."
+def not_for_you(command: Command, sectioned: bool = False) -> str:
+    words = command.group or command.path(sectioned)
+    return f"`/case {words}` is not for you. Try `/case help`."
 
 
 class CaseCommands:
@@ -89,7 +90,7 @@ class CaseCommands:
         if not text.strip():
             return await self.open_prompt(ctx)
         if text.strip().lower() == "help":
-            return await self.execute(ctx, self._help, mutating=False)
+            return await self.help(ctx)
         try:
             parsed = parse(text)
         except Refusal as r:
@@ -99,7 +100,7 @@ class CaseCommands:
     async def invoke(self, ctx: Context, name: str, args: Mapping[str, Any]) -> Reply:
         """A subcommand by name with its arguments (typed, or as text)."""
         if name == "help":
-            return await self.execute(ctx, self._help, mutating=False)
+            return await self.help(ctx)
         command = find(name)
         if command is None:
             return Reply.refuse(f"I don't know `/case {name}`. Try `/case help`.")
@@ -122,9 +123,9 @@ class CaseCommands:
         async def go(w: Work, a: Actor) -> str:
             if not policy.role_may(a.role, command.deed):
                 raise Refusal(
-                    (policy.refusal(a, command.deed) or not_for_you(command))
+                    (policy.refusal(a, command.deed) or not_for_you(command, ctx.sectioned))
                     if command.hidden
-                    else not_for_you(command)
+                    else not_for_you(command, ctx.sectioned)
                 )
             return await command.handler(w, a, self.typed(command, args, ctx))
 
@@ -137,14 +138,15 @@ class CaseCommands:
         for p in command.params:
             value = args.get(p.name)
             if p.required and not p.rest and (value is None or str(value).strip() == ""):
-                raise Refusal(f"Usage: `/case {command.usage}`")
+                raise Refusal(f"Usage: `/case {command.usage_as(ctx.sectioned)}`")
             try:
                 out[p.name] = p.coerce(value, self.config, ctx.platform)
             except ValueError:
                 raise Refusal(
-                    f"The {p.name} is a number from 1 to 5: `/case {command.usage}`."
+                    f"The {p.name} is a number from 1 to 5: "
+                    f"`/case {command.usage_as(ctx.sectioned)}`."
                     if p.kind == Kind.RATING
-                    else f"Usage: `/case {command.usage}`"
+                    else f"Usage: `/case {command.usage_as(ctx.sectioned)}`"
                 ) from None
         # Fields a form adds beyond the typed grammar (the open form's area, type…).
         for name, value in args.items():
@@ -254,11 +256,23 @@ class CaseCommands:
             return reply
         return Reply(text="Tell us about the problem.", prompt=self.open_form())
 
-    async def _help(self, w: Work, a: Actor) -> str:
-        lines = [f"What you can do, {a.name} ({a.role}):", "`/case help` — this list"]
-        if policy.role_may(a.role, Deed.OPEN):
-            lines.append("`/case` — open a case with a form")
-        lines += [
-            f"`/case {c.usage}` — {c.does}" for c in visible() if policy.role_may(a.role, c.deed)
-        ]
-        return "\n".join(lines)
+    async def help(self, ctx: Context) -> Reply:
+        """``/case help``: what this person may do, written as their platform types it
+        (the command table's words; Discord's sections, and no bare ``/case`` there)."""
+
+        async def lines(w: Work, a: Actor) -> str:
+            return help_text(a, ctx.sectioned)
+
+        return await self.execute(ctx, lines, mutating=False)
+
+
+def help_text(a: Actor, sectioned: bool = False) -> str:
+    lines = [f"What you can do, {a.name} ({a.role}):", "`/case help` — this list"]
+    if policy.role_may(a.role, Deed.OPEN) and not sectioned:
+        lines.append("`/case` — open a case with a form")
+    lines += [
+        f"`/case {c.usage_as(sectioned)}` — {c.does}"
+        for c in visible()
+        if policy.role_may(a.role, c.deed)
+    ]
+    return "\n".join(lines)

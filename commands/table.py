@@ -44,6 +44,17 @@ class Command:
     def usage(self) -> str:
         return " ".join([self.name, *(p.usage for p in self.params)])
 
+    def path(self, sectioned: bool = False) -> str:
+        """The words after ``/case`` that name it: ``defect`` typed, ``eng defect`` on a
+        platform that files commands under their section (Discord's command tree)."""
+        if sectioned and self.group is None and self.section is not None:
+            return f"{self.section} {self.name}"
+        return self.name
+
+    def usage_as(self, sectioned: bool = False) -> str:
+        """The usage line as people on that platform type it."""
+        return " ".join([self.path(sectioned), *(p.usage for p in self.params)])
+
     @property
     def fixed(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if not p.rest)

@@ -71,7 +71,11 @@ class Casebot:
     ) -> Casebot:
         db = Database(database_url or database_url_from_env())
         if migrate:
-            await db.migrate_once()
+            try:
+                await db.migrate_once()
+            except BaseException:  # unreachable: let its connection threads go first
+                await db.dispose()
+                raise
         bot = cls(config, db, clock, worker_id)
         bot.runtime.tune(env)
         await bot.sync_config()

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -16,10 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import structlog
 import typer
 
-from bot.config import Config, ConfigError, config_path_from_env, load_config
+from bot.config import Config, ConfigError, load_config
 from bot.kb_files import count_articles
-from bot.ports import PlatformError, PlatformOptions
-from storage.db import database_url_from_env, normalize_url
+from bot.ports import PlatformOptions
+from entrypoints.cli_options import ConfigOpt, DbOpt, LogOpt, db_url, load, or_exit
+from entrypoints.cli_stores import db_app, kb_app, outbox_app
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Casebot
@@ -28,11 +28,9 @@ app = typer.Typer(
     help="casebot: the whole support case life cycle in Slack and Discord.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 config_app = typer.Typer(help="Check a configuration file.", no_args_is_help=True)
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-kb_app = typer.Typer(help="The knowledge base as Markdown files.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Notifications waiting or failed.", no_args_is_help=True)
 discord_app = typer.Typer(help="Discord application commands.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
@@ -40,16 +38,28 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(discord_app, name="discord")
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="The YAML file (default: $CASEBOT_CONFIG or examples/casebot.yml)."
-    ),
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Default: $CASEBOT_DATABASE_URL or sqlite:///casebot.db."),
-]
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"casebot {version('casebot')}")
+        except PackageNotFoundError:  # a source tree that was never installed
+            typer.echo("casebot (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """casebot: the whole support case life cycle in Slack and Discord."""
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -72,19 +82,6 @@ def _setup_logging(level: str = "INFO") -> None:
     )
 
 
-def _load(path: Path | None) -> Config:
-    path = path or config_path_from_env()
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-
-
-def _db_url(url: str | None) -> str:
-    return normalize_url(url) if url else database_url_from_env()
-
-
 @config_app.command("check")
 def config_check(file: Path) -> None:
     """Validate FILE: a short summary, or every error with its key path and reason."""
@@ -99,125 +96,28 @@ def config_check(file: Path) -> None:
         typer.echo(f"warning: {w}")
 
 
-@db_app.command("upgrade")
-def db_upgrade(database_url: DbOpt = None) -> None:
-    """Bring the database schema to the newest migration."""
-    from storage.db import upgrade
-
-    url = _db_url(database_url)
-    upgrade(url)
-    typer.echo(f"Database at {_redact(url)} is up to date.")
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-@kb_app.command("import")
-def kb_import(directory: Path, database_url: DbOpt = None) -> None:
-    """Import Markdown articles (with front matter) from DIRECTORY."""
-    from bot.clock import SystemClock
-    from bot.kb_files import import_dir
-    from storage.db import Database
-
-    async def go() -> int:
-        db = Database(_db_url(database_url))
-        try:
-            await db.migrate()
-            report = await import_dir(db, directory, SystemClock().now())
-        finally:
-            await db.dispose()
-        typer.echo(
-            f"created {len(report.created)}, updated {len(report.updated)}, "
-            f"unchanged {len(report.unchanged)}"
-        )
-        for e in report.errors:
-            typer.echo(f"error: {e}", err=True)
-        return 1 if report.errors else 0
-
-    raise typer.Exit(asyncio.run(go()))
-
-
-@kb_app.command("export")
-def kb_export(directory: Path, database_url: DbOpt = None) -> None:
-    """Write every article to DIRECTORY as Markdown with front matter."""
-    from bot.kb_files import export_dir
-    from storage.db import Database
-
-    async def go() -> None:
-        db = Database(_db_url(database_url))
-        try:
-            await db.migrate()
-            paths = await export_dir(db, directory)
-        finally:
-            await db.dispose()
-        typer.echo(f"wrote {len(paths)} articles to {directory}")
-
-    asyncio.run(go())
-
-
-@outbox_app.command("list")
-def outbox_list(
-    failed: Annotated[bool, typer.Option("--failed")] = False, database_url: DbOpt = None
-) -> None:
-    """Notifications not yet delivered (or, with --failed, given up on)."""
-    from bot.delivery.records import listing
-    from storage.db import Database
-
-    async def go() -> None:
-        db = Database(_db_url(database_url))
-        try:
-            for line in await listing(db, failed):
-                typer.echo(line)
-        finally:
-            await db.dispose()
-
-    asyncio.run(go())
-
-
-@outbox_app.command("retry")
-def outbox_retry(
-    ids: Annotated[list[int] | None, typer.Argument()] = None, database_url: DbOpt = None
-) -> None:
-    """Put failed notifications (all, or the given ids) back in the queue."""
-    from bot.clock import SystemClock
-    from bot.delivery.records import requeue
-    from storage.db import Database
-
-    async def go() -> None:
-        db = Database(_db_url(database_url))
-        try:
-            n = await requeue(db, ids or None, SystemClock().now())
-        finally:
-            await db.dispose()
-        typer.echo(f"{n} notifications queued again")
-
-    asyncio.run(go())
-
-
 @app.command()
 def demo(config: ConfigOpt = None) -> None:
     """A scripted whole life cycle on the console platform with a fake clock."""
     from entrypoints.demo import run_demo
 
     _setup_logging("WARNING")
-    asyncio.run(run_demo(_load(config)))
+    asyncio.run(run_demo(load(config)))
 
 
 @app.command()
 def worker(
     config: ConfigOpt = None,
     database_url: DbOpt = None,
-    log_level: Annotated[str, typer.Option()] = "INFO",
+    log_level: LogOpt = "INFO",
 ) -> None:
     """Deliver notifications and fire timers (no chat listeners): run as many as you like."""
     from entrypoints.worker import run_worker
 
     _setup_logging(log_level)
-    cfg = _load(config)
-    _or_exit(run_worker(cfg, _db_url(database_url), os.environ.get("CASEBOT_REDIS_URL")))
+    cfg = load(config)
+    url = db_url(database_url)
+    or_exit(run_worker(cfg, url, os.environ.get("CASEBOT_REDIS_URL")), url)
 
 
 @app.command()
@@ -228,32 +128,44 @@ def run(
         list[str] | None,
         typer.Option(
             "--platform",
-            help="slack, discord or console (default: every platform whose token "
-            "is set, else the console)",
+            metavar="NAME",
+            help="slack, discord or console, once per platform (default: every "
+            "platform whose token is set, else the console)",
         ),
     ] = None,
     http: Annotated[
         bool, typer.Option("--http", help="Slack over HTTP instead of Socket Mode")
     ] = False,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 3000,
-    log_level: Annotated[str, typer.Option()] = "INFO",
+    host: Annotated[str, typer.Option(metavar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT")] = 3000,
+    log_level: LogOpt = "INFO",
+    fake_clock: Annotated[
+        bool,
+        typer.Option(
+            "--fake-clock",
+            help="The console only: time stands still until you type `advance 2h`, so "
+            "chases, phone tasks, SLA warnings and escalation follow-ups can be seen.",
+        ),
+    ] = False,
 ) -> None:
     """Run the bot: chat adapters, notification delivery and timers."""
-    cfg = _load(config)
+    cfg = load(config)
     _setup_logging(log_level)
     options = PlatformOptions(http=http, host=host, port=port)
+    if fake_clock:
+        from bot.clock import FakeClock, SystemClock
+
+        asked = [n.strip().lower() for n in platform or []]
+        if asked not in ([], ["console"]):
+            typer.echo("casebot: --fake-clock is for the console only (--platform console).")
+            raise typer.Exit(2)
+        platform = ["console"]
+        options = replace(
+            options, clock=FakeClock(SystemClock().now().replace(second=0, microsecond=0))
+        )
     with suppress(KeyboardInterrupt):
-        _or_exit(_run(cfg, _db_url(database_url), platform or [], options))
-
-
-def _or_exit(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main``; a platform that cannot start says why in one line (exit 2)."""
-    try:
-        asyncio.run(main)
-    except PlatformError as exc:
-        typer.echo(f"casebot: {exc}", err=True)
-        raise typer.Exit(2) from None
+        url = db_url(database_url)
+        or_exit(_run(cfg, url, platform or [], options), url)
 
 
 async def _run(config: Config, url: str, names: list[str], options: PlatformOptions) -> None:
@@ -264,13 +176,14 @@ async def _run(config: Config, url: str, names: list[str], options: PlatformOpti
     chosen = wanted(names, os.environ)
     surfaces = web.surfaces(config, os.environ)
     server = web.server_for(options, os.environ, surfaces)
-    bot = await Casebot.create(config, url)
+    bot = await Casebot.create(config, url, clock=options.clock)
     try:
         await _attach_coordination(bot)
-        await _first_run_kb(bot)
+        kb_note = await _first_run_kb(bot)
         options = replace(options, settle=bot.drain, web=server)
         for name in chosen:
             await bot.start_platform(build(name, os.environ, options))
+        typer.echo(f"casebot: {kb_note}", err=True)  # once the platforms could start
         if server is not None:
             for surface in surfaces:
                 surface.mount(server, bot, os.environ)
@@ -307,13 +220,29 @@ async def _attach_coordination(bot: Casebot) -> None:
         await attach_redis(bot, url)
 
 
-async def _first_run_kb(bot: Casebot) -> None:
-    """A newcomer sees suggestions at once: an empty knowledge base gets the examples."""
+EXAMPLES_KB = Path("examples/kb")
+EMPTY_KB = (
+    "The knowledge base is empty: customers get no suggestions until you import "
+    "articles (casebot kb import DIR)."
+)
+
+
+async def _first_run_kb(bot: Casebot) -> str:
+    """An empty knowledge base: the example configuration (``support.seed_examples``)
+    gets the example articles; any other starts empty and is told how to import."""
     from bot.kb_files import import_dir
 
-    kb_dir = Path(os.environ.get("CASEBOT_KB_DIR", "examples/kb"))
-    if await count_articles(bot.db) == 0 and await asyncio.to_thread(kb_dir.is_dir):
-        await import_dir(bot.db, kb_dir, bot.clock.now())
+    count = await count_articles(bot.db)
+    if count > 0:
+        return f"the knowledge base has {count} articles."
+    if bot.config.support.seed_examples and await asyncio.to_thread(EXAMPLES_KB.is_dir):
+        areas = {a.key for a in bot.config.product_areas}
+        report = await import_dir(bot.db, EXAMPLES_KB, bot.clock.now(), areas)
+        return (
+            f"imported {len(report.created)} example articles from {EXAMPLES_KB} "
+            "(support.seed_examples)"
+        )
+    return EMPTY_KB
 
 
 @discord_app.command("sync")
@@ -324,12 +253,12 @@ def discord_sync(
     """Sync the /case application commands (to the configured guilds, or globally)."""
     from adapters.discord import sync_commands
 
-    cfg = _load(config)
+    cfg = load(config)
 
     async def go() -> None:
         typer.echo(await sync_commands(cfg, global_=global_))
 
-    _or_exit(go())
+    or_exit(go())
 
 
 def main() -> None:

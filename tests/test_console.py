@@ -156,28 +156,65 @@ async def test_advance_moves_the_fake_clock_and_runs_due_work(db: Database) -> N
     )
     fixed = await console(db, fake_clock=False)
     assert await fixed.type("advance 1d") == (
-        "The clock only moves by itself here (advance works in the demo)."
+        "The clock only moves by itself here (advance works in the demo and with "
+        "`casebot run --fake-clock`)."
     )
 
 
 async def test_the_open_form_is_asked_question_by_question(db: Database) -> None:
-    # The title is left empty first: the form says so and asks for it again.
+    # Each answer is checked as it is typed: an empty title and an unknown area are
+    # asked again at once, with the reason; a choice may be its key, label or number.
     c = await console(
-        db, ["", "api", "broken", "degraded", "Since the token rotation", "Webhooks fail"]
+        db,
+        ["", "Webhooks fail", "kites", "api", "2", "Degraded", "Since the token rotation"],
     )
     out = await c.type("as gus", "/case")
-    assert c.questions == [
-        "  Title: ",
-        "  Product area (api, install, dashboards, billing) [optional]: ",
-        "  Type (functionality, broken, api, install): ",
-        "  Business impact (production_down, degraded, blocked, question): ",
-        "  Description [optional]: ",
-        "  title: ",
-    ]
-    assert "Tell us about the problem.\n[Open a support case]" in out
-    assert "  ✗ title: Give the case a title." in out
-    assert "(only you see this) Opened CASE-1: Webhooks fail. Severity S1." in out
+    title = "  Title — What is wrong, in a sentence: "
+    area = (
+        "  Product area (optional, Enter skips) — api: Public API, install: Installation, "
+        "dashboards, billing: "
+    )
+    assert c.questions == [title, title, area, area, *c.questions[4:]]
+    assert c.questions[4].startswith("  Type — functionality: ")
+    assert c.questions[5].startswith("  Business impact — production_down: ")
+    assert c.questions[6] == (
+        "  Description (optional, Enter skips) — What you did, what you expected, what happened: "
+    )
+    assert "Tell us about the problem.\n[Open a support case] Answer each question; " in out
+    assert "/cancel stops without sending anything." in out
+    assert "  ✗ Title is needed (or /cancel)." in out
+    assert "  ✗ 'kites' is not one of the choices (api, install, dashboards, billing)." in out
+    assert "(only you see this) Opened CASE-1: Webhooks fail." in out
     assert "  Since the token rotation" in out  # the description, in the triage alert
+
+
+async def test_a_form_can_be_cancelled_and_nothing_is_sent(db: Database) -> None:
+    for word in ("/cancel", "cancel", " CANCEL "):
+        c = await console(db, ["Webhooks fail", word])
+        out = await c.type("as gus", "/case")
+        assert out.endswith("(only you see this) Open a support case: cancelled, nothing was sent.")
+        assert "Opened" not in out and "──" not in out  # nobody was told anything
+    c = await console(db, ["cancel"])
+    out = await c.type("as gus", "/case")
+    assert "cancelled, nothing was sent" in out
+    assert "CASE-1" not in await c.type("/case list")  # no case titled "cancel"
+
+
+async def test_what_the_core_finds_wrong_is_asked_again_by_label(db: Database) -> None:
+    from bot.exchange import Prompt, PromptField
+
+    c = await console(db, ["Fixed title"])
+    await c.type("as gus")
+    prompt = Prompt("open", "Open a support case", (PromptField("title", "Title"),))
+    values = {"title": ""}
+    from adapters.console import forms
+
+    await forms.correct(
+        prompt, values, {"title": "Give the case a title."}, c.session.ask, c.out.append
+    )  # type: ignore[arg-type]
+    assert values == {"title": "Fixed title"}
+    assert "  ✗ Title: Give the case a title." in c.out
+    assert c.questions == ["  Title: "]
 
 
 async def test_a_form_without_anyone_to_ask(db: Database) -> None:
@@ -215,10 +252,10 @@ async def test_the_survey_comment_is_asked_when_someone_can_answer(db: Database)
         "press CASE-1 confirm",
     )
     out = await c.type("press CASE-1 rate:5")
-    assert c.questions == ["  Comment (optional): "]
+    assert c.questions == ["  Comment (optional): "]  # its label says optional already
     assert out.splitlines() == [
         "Thanks for rating CASE-1 5/5.",
-        "[Anything to add?]",
+        "[Anything to add?] Answer each question; /cancel stops without sending anything.",
         "(only you see this) Thanks for the comment.",
     ]
 

@@ -9,7 +9,9 @@ Input lines:
   say <CASE-n> <text>         write in the case's thread (customer thread for customers,
                               staff thread for staff)
   home                        the person's home view (open cases / queue)
-  advance <duration>          move the fake clock (demo and tests only), then run due work
+  advance <duration>          move the fake clock (casebot run --fake-clock, the demo),
+                              then fire what is due: advance 2h, advance 1bd
+  /cancel                     (in a form) stop without sending anything
   help                        this list
   quit                        leave
 """
@@ -22,6 +24,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 
+from adapters.console import forms
+from adapters.console.forms import Ask, Cancelled, answer
+from adapters.console.keyboard import Keyboard
 from bot.actions import KINDS, PREFIX, action_id, parse
 from bot.clock import FakeClock
 from bot.config import Config
@@ -100,7 +105,7 @@ class ConsoleSession:
         self,
         core: Core,
         write: Callable[[str], None],
-        ask: Callable[[str], str] | None = None,
+        ask: Ask | None = None,
         fake_clock: FakeClock | None = None,
         settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -194,7 +199,10 @@ class ConsoleSession:
 
     async def _advance(self, text: str) -> None:
         if self.fake_clock is None:
-            self.write("The clock only moves by itself here (advance works in the demo).")
+            self.write(
+                "The clock only moves by itself here (advance works in the demo and with "
+                "`casebot run --fake-clock`)."
+            )
             return
         try:
             d = parse_duration(text)
@@ -249,20 +257,14 @@ class ConsoleSession:
             )
         if before.text:
             self.write(before.text)
-        values: dict[str, str] = {}
-        self.write(f"[{prompt.title}]")
-        for field in prompt.fields:
-            hint = ""
-            if field.options:
-                hint = " (" + ", ".join(o.value for o in field.options) + ")"
-            optional = "" if field.required or "optional" in field.label else " [optional]"
-            values[field.name] = self.ask(f"  {field.label}{hint}{optional}: ")
-        reply = await self.core.submit(self.ctx(), prompt.form_id, values)
-        while reply.errors and self.ask is not None:
-            for name, err in reply.errors.items():
-                self.write(f"  ✗ {name}: {err}")
-                values[name] = self.ask(f"  {name}: ")
+        try:
+            values = await forms.fill(prompt, self.ask, self.write)
             reply = await self.core.submit(self.ctx(), prompt.form_id, values)
+            while reply.errors:
+                await forms.correct(prompt, values, reply.errors, self.ask, self.write)
+                reply = await self.core.submit(self.ctx(), prompt.form_id, values)
+        except Cancelled:
+            return Reply(text=f"{prompt.title}: cancelled, nothing was sent.")
         return reply
 
 
@@ -275,14 +277,14 @@ class ConsolePlatform:
     def __init__(
         self,
         write: Callable[[str], None] = print,
-        ask: Callable[[str], str] | None = None,
+        ask: Ask | None = None,
         *,
         interactive: bool = False,
         fake_clock: FakeClock | None = None,
         settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.write = write
-        self.ask = ask
+        self.ask: Ask | None = ask
         self.interactive = interactive
         self.fake_clock = fake_clock
         self._settle = settle
@@ -303,13 +305,15 @@ class ConsolePlatform:
         self.write(
             f"casebot console — {config.support.name}\nPeople: {people}\n"
             "Type `as <person>`, then `/case help`. `help` lists console commands; "
-            "`quit` leaves."
+            "`quit` or Ctrl-C leaves."
         )
+        if self.fake_clock is not None:
+            self.write(fake_clock_banner(self.fake_clock))
         try:
             while True:
                 prompt = f"{self.session.me or '?'}> "
                 try:
-                    line = await asyncio.to_thread(self.ask, prompt)
+                    line = await answer(self.ask, prompt)
                 except EOFError:
                     break
                 if not await self.session.handle(line):
@@ -337,5 +341,20 @@ def configured(env: Mapping[str, str]) -> bool:
     return False
 
 
+def fake_clock_banner(clock: FakeClock) -> str:
+    return (
+        f"*** FAKE CLOCK: it is {clock.now():%a %Y-%m-%d %H:%M} UTC and time stands still; "
+        "`advance 2h` (or 30m, 1bd…) moves it and fires what is due: chases, phone "
+        "tasks, SLA warnings and breaches, escalation follow-ups. ***"
+    )
+
+
 def from_env(env: Mapping[str, str], options: PlatformOptions) -> ConsolePlatform:
-    return ConsolePlatform(print, input, interactive=options.receive, settle=options.settle)
+    clock = options.clock if isinstance(options.clock, FakeClock) else None
+    return ConsolePlatform(
+        print,
+        Keyboard().ask,
+        interactive=options.receive,
+        fake_clock=clock,
+        settle=options.settle,
+    )

@@ -60,6 +60,7 @@ class Contexts:
             user_name=user.display_name,
             roles=roles,
             event_id=str(interaction.id),
+            sectioned=True,
         )
 
     async def of_message(self, message: discord.Message) -> Context:
@@ -75,6 +76,7 @@ class Contexts:
             user_name=message.author.display_name,
             roles=roles,
             event_id=str(message.id),
+            sectioned=True,
         )
 
     async def _where(self, channel: Any, channel_id: int | None) -> tuple[str | None, str | None]:

@@ -113,7 +113,8 @@ def case_group(table: Iterable[Command] = COMMANDS) -> CaseGroup:
     for command in table:
         if command.hidden:
             continue
-        place = command.group or command.section
+        path = command.path(sectioned=True).split(" ")
+        place = path[0] if len(path) > 1 else None
         parent: app_commands.Group = root
         if place is not None:
             if place not in groups:

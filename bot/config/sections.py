@@ -73,6 +73,9 @@ class Support(_Model):
     # How long auto-assignment waits for the customer to look at KB suggestions.
     knowledge_wait: Duration = parse_duration("15m")
     engineering_team: Id | None = None
+    # The example configuration only: an empty knowledge base gets examples/kb's made-up
+    # articles at `casebot run`. A real deployment starts empty (`casebot kb import DIR`).
+    seed_examples: bool = False
 
     @field_validator("timezone")
     @classmethod

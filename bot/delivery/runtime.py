@@ -83,6 +83,7 @@ class Runtime:
         self._wake_timers = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._halt = asyncio.Event()  # set by stop(): the housekeeping nap ends at once
         self._grace = 5.0
         self._remote_pending = False
 
@@ -265,7 +266,8 @@ class Runtime:
                 raise
             except Exception:  # noqa: BLE001
                 log.exception("worker.housekeeping_failed")
-            await asyncio.sleep(HOUSEKEEPING_EVERY)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), timeout=HOUSEKEEPING_EVERY)
 
     async def housekeeping(self) -> dict[str, int]:
         """Forget old event ids; drop timers and notifications finished long ago."""
@@ -300,6 +302,7 @@ class Runtime:
 
     async def start(self) -> None:
         self._stopping = False
+        self._halt.clear()
         self._tasks += [
             asyncio.create_task(self._dispatch(), name="casebot-outbox"),
             asyncio.create_task(
@@ -312,6 +315,7 @@ class Runtime:
         """Stop the loops, letting a round in progress finish for up to ``grace``
         seconds (what is cut short comes back when its lease ends)."""
         self._stopping = True
+        self._halt.set()
         self._grace = grace
         self._wake_outbox.set()
         self._wake_timers.set()

@@ -39,6 +39,7 @@ async def test_an_interaction_in_a_case_thread(bot: Casebot) -> None:
         user_name="tomas",
         roles=(str(CUSTOMER_ROLE),),
         event_id=str(interaction.id),
+        sectioned=True,  # Discord types /case eng defect
     )
 
 
