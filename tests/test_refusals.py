@@ -522,7 +522,7 @@ async def test_writing_in_the_thread_of_a_finished_case(db: Database) -> None:
         == f"{key} is resolved; reopen it with `/case reopen {key} <reason>` or open a new case."
     )
     await d.say("gus", f"/case reopen {key} It is back")
-    await d.say("gus", f"/case withdraw {key}")
+    await d.say("gus", f"/case withdraw {key} yes")
     assert await refused(d, "gus", f"thread {key} hello?") == (
         f"{key} is closed; please open a new case."
     )

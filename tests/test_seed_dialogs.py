@@ -342,7 +342,7 @@ async def test_ties_in_skill_and_load_go_round_robin(db: Database) -> None:
     for n in range(4):
         key = await d.open_case("gus", f"Dashboard panel {n} is empty", area="dashboards")
         picked.append((await d.case(key)).assignee_id)
-        await d.say("gus", f"/case withdraw {key}")  # back to equal load
+        await d.say("gus", f"/case withdraw {key} yes")  # back to equal load
         await d.advance("1m")
     assert picked == ["alice", "bruno", "alice", "bruno"]
 
@@ -352,7 +352,7 @@ async def test_an_engineer_at_capacity_is_skipped(db: Database) -> None:
     keys = [await d.open_case("gus", f"API call {n} fails", area="api") for n in range(3)]
     assert [(await d.case(k)).assignee_id for k in keys] == ["alice", "alice", "bruno"]
     # Room again once one of hers is closed.
-    await d.say("gus", f"/case withdraw {keys[0]}")
+    await d.say("gus", f"/case withdraw {keys[0]} yes")
     fourth = await d.open_case("gus", "API call 4 fails", area="api")
     assert (await d.case(fourth)).assignee_id == "alice"
 
@@ -695,7 +695,7 @@ async def test_backlog_ranking_follows_cases_that_close(db: Database) -> None:
     )
     await d.say("alice", f"/case defect {small} Webhook signature uses the old secret")
     await d.say("bruno", f"/case defect {big} Upgrade drops proxy settings")
-    await d.say("gus", f"/case withdraw {big}")
+    await d.say("gus", f"/case withdraw {big} yes")
     backlog = (await d.say("lee", "/case eng list")).text.splitlines()
     # ENG-2 has no open case left: no impact, so it ranks below ENG-1.
     assert backlog[1].startswith("1. ENG-1 [defect, open] priority 2")
@@ -1078,7 +1078,7 @@ async def test_customer_can_withdraw(db: Database) -> None:
     key = await d.working_case()
     await d.say("alice", f"/case need-info {key} Which region?")
     d.look_at_everything()
-    reply = await d.say("gus", f"/case withdraw {key}")
+    reply = await d.say("gus", f"/case withdraw {key} yes")
     assert reply.ok and reply.text == f"{key} is withdrawn and closed."
     case = await d.case(key)
     assert (case.state, case.close_reason) == ("closed", "withdrawn")
