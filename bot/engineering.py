@@ -60,7 +60,9 @@ async def _reprioritise(w: Work, issue: EngIssue, why: str) -> str:
     score, accounts, cases = await priority(w, issue)
     issue.priority_score = score
     issue.updated_at = w.now
-    line = f"priority {old} → {score} ({t.count(accounts, 'account')}, {t.count(cases, 'open case')})"
+    line = (
+        f"priority {old} → {score} ({t.count(accounts, 'account')}, {t.count(cases, 'open case')})"
+    )
     if score != old:
         team = w.config.engineering_team()
         if team:
@@ -194,9 +196,11 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
             case,
         )
         if case.state != State.WAITING_ON_ENGINEERING:
-            if status in FIXED and case.assignee_id and case.state in WORKING - {
-                State.SOLUTION_PROPOSED
-            }:
+            if (
+                status in FIXED
+                and case.assignee_id
+                and case.state in WORKING - {State.SOLUTION_PROPOSED}
+            ):
                 # Not waiting on the issue (taken back after a rejection or a reopen):
                 # its engineer decides, and hears how to go on.
                 w.notify(

@@ -111,7 +111,7 @@ REOPENABLE_CLOSES = frozenset({"withdrawn", "unresponsive"})
 
 # How each close reason reads after "closed", for people.
 CLOSE_REASON_WORDS: dict[str, str] = {
-    "withdrawn": "withdrawn by the customer",
+    "withdrawn": "at the customer's request",
     "duplicate": "as a duplicate",
     "unresponsive": "after no answer to our reminders",
 }

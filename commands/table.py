@@ -108,9 +108,7 @@ COMMANDS: tuple[Command, ...] = (
         "close your case yourself (asks first; `yes` to go ahead)",
         (
             CASE,
-            Param(
-                "confirm", Kind.CHOICE, "Type yes to withdraw", required=False, choices=("yes",)
-            ),
+            Param("confirm", Kind.CHOICE, "Type yes to withdraw", required=False, choices=("yes",)),
         ),
         h.withdraw,
     ),

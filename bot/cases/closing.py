@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
+
 from bot import templates as t
 from bot.actors import SYSTEM, Actor
 from bot.cases.chase import stop_chase
 from bot.cases.opening import route
 from bot.cases.survey import ask_survey
-from sqlalchemy import select
-
 from bot.errors import Refusal
 from bot.keys import normalize_key
 from bot.lifecycle import (
@@ -23,6 +23,7 @@ from bot.lifecycle import (
     Act,
     State,
     next_state,
+    state_line,
 )
 from bot.policy import Deed
 from bot.terms import OPEN_ENG_STATUSES
@@ -235,7 +236,15 @@ async def close(
         case,
     )
     if case.assignee_id and actor.id != case.assignee_id:
-        w.notify(t.to_person(case.assignee_id, case, f"{case.key} closed ({reason})", note), case)
+        w.notify(
+            t.to_person(
+                case.assignee_id,
+                case,
+                f"{case.key} is {state_line(case.state, case.close_reason)}",
+                note,
+            ),
+            case,
+        )
     if survey:
         ask_survey(w, case)
 
@@ -244,8 +253,10 @@ async def reopen(w: Work, actor: Actor, key: str, reason: str) -> str:
     case = await w.case(key)
     w.require(actor, Deed.REOPEN, case)
     if case.state == State.CLOSED and case.close_reason not in REOPENABLE_CLOSES:
-        raise Refusal(f"{case.key} is closed as a duplicate of {case.duplicate_of}: it can't "
-                      f"be reopened. {reopen_hint(w, case)}")
+        raise Refusal(
+            f"{case.key} is closed as a duplicate of {case.duplicate_of}: it can't "
+            f"be reopened. {reopen_hint(w, case)}"
+        )
     to = next_state(case.key, case.state, Act.REOPEN)
     window = w.config.support.reopen_window
     if reopen_until(w, case) is None:

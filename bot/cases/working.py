@@ -204,16 +204,16 @@ async def called(w: Work, actor: Actor, key: str, outcome: str, text: str) -> st
     if outcome not in CALL_OUTCOMES:
         raise Refusal(f"Say `reached` or `not-reached`: `/case called {case.key} reached [note]`.")
     w.event(case, actor, f"call_{outcome.replace('-', '_')}", text.strip(), internal=True)
-    chasing = case.state in WAITING_ON_CUSTOMER and await chasing(w, case)
+    running = case.state in WAITING_ON_CUSTOMER and await chasing(w, case)
     if outcome == "reached":
-        if not chasing:
+        if not running:
             return (
                 f"Recorded: customer reached on {case.key}. No chase was running "
                 f"({state_line(case.state, case.close_reason)}), so nothing else changes."
             )
         await stop_chase(w, case)
         return f"Recorded: customer reached on {case.key}; the chase has stopped."
-    if not chasing:
+    if not running:
         return (
             f"Recorded: customer not reached on {case.key}. No chase is running "
             f"({state_line(case.state, case.close_reason)})."
