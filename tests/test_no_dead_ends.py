@@ -319,3 +319,41 @@ async def test_the_kb_answers_raise_and_join_are_typed_commands_too(db: Database
     assert (await d.say("dana", f"/case join {other}")).ok
     assert (await d.say("dana", f"/case raise {other}")).ok
     assert (await d.case(other)).severity == f"S{int(before[1]) - 1}"
+
+
+# -- 5. the knowledge write-back --------------------------------------------------------------------
+
+
+async def test_no_draft_when_an_article_already_covers_it(db: Database) -> None:
+    d = await Dialog.start(db)
+    key = await d.working_case()
+    kb = await d.add_article(
+        "Webhook signature rejected", "Deliveries fail with 500", "Rotate the signing secret"
+    )
+    await d.say("alice", f"/case propose {key} Follow {kb}: rotate the signing secret")
+    await d.say("gus", f"/case confirm {key}")
+    seen = d.seen_by("alice")
+    assert not of_kind(seen, Kind.KB_DRAFT)
+    assert f"{kb} already covers {key}: no draft written" in titles(seen)
+    assert (await d.say("alice", "/case kb drafts")).text == "No drafts waiting."
+
+
+async def test_a_draft_says_what_customers_were_told_never_internal_text(db: Database) -> None:
+    d = await Dialog.start(db)
+    key = await d.working_case()
+    await d.say("alice", f"/case note {key} Their proxy strips headers, embarrassing")
+    await d.say("alice", f"/case defect {key} Webhook signature uses the old secret")
+    await d.say("bruno", "/case eng status ENG-1 fixed")
+    proposal = (await d.case(key)).proposed_resolution
+    await d.say("gus", f"/case confirm {key}")
+    (draft,) = of_kind(d.seen_by("alice"), Kind.KB_DRAFT)
+    article = await d.article("KB-1")
+    assert article.cause == "Defect: Webhook signature uses the old secret"
+    assert article.resolution == proposal
+    for section in (article.title, article.symptoms, article.cause, article.resolution):
+        assert "proxy" not in section
+    # The draft can be read and corrected before it is public.
+    shown = (await d.say("alice", "/case kb show KB-1")).text
+    assert shown.startswith("KB-1 (draft, drafted from CASE-1)")
+    edited = await d.say("alice", "/case kb edit KB-1 cause The signing secret was cached")
+    assert edited.ok and "Cause: The signing secret was cached" in edited.text

@@ -1180,7 +1180,10 @@ async def test_one_draft_per_engineering_issue(db: Database) -> None:
     drafts = of_kind(d.seen_by("alice"), Kind.KB_DRAFT)
     assert len(drafts) == 1
     article = await d.article("KB-1")
-    assert article.tags == ["ENG-1"] and article.cause == "Engineering issue ENG-1."
+    assert (
+        article.tags == ["ENG-1"]
+        and article.cause == "Defect: Webhook signature uses the old secret"
+    )
 
 
 # -- survey and feedback --------------------------------------------------------------
