@@ -19,7 +19,7 @@ from bot.exchange import CaseLine, HomeView
 from bot.keys import normalize_key
 from bot.lifecycle import ACTIVE, STATE_WORDS, WAITING_ON_CUSTOMER, State, state_line
 from bot.policy import Deed
-from bot.templates import timeline_text
+from bot.templates import count, timeline_text
 from bot.work import Work
 from storage.models import Case, CaseEvent, Conversation, SurveyAnswer
 
@@ -188,7 +188,9 @@ async def stats(w: Work, a: Actor) -> str:
         lines.append(f"Mean time to resolution: {_hm(sum(res) / len(res))}")
     lines.append(f"Resolved by the knowledge base: {deflected}")
     if ratings:
-        lines.append(f"Survey: {sum(ratings) / len(ratings):.1f}/5 over {len(ratings)} answers")
+        lines.append(
+            f"Survey: {sum(ratings) / len(ratings):.1f}/5 over {count(len(ratings), 'answer')}"
+        )
     return "\n".join(lines)
 
 
