@@ -96,7 +96,7 @@ async def reply(w: Work, actor: Actor, key: str, text: str) -> str:
     if not text:
         raise Refusal(f"Nothing to send: `/case reply {case.key} <text>`.")
     if actor.is_customer and case.state not in ACTIVE:
-        return await message_after_close(w, actor, case, text)
+        return await message_after_close(w, actor, case, text, echo=True)
     if case.state not in ACTIVE and case.state != State.RESOLVED:
         raise Refusal(f"{case.key} is closed; the customer can reopen it or open a new case.")
     if actor.is_customer:
@@ -182,11 +182,15 @@ async def thread_reply(w: Work, actor: Actor, case_key: str, text: str, purpose:
     return f"Recorded on {case.key}."
 
 
-async def message_after_close(w: Work, actor: Actor, case: Case, text: str) -> str:
+async def message_after_close(
+    w: Work, actor: Actor, case: Case, text: str, echo: bool = False
+) -> str:
     """The customer wrote on a case that is over: nothing is lost (it goes on the
     timeline and to its engineer, or the staff thread when it had none), and the
     customer hears what they can do: reopen it within the window, or open a new case."""
     w.event(case, actor, "customer_message", text)
+    if echo:  # typed, not written in the thread: the thread keeps the conversation
+        w.notify(t.to_customer(case, f"{actor.name} on {case.key}", text), case)
     title = f"{actor.name} wrote on {case.key} ({state_line(case.state, case.close_reason)})"
     if case.assignee_id:
         w.notify(t.to_person(case.assignee_id, case, title, text, ping=True), case)
