@@ -195,9 +195,10 @@ async def message_after_close(
     if case.assignee_id:
         w.notify(t.to_person(case.assignee_id, case, title, text, ping=True), case)
     w.notify(t.to_staff(case, title, text), case)
+    who = "its engineer" if case.assignee_id else "the support team"
     return (
         f"{case.key} is {state_line(case.state, case.close_reason)}. Your message is kept "
-        "on it and its engineer has it. " + reopen_hint(w, case)
+        f"on it and {who} has it. " + reopen_hint(w, case)
     )
 
 
