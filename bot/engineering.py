@@ -10,7 +10,7 @@ from bot.actors import SYSTEM, Actor
 from bot.cases import first_response, propose_resolution
 from bot.errors import Refusal
 from bot.keys import normalize_key
-from bot.lifecycle import ACTIVE, Act, State, next_state
+from bot.lifecycle import ACTIVE, WORKING, Act, State, next_state
 from bot.messages import Target
 from bot.policy import Deed
 from bot.terms import DONE_ENG_STATUSES, ENG_STATUSES, OPEN_ENG_STATUSES, EngStatus
@@ -60,7 +60,9 @@ async def _reprioritise(w: Work, issue: EngIssue, why: str) -> str:
     score, accounts, cases = await priority(w, issue)
     issue.priority_score = score
     issue.updated_at = w.now
-    line = f"priority {old} → {score} ({accounts} accounts, {cases} open cases)"
+    line = (
+        f"priority {old} → {score} ({t.count(accounts, 'account')}, {t.count(cases, 'open case')})"
+    )
     if score != old:
         team = w.config.engineering_team()
         if team:
@@ -107,23 +109,32 @@ async def link(w: Work, actor: Actor, key: str, eng_key: str) -> str:
     w.require(actor, Deed.LINK, case)
     issue = await eng_issue_for(w, eng_key)
     if issue.status in DONE_ENG_STATUSES:
-        raise Refusal(f"{issue.key} is {issue.status}; link only open engineering issues.")
+        raise Refusal(
+            f"{issue.key} is {issue.status}; link only open engineering issues. If the "
+            f"problem is back, set it open again (`/case eng status {issue.key} open`) "
+            "and link it, or log a new defect."
+        )
     exists = (
         await w.session.scalars(
             select(EngLink).where(EngLink.eng_id == issue.id, EngLink.case_id == case.id)
         )
     ).first()
-    if exists:
-        raise Refusal(f"{case.key} is already linked to {issue.key}.")
+    if exists and case.state == State.WAITING_ON_ENGINEERING:
+        raise Refusal(f"{case.key} is already linked to {issue.key} and waiting on it.")
     to = next_state(case.key, case.state, Act.LINK_ENG)
-    await _link(w, actor, case, issue, to)
+    # Linked before (then rejected, reopened, or back after won't fix): linking again
+    # puts it back in the issue's automation, so the fix proposes to it.
+    await _link(w, actor, case, issue, to, again=exists is not None)
     line = await _reprioritise(w, issue, f"linked to {case.key}")
     return f"Linked {case.key} to {issue.key}; {line}."
 
 
-async def _link(w: Work, actor: Actor, case: Case, issue: EngIssue, to: State) -> None:
-    w.session.add(EngLink(eng_id=issue.id, case_id=case.id, linked_at=w.now))
-    await w.session.flush()
+async def _link(
+    w: Work, actor: Actor, case: Case, issue: EngIssue, to: State, again: bool = False
+) -> None:
+    if not again:
+        w.session.add(EngLink(eng_id=issue.id, case_id=case.id, linked_at=w.now))
+        await w.session.flush()
     w.move(case, actor, to, "linked_eng", f"{issue.key}: {issue.title}")
     first_response(w, case)
     w.notify(
@@ -185,6 +196,24 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
             case,
         )
         if case.state != State.WAITING_ON_ENGINEERING:
+            if (
+                status in FIXED
+                and case.assignee_id
+                and case.state in WORKING - {State.SOLUTION_PROPOSED}
+            ):
+                # Not waiting on the issue (taken back after a rejection or a reopen):
+                # its engineer decides, and hears how to go on.
+                w.notify(
+                    t.to_person(
+                        case.assignee_id,
+                        case,
+                        f"{issue.key} is {status}; {case.key} is not waiting on it",
+                        f"If the fix solves {case.key}, propose it: "
+                        f"`/case propose {case.key} <resolution>`.",
+                        ping=True,
+                    ),
+                    case,
+                )
             continue
         if status in FIXED:
             resolution = f"{issue.key} is {status}" + (f": {note}" if note else ".")
@@ -285,7 +314,7 @@ async def backlog(w: Work, actor: Actor) -> str:
     for i, ((score, accounts, cases), issue) in enumerate(ranked, 1):
         lines.append(
             f"{i}. {issue.key} [{issue.kind}, {issue.status}] priority {score} "
-            f"({accounts} accounts, {cases} cases) — {issue.title}"
+            f"({t.count(accounts, 'account')}, {t.count(cases, 'case')}) — {issue.title}"
         )
     return "\n".join(lines)
 
@@ -299,7 +328,7 @@ async def show(w: Work, actor: Actor, eng_key: str) -> str:
     lines = [
         f"{issue.key} [{issue.kind}] {issue.title}",
         f"Status: {issue.status}",
-        f"Priority: {score} ({accounts} accounts, {n} open cases)",
+        f"Priority: {score} ({t.count(accounts, 'account')}, {t.count(n, 'open case')})",
     ]
     if actor.is_staff:
         cases = (

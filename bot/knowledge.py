@@ -7,6 +7,8 @@ case the unit says was ``resolved`` (``Work.tell``) gets its draft before the co
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from bot import kb_files
@@ -22,6 +24,7 @@ from storage.models import Case, EngIssue, EngLink, KbArticle
 from storage.search import search_articles
 
 RESOLVED = "resolved"  # what Work.tell says of a case that earns a draft
+KB_KEY = re.compile(r"\bKB-\d+\b", re.IGNORECASE)
 
 
 class KnowledgeDrafts:
@@ -40,18 +43,51 @@ class KnowledgeDrafts:
             await draft_from_case(w, case)
 
 
+async def covering_article(w: Work, case: Case) -> str | None:
+    """The published article that already covers ``case``, if one does: one its
+    resolution names ("see KB-3"), or one that is the best match both for the problem
+    and for the resolution the customer confirmed, in the case's area (an article the
+    customer was shown and did not take does not count: it did not solve it for them)."""
+    resolution = case.proposed_resolution or ""
+    named = [normalize_key(k, "KB") for k in KB_KEY.findall(resolution)]
+    if named:
+        found = (
+            await w.session.scalars(
+                select(KbArticle.key).where(
+                    KbArticle.key.in_(named), KbArticle.status == ArticleStatus.PUBLISHED.value
+                )
+            )
+        ).first()
+        if found:
+            return found
+    if not resolution.strip():
+        return None
+    problem = await search_articles(
+        w.session, f"{case.title} {case.description}", limit=1, area=case.area
+    )
+    fix = await search_articles(w.session, resolution, limit=1, area=case.area)
+    if problem and fix and problem[0].key == fix[0].key:
+        key = problem[0].key
+        if key not in (case.kb_suggested or []):
+            return key
+    return None
+
+
 async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
     """Write a draft from a resolved case, unless an article already covers it: one
-    that deflected it, or one drafted from another case of the same ENG issue."""
+    that deflected it, one drafted from another case of the same ENG issue, or one
+    that covers its problem and resolution (the engineer is pointed at that one)."""
     if case.kb_article_key:
         return None
-    eng_keys = (
+    issues = (
         await w.session.scalars(
-            select(EngIssue.key)
+            select(EngIssue)
             .join(EngLink, EngLink.eng_id == EngIssue.id)
             .where(EngLink.case_id == case.id)
+            .order_by(EngIssue.id)
         )
     ).all()
+    eng_keys = [i.key for i in issues]
     if eng_keys:
         covered = (
             await w.session.scalars(
@@ -60,13 +96,31 @@ async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
         ).all()
         if any(eng_key in (a.tags or []) for eng_key in eng_keys for a in covered):
             return None
+    existing = await covering_article(w, case)
+    if existing:
+        w.event(case, SYSTEM, "kb_covered", existing, internal=True)
+        if case.assignee_id:
+            w.notify(
+                t.to_person(
+                    case.assignee_id,
+                    case,
+                    f"{existing} already covers {case.key}: no draft written",
+                    f"Read it with `/case kb show {existing}`; if {case.key} taught us "
+                    "something it lacks, say so to whoever keeps the knowledge base.",
+                ),
+                case,
+            )
+        return None
     key = await next_key(w.session, "KB")
     article = KbArticle(
         key=key,
         title=case.title,
         symptoms=case.description or case.title,
-        cause=f"Engineering issue {', '.join(eng_keys)}." if eng_keys else "",
-        resolution=case.proposed_resolution or "",
+        # What customers were told of the cause: the issue as it was announced to them
+        # (never a bare key), for the engineer to complete.
+        cause="; ".join(f"{i.kind.capitalize()}: {i.title}" for i in issues),
+        # Public text only: the resolution the customer confirmed, as they saw it.
+        resolution=resolution_confirmed(case),
         area=case.area,
         tags=list(eng_keys),
         source_case=case.key,
@@ -81,6 +135,12 @@ async def draft_from_case(w: Work, case: Case) -> KbArticle | None:
     if case.assignee_id:
         w.notify(t.kb_draft(case, case.assignee_id, key, public_text(article)), case)
     return article
+
+
+def resolution_confirmed(case: Case) -> str:
+    """The resolution as the customer confirmed it: the proposal they were shown (notes
+    and engineering's internal remarks never were)."""
+    return (case.proposed_resolution or "").strip()
 
 
 async def _article(w: Work, key: str) -> KbArticle:

@@ -99,32 +99,49 @@ TRANSITIONS: dict[Act, dict[State, State]] = {
     Act.DUPLICATE: {s: S.CLOSED for s in ACTIVE},
     Act.CLOSE_UNRESPONSIVE: {s: S.CLOSED for s in WAITING_ON_CUSTOMER},
     # A reopened case goes back to its engineer (the service sends a case that never
-    # had one, i.e. one resolved by a KB article, back to triage instead).
-    Act.REOPEN: {S.RESOLVED: S.REPLICATING},
+    # had one, i.e. one resolved by a KB article, back to triage instead). A closed case
+    # reopens too, but only one closed for a reason the customer can take back (withdrawn,
+    # unresponsive): the service asks :data:`REOPENABLE_CLOSES`.
+    Act.REOPEN: {S.RESOLVED: S.REPLICATING, S.CLOSED: S.REPLICATING},
 }
 
-# How a person would say each action, for refusals.
+# The close reasons a customer can take back within the reopen window (a duplicate
+# stays closed: its conversation goes on in the case it duplicates).
+REOPENABLE_CLOSES = frozenset({"withdrawn", "unresponsive"})
+
+# How each close reason reads after "closed", for people.
+CLOSE_REASON_WORDS: dict[str, str] = {
+    "withdrawn": "at the customer's request",
+    "duplicate": "as a duplicate",
+    "unresponsive": "after no answer to our reminders",
+}
+
+# The one word for "no engineer on the case yet", wherever a case shows its engineer.
+NO_ENGINEER = "nobody yet"
+
+# How a person would say each action on a case ("it"), for refusals.
 VERBS: dict[Act, str] = {
-    Act.TRIAGE: "triage",
-    Act.CLAIM: "claim",
-    Act.ASSIGN: "assign",
-    Act.REPLICATE: "start replicating",
-    Act.NEED_INFO: "ask for information on",
-    Act.CUSTOMER_ANSWER: "answer",
-    Act.PROPOSE: "propose a resolution for",
-    Act.LOG_ENG: "log an engineering issue for",
-    Act.LINK_ENG: "link an engineering issue to",
-    Act.ENG_FIXED: "mark fixed",
-    Act.ENG_WONT_FIX: "mark won't fix",
-    Act.CONFIRM: "confirm a resolution of",
-    Act.REJECT: "reject a resolution of",
-    Act.ACCEPT_KB: "close with a knowledge-base article",
-    Act.WITHDRAW: "withdraw",
-    Act.DUPLICATE: "close as duplicate",
-    Act.CLOSE_UNRESPONSIVE: "close as unresponsive",
-    Act.REOPEN: "reopen",
+    Act.TRIAGE: "triage it",
+    Act.CLAIM: "claim it",
+    Act.ASSIGN: "assign it",
+    Act.REPLICATE: "start replicating it",
+    Act.NEED_INFO: "ask for information on it",
+    Act.CUSTOMER_ANSWER: "answer it",
+    Act.PROPOSE: "propose a resolution for it",
+    Act.LOG_ENG: "log an engineering issue for it",
+    Act.LINK_ENG: "link an engineering issue to it",
+    Act.ENG_FIXED: "mark it fixed",
+    Act.ENG_WONT_FIX: "mark it won't fix",
+    Act.CONFIRM: "confirm a resolution of it",
+    Act.REJECT: "reject a resolution of it",
+    Act.ACCEPT_KB: "close it with a knowledge-base article",
+    Act.WITHDRAW: "withdraw it",
+    Act.DUPLICATE: "close it as a duplicate",
+    Act.CLOSE_UNRESPONSIVE: "close it as unresponsive",
+    Act.REOPEN: "reopen it",
 }
 
+# The one word for each state, everywhere a state is shown.
 STATE_WORDS: dict[State, str] = {
     S.OPEN: "open",
     S.TRIAGED: "waiting for an engineer",
@@ -147,5 +164,15 @@ def next_state(key: str, state: str, act: Act) -> State:
         froms = sorted(s.value for s in allowed)
         if len(froms) <= 4:
             hint = f" (only when it is {', '.join(STATE_WORDS[State(f)] for f in froms)})"
-        raise Refusal(f"{key} is {STATE_WORDS[current]}: you can't {VERBS[act]} it now{hint}.")
+        raise Refusal(f"{key} is {STATE_WORDS[current]}: you can't {VERBS[act]} now{hint}.")
     return allowed[current]
+
+
+def state_line(state: str, close_reason: str | None) -> str:
+    """A case's state in words, with its close reason where that adds something:
+    "closed as a duplicate", never "resolved (resolved)"."""
+    words = STATE_WORDS[State(state)]
+    extra = CLOSE_REASON_WORDS.get(close_reason or "") if state == State.CLOSED else None
+    if state == State.RESOLVED and close_reason == "deflected":
+        extra = "by a knowledge-base article"
+    return f"{words} {extra}" if extra else words

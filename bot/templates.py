@@ -12,7 +12,8 @@ from bot.actions import action_id
 from bot.config import Config
 from bot.lifecycle import STATE_WORDS, State
 from bot.messages import Action, Field, Kind, Message, Style, Target
-from storage.models import Case, CaseEvent, EngIssue
+from bot.timeline import timeline_text
+from storage.models import Case, EngIssue
 
 
 def act(
@@ -88,7 +89,8 @@ def kb_suggestions(case: Case, hits: Sequence[tuple[str, str, str]]) -> Message:
         kind=Kind.KB_SUGGESTIONS,
         target=Target.case_customer(case.key),
         title=f"While we route {case.key}: do any of these articles solve it?",
-        text="\n".join(lines),
+        text="\n".join(lines)
+        + f"\nOr type `/case kb accept {case.key} KB-n` or `/case kb reject {case.key}`.",
         actions=actions,
         case_key=case.key,
         ref=f"kb:{case.key}",
@@ -102,8 +104,15 @@ def triage_alert(
     eng_lines: Sequence[str],
     claimed_by: str | None = None,
     update: bool = False,
+    how: str = "claimed",
+    team: str | None = None,
+    status: str | None = None,
 ) -> Message:
+    """The team's card for a case: claimable until someone has it. ``how`` says how it
+    was taken (claimed, or assigned); ``team`` is the channel whose card this is (the
+    case's team unless told); ``status`` replaces the status line (e.g. a move)."""
     account = config.account(case.account_key)
+    team = team if team is not None else case.team or ""
     fields = [
         Field("Account", account.name if account else case.account_key),
         Field("Tier", account.tier if account else "unknown"),
@@ -115,8 +124,12 @@ def triage_alert(
         fields.append(Field("Knowledge base", "\n".join(kb_lines)))
     if eng_lines:
         fields.append(Field("Known engineering issues", "\n".join(eng_lines)))
+    if status:
+        fields.append(Field("Status", status))
     if claimed_by:
-        fields.append(Field("Status", f"Claimed by {claimed_by}"))
+        if not status:
+            word = "Claimed by" if how == "claimed" else "Assigned to"
+            fields.append(Field("Status", f"{word} {claimed_by}"))
         actions = [act(case.key, "assign", "Reassign…")]
     else:
         actions = [
@@ -124,16 +137,18 @@ def triage_alert(
             act(case.key, "assign", "Assign…"),
         ]
     actions += [act(case.key, "area", "Change area"), act(case.key, "severity", "Change severity")]
+    if team != (case.team or ""):
+        actions = []  # the card of a team the case has moved away from
     return Message(
         kind=Kind.TRIAGE_ALERT,
-        target=Target.team(case.team or ""),
+        target=Target.team(team),
         title=f"New case {case.key} [{case.severity}]: {case.title}",
         text=case.description[:1500],
         fields=fields,
         actions=actions,
         case_key=case.key,
         # Per team: after an area change moves the case, updates edit the new team's alert.
-        ref=f"triage:{case.key}:{case.team or ''}",
+        ref=f"triage:{case.key}:{team}",
         update=update,
     )
 
@@ -266,16 +281,6 @@ def phone_task(
     )
 
 
-def timeline_text(events: Sequence[CaseEvent], names: dict[str, str], limit: int = 8) -> str:
-    lines = []
-    for e in list(events)[-limit:]:
-        who = names.get(e.actor_id or "", e.actor_id or "casebot")
-        move = f" ({e.from_state} → {e.to_state})" if e.to_state and e.from_state else ""
-        text = f": {e.text}" if e.text else ""
-        lines.append(f"{e.at:%m-%d %H:%M} {who} {e.kind}{move}{text}")
-    return "\n".join(lines)
-
-
 def escalation_dm(
     config: Config, case: Case, csm_id: str, customer: str, reason: str, timeline: str, level: int
 ) -> Message:
@@ -323,7 +328,8 @@ def survey_prompt(config: Config, case: Case) -> Message:
     return Message(
         kind=Kind.SURVEY_PROMPT,
         target=Target.case_customer(case.key),
-        title=f"{case.key} is closed. {config.survey.question}",
+        # Resolved, not "closed": the case can still be reopened for a while.
+        title=f"{case.key} is {STATE_WORDS[State(case.state)]}. {config.survey.question}",
         text="1 is very unsatisfied, 5 very satisfied. You can add a comment after rating.",
         actions=[act(case.key, "rate", str(n), arg=str(n)) for n in range(1, 6)],
         case_key=case.key,
@@ -346,3 +352,11 @@ def kb_draft(case: Case, engineer_id: str, kb_key: str, text: str) -> Message:
             Action(action_id("kb", kb_key, "discard"), "Discard"),
         ],
     )
+
+
+__all__ = ["timeline_text"]  # kept here for the builders' callers
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """``1 account``, ``2 accounts``: the one way counts are written."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"

@@ -17,9 +17,9 @@ from bot.actors import Actor, Role
 from bot.errors import Refusal
 from bot.exchange import CaseLine, HomeView
 from bot.keys import normalize_key
-from bot.lifecycle import ACTIVE, STATE_WORDS, WAITING_ON_CUSTOMER, State
+from bot.lifecycle import ACTIVE, STATE_WORDS, WAITING_ON_CUSTOMER, State, state_line
 from bot.policy import Deed
-from bot.templates import timeline_text
+from bot.templates import count, timeline_text
 from bot.work import Work
 from storage.models import Case, CaseEvent, Conversation, SurveyAnswer
 
@@ -76,11 +76,10 @@ async def case_page(w: Work, a: Actor, key: str) -> str:
     account = w.config.account(case.account_key)
     lines = [
         f"{case.key}: {case.title}",
-        f"State: {state_words(case.state)}"
-        + (f" ({case.close_reason})" if case.close_reason else ""),
+        f"State: {state_line(case.state, case.close_reason)}",
         f"Severity {case.severity} · area {case.area or 'not set'} · "
         f"account {account.name if account else case.account_key}",
-        f"Engineer: {await w.person_name(case.assignee_id) if case.assignee_id else 'not yet'}",
+        f"Engineer: {await w.person_name(case.assignee_id)}",
     ]
     if case.escalation_level:
         lines.append(
@@ -93,7 +92,7 @@ async def case_page(w: Work, a: Actor, key: str) -> str:
     if case.description:
         lines.append(f"Description: {case.description}")
     lines.append("Timeline:")
-    lines.append(timeline_text(events, names, limit=50))
+    lines.append(timeline_text(events, names, limit=50, tz=w.config.support.tz))
     return "\n".join(lines)
 
 
@@ -189,7 +188,9 @@ async def stats(w: Work, a: Actor) -> str:
         lines.append(f"Mean time to resolution: {_hm(sum(res) / len(res))}")
     lines.append(f"Resolved by the knowledge base: {deflected}")
     if ratings:
-        lines.append(f"Survey: {sum(ratings) / len(ratings):.1f}/5 over {len(ratings)} answers")
+        lines.append(
+            f"Survey: {sum(ratings) / len(ratings):.1f}/5 over {count(len(ratings), 'answer')}"
+        )
     return "\n".join(lines)
 
 

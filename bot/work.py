@@ -18,6 +18,7 @@ from bot.actors import STAFF, Actor, Role
 from bot.config import Config
 from bot.errors import Refusal
 from bot.keys import normalize_key
+from bot.lifecycle import NO_ENGINEER
 from bot.messages import Message, TargetKind
 from bot.policy import Deed, Subject
 from storage.models import Case, CaseEvent, OutboxRow, PersonRow, Timer
@@ -197,7 +198,7 @@ class Work:
 
     async def person_name(self, person_id: str | None) -> str:
         if person_id is None:
-            return "nobody"
+            return NO_ENGINEER
         person = self.config.person(person_id)
         if person is not None:
             return person.name

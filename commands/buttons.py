@@ -43,7 +43,7 @@ def _called(a: ActionId, value: str | None) -> Press | None:
 
 
 def _kb_accept(a: ActionId, value: str | None) -> Press | None:
-    return Press("kb-accept", {"case": a.key, "article": a.arg}) if a.arg else None
+    return Press("kb accept", {"case": a.key, "article": a.arg}) if a.arg else None
 
 
 def _rate(a: ActionId, value: str | None) -> Press | None:
@@ -69,7 +69,7 @@ BUTTONS: dict[tuple[str, str], Builder] = {
     ("case", "replicating"): _simple("replicating"),
     ("case", "called"): _called,
     ("case", "kb_accept"): _kb_accept,
-    ("case", "kb_reject"): _simple("kb-reject"),
+    ("case", "kb_reject"): _simple("kb reject"),
     ("case", "raise"): _simple("raise"),
     ("case", "join"): _simple("join"),
     ("case", "rate"): _rate,

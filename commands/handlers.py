@@ -71,7 +71,7 @@ async def reopen(w: Work, a: Actor, args: Args) -> str:
 
 
 async def withdraw(w: Work, a: Actor, args: Args) -> str:
-    return await cases.withdraw(w, a, args["case"])
+    return await cases.withdraw(w, a, args["case"], args.get("confirm") or "")
 
 
 async def follow(w: Work, a: Actor, args: Args) -> str:

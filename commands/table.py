@@ -109,11 +109,20 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "reopen",
         Deed.REOPEN,
-        "reopen a resolved case",
+        "reopen a resolved, withdrawn or unresponsive case within the reopen window",
         (CASE, text("reason", "What is still wrong")),
         h.reopen,
     ),
-    Command("withdraw", Deed.WITHDRAW, "close your case yourself", (CASE,), h.withdraw),
+    Command(
+        "withdraw",
+        Deed.WITHDRAW,
+        "close your case yourself (asks first; `yes` to go ahead)",
+        (
+            CASE,
+            Param("confirm", Kind.CHOICE, "Type yes to withdraw", required=False, choices=("yes",)),
+        ),
+        h.withdraw,
+    ),
     Command(
         "follow",
         Deed.FOLLOW,
@@ -305,20 +314,22 @@ COMMANDS: tuple[Command, ...] = (
         h.ack,
     ),
     Command("stats", Deed.STATS, "how support is doing", (), h.stats, True),
-    # -- reached by buttons and forms only -------------------------------------------------
+    # -- what buttons do, typed too ---------------------------------------------------------
     Command(
-        "kb-accept",
+        "kb accept",
         Deed.ANSWER_KB,
-        "close the case with a suggested article",
+        "a suggested article solved it: the case is resolved",
         (CASE, Param("article", Kind.KB, "The article that solved it")),
         h.kb_accept,
-        hidden=True,
     ),
     Command(
-        "kb-reject", Deed.ANSWER_KB, "none of the articles helps", (CASE,), h.kb_reject, hidden=True
+        "kb reject", Deed.ANSWER_KB, "none of the suggested articles helps", (CASE,), h.kb_reject
     ),
-    Command("raise", Deed.SEVERITY, "raise the severity one level", (CASE,), h.raise_, hidden=True),
-    Command("join", Deed.JOIN, "join the case's threads", (CASE,), h.join, hidden=True),
+    Command(
+        "raise", Deed.SEVERITY, "raise the severity one level", (CASE,), h.raise_, section="triage"
+    ),
+    Command("join", Deed.JOIN, "join the case's threads", (CASE,), h.join, section="triage"),
+    # -- reached by forms only ----------------------------------------------------------------
     Command(
         "comment",
         Deed.SURVEY,

@@ -63,6 +63,7 @@ duplicate: solution_proposed → closed
 close_unresponsive: waiting_on_customer → closed
 close_unresponsive: solution_proposed → closed
 reopen: resolved → replicating
+reopen: closed → replicating
 """
 
 
@@ -95,12 +96,15 @@ def test_every_state_and_action(act: Act, state: State) -> None:
         next_state("CASE-7", state.value, act)
     message = refused.value.message
     # Names the case, where it is, and what cannot be done, in words a person reads.
-    assert message.startswith(f"CASE-7 is {STATE_WORDS[state]}: you can't {VERBS[act]} it now")
+    assert message.startswith(f"CASE-7 is {STATE_WORDS[state]}: you can't {VERBS[act]} now")
+    assert " it " in f" {VERBS[act]} "  # every verb names the case: "close it with …"
     assert "_" not in message, message  # no state or action identifiers leak into it
 
 
-def test_closed_is_final_and_resolved_only_reopens() -> None:
-    assert [a for a in Act if State.CLOSED in TRANSITIONS[a]] == []
+def test_closed_and_resolved_only_reopen() -> None:
+    # Which closed cases may reopen (withdrawn, unresponsive; not a duplicate) is the
+    # service's answer: see tests/test_no_dead_ends.py.
+    assert [a for a in Act if State.CLOSED in TRANSITIONS[a]] == [Act.REOPEN]
     assert [a for a in Act if State.RESOLVED in TRANSITIONS[a]] == [Act.REOPEN]
 
 
@@ -154,7 +158,7 @@ async def reach_state(d: Dialog, state: str) -> str:
             "alice:propose {k} Rotate the secret",
             "gus:confirm {k}",
         ],
-        "closed": ["gus:withdraw {k}"],
+        "closed": ["gus:withdraw {k} yes"],
     }[state]
     for step in steps:
         who, _, command = step.partition(":")
@@ -194,13 +198,12 @@ WRONG_STATE: dict[str, list[tuple[str, str]]] = {
         ("dana", "severity {k} S1"),
         ("alice", "need-info {k} More?"),
     ],
+    # (A withdrawn case reopens, and a message on it is kept: tests/test_no_dead_ends.py.)
     "closed": [
-        ("gus", "reopen {k} again"),
         ("gus", "confirm {k}"),
         ("lee", "assign {k} bruno"),
         ("alice", "area {k} install"),
-        ("gus", "reply {k} hello?"),
-        ("gus", "withdraw {k}"),
+        ("gus", "withdraw {k} yes"),
     ],
 }
 
@@ -250,7 +253,7 @@ async def test_the_timeline_is_one_unbroken_chain_of_states(db: Database) -> Non
         await d.advance("1h")
     await d.say("bruno", "/case eng status ENG-1 fixed")
     assert (await d.case(key)).state == "solution_proposed"
-    await d.say("gus", f"/case withdraw {key}")
+    await d.say("gus", f"/case withdraw {key} yes")
 
     moves = [e for e in await d.timeline(key) if e.to_state]
     assert moves[0].from_state is None and moves[0].to_state == "open"

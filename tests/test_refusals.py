@@ -152,7 +152,7 @@ async def test_a_customer_cannot_do_staff_work(db: Database) -> None:
     for button in ("claim", "replicating", "called:reached", "ack"):
         await refused(d, "gus", f"press case:{key}:{button}")
     text = await refused(d, "gus", f"press case:{key}:raise")
-    assert "Only" in text
+    assert text == "`/case raise` is not for you. Try `/case help`."
     text = await refused(d, "gus", "press kb:KB-1:publish")
     assert text == "`/case kb` is not for you. Try `/case help`."
     help_ = (await d.say("gus", "/case help")).text
@@ -286,7 +286,8 @@ MALFORMED = [
         "kb",
         "Usage: `/case kb search <words>`, `/case kb drafts`, `/case kb show KB-n`, "
         "`/case kb edit KB-n <title|symptoms|cause|resolution> <text>`, "
-        "`/case kb publish KB-n`, `/case kb discard KB-n`",
+        "`/case kb publish KB-n`, `/case kb discard KB-n`, `/case kb accept CASE-n KB-n`, "
+        "`/case kb reject CASE-n`",
     ),
     ("alice", "kb search", "Search for something: `/case kb search <words>`."),
     ("gus", "feedback", "Tell us what you think: `/case feedback <text>`."),
@@ -493,7 +494,9 @@ async def test_buttons_left_on_old_messages_change_nothing(db: Database) -> None
     await d.say("alice", f"/case replicating {key}")
     # The suggestions' buttons once work has started: refused, nothing recorded.
     text = await refused(d, "gus", f"press case:{key}:kb_accept:{kb}")
-    assert text.startswith(f"{key} is being replicated: you can't close with a knowledge-base")
+    assert text.startswith(
+        f"{key} is being replicated: you can't close it with a knowledge-base article now"
+    )
     text = await refused(d, "gus", f"press case:{key}:kb_reject")
     assert text == f"{key} is being replicated: the suggested articles no longer apply."
     await d.say("alice", f"/case propose {key} Rotate the secret")
@@ -516,15 +519,24 @@ async def test_writing_in_the_thread_of_a_finished_case(db: Database) -> None:
     d = await Dialog.start(db)
     key = await gus_case(d)
     await d.say("gus", f"/case confirm {key}")
-    text = await refused(d, "gus", f"thread {key} one more thing")
+    # Nothing is refused and nothing lost: the message is kept, its engineer has it,
+    # and the customer hears how to bring the case back (issue #9).
+    late = await d.write_in_thread("gus", key, "one more thing")
     assert (
-        text
-        == f"{key} is resolved; reopen it with `/case reopen {key} <reason>` or open a new case."
+        late is not None
+        and late.ok
+        and late.text
+        == (
+            f"{key} is resolved. Your message is kept on it and its engineer has it. You can "
+            f"reopen it until 2026-11-09 09:00 UTC: `/case reopen {key} <reason>`."
+        )
     )
+    assert [m.text for m in d.seen_by("alice") if m.text == "one more thing"]
     await d.say("gus", f"/case reopen {key} It is back")
-    await d.say("gus", f"/case withdraw {key}")
-    assert await refused(d, "gus", f"thread {key} hello?") == (
-        f"{key} is closed; please open a new case."
+    await d.say("gus", f"/case withdraw {key} yes")
+    late = await d.write_in_thread("gus", key, "hello?")
+    assert late is not None and late.text.startswith(
+        f"{key} is closed at the customer's request. Your message is kept"
     )
 
 

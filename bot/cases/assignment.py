@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from bot import templates as t
 from bot.actors import ENGINEERING, Actor, Role
 from bot.errors import Refusal
@@ -9,7 +11,45 @@ from bot.lifecycle import ACTIVE, Act, State, next_state
 from bot.policy import Deed
 from bot.terms import SEVERITIES, raise_severity
 from bot.work import Work
-from storage.models import Case, PersonRow
+from storage.models import Case, CaseEvent, PersonRow
+from storage.search import search_eng_issues
+
+# The timeline kinds of taking a case, and whether the card says claimed or assigned.
+TAKEN = {"claimed": "claimed", "assigned": "assigned", "assigned by skill": "assigned"}
+
+
+async def triage_card(
+    w: Work, case: Case, *, update: bool = True, team: str | None = None, status: str = ""
+) -> None:
+    """(Re)render the team's card for ``case`` as it is now: its severity, its area,
+    who has it and how, with the articles and the look-alike engineering issues it
+    was posted with."""
+    eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
+    name = how = None
+    if case.assignee_id:
+        name = await w.person_name(case.assignee_id)
+        last = (
+            await w.session.scalars(
+                select(CaseEvent.kind)
+                .where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(list(TAKEN)))
+                .order_by(CaseEvent.id.desc())
+            )
+        ).first()
+        how = TAKEN.get(last or "", "assigned")
+    w.notify(
+        t.triage_alert(
+            w.config,
+            case,
+            list(case.kb_suggested or []),
+            [f"{h.key} — {h.title}" for h in eng_hits],
+            claimed_by=name,
+            update=update,
+            how=how or "claimed",
+            team=team,
+            status=status or None,
+        ),
+        case,
+    )
 
 
 async def claim(w: Work, actor: Actor, key: str) -> str:
@@ -57,12 +97,8 @@ async def assign_to(w: Work, case: Case, engineer_id: str, actor: Actor, how: st
         row.last_assigned_at = w.now
     by = "casebot (best skill match)" if actor.is_system else actor.name
     w.notify(t.assignment_ping(w.config, case, engineer_id, by), case)
-    w.notify(
-        t.triage_alert(
-            w.config, case, list(case.kb_suggested or []), [], claimed_by=name, update=alert_posted
-        ),
-        case,
-    )
+    await w.session.flush()
+    await triage_card(w, case, update=alert_posted)
     w.notify(t.case_status(w.config, case, name, f"{name} is working on your case."), case)
     if previous and previous != engineer_id:
         w.notify(t.to_person(previous, case, f"{case.key} was reassigned to {name}."), case)
@@ -79,11 +115,26 @@ async def change_area(w: Work, actor: Actor, key: str, area: str) -> str:
             f"There is no product area '{area}' "
             f"(known: {', '.join(x.key for x in w.config.product_areas)})."
         )
+    if a.key == case.area:
+        raise Refusal(f"{case.key} is already in {a.name}.")
     old_team = case.team
     case.area, case.team = a.key, a.team
     w.event(case, actor, "area_changed", a.key)
-    if old_team != a.team and case.routed_at is not None:
-        w.notify(t.triage_alert(w.config, case, list(case.kb_suggested or []), []), case)
+    if case.routed_at is not None:
+        if old_team == a.team:
+            await triage_card(w, case)
+        else:
+            # The old team's card says where the case went (and can no longer be
+            # claimed there); the new team gets the case's card, claimable only if
+            # nobody has it yet.
+            await w.session.flush()
+            await triage_card(
+                w,
+                case,
+                team=old_team or "",
+                status=f"Moved to {a.name} ({a.team}) by {actor.name}",
+            )
+            await triage_card(w, case, update=False)
     return f"{case.key} is now in {a.name} ({a.team})."
 
 
@@ -103,6 +154,15 @@ async def change_severity(w: Work, actor: Actor, key: str, severity: str) -> str
     case.severity = sev
     w.event(case, actor, "severity_changed", f"{old} → {sev}")
     w.notify(t.to_staff(case, f"{case.key} severity {old} → {sev} by {actor.name}"), case)
+    # Every card that shows the severity shows the new one.
+    if case.routed_at is not None:
+        await triage_card(w, case)
+    w.notify(
+        t.case_status(
+            w.config, case, await w.person_name(case.assignee_id), f"Severity is now {sev}."
+        ),
+        case,
+    )
     return f"{case.key} severity is now {sev}."
 
 

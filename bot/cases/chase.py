@@ -3,8 +3,10 @@ customer never answered. It runs while the customer owes us an answer."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from bot.work import Work
-from storage.models import Case
+from storage.models import Case, Timer
 
 
 async def start_chase(w: Work, case: Case) -> None:
@@ -26,3 +28,13 @@ async def start_chase(w: Work, case: Case) -> None:
 async def stop_chase(w: Work, case: Case) -> None:
     case.chase_generation += 1
     await w.cancel_timers(case, "chase")
+
+
+async def chasing(w: Work, case: Case) -> bool:
+    """Whether a chase step is still to come for ``case``."""
+    pending = await w.session.scalars(
+        select(Timer.id).where(
+            Timer.case_id == case.id, Timer.kind == "chase", Timer.state == "pending"
+        )
+    )
+    return pending.first() is not None

@@ -4,6 +4,10 @@ resolved case reopens within the reopen window."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import select
+
 from bot import templates as t
 from bot.actors import SYSTEM, Actor
 from bot.cases.chase import stop_chase
@@ -11,16 +15,77 @@ from bot.cases.opening import route
 from bot.cases.survey import ask_survey
 from bot.errors import Refusal
 from bot.keys import normalize_key
-from bot.lifecycle import ACTIVE, STATE_WORDS, Act, State, next_state
+from bot.lifecycle import (
+    ACTIVE,
+    REOPENABLE_CLOSES,
+    STATE_WORDS,
+    TRANSITIONS,
+    Act,
+    State,
+    next_state,
+    state_line,
+)
 from bot.policy import Deed
+from bot.terms import OPEN_ENG_STATUSES
 from bot.work import Work
-from storage.models import Case
+from storage.models import Case, EngIssue, EngLink
 
 CLOSE_WORDS = {
     "withdrawn": "Withdrawn by the customer.",
-    "unresponsive": "Closed: we did not hear back after several reminders. "
-    "Open a new case whenever you're ready.",
+    "unresponsive": "Closed: we did not hear back after several reminders.",
 }
+# The word that confirms a withdraw (`/case withdraw CASE-n yes`).
+YES = "yes"
+
+
+def reopen_until(w: Work, case: Case) -> datetime | None:
+    """Until when ``case`` can be reopened, or None if it cannot (still open, closed for
+    good, or the window has passed): the one answer to "can this case come back?"."""
+    if case.state == State.CLOSED and case.close_reason not in REOPENABLE_CLOSES:
+        return None
+    if case.state not in (State.RESOLVED, State.CLOSED):
+        return None
+    ended = case.resolved_at or case.closed_at
+    if ended is None:
+        return None
+    until = w.config.support.reopen_window.after(ended, w.config.support.tz)
+    return until if until >= w.now else None
+
+
+def when(w: Work, at: datetime) -> str:
+    """A moment as customers read it: in the support time zone, labelled."""
+    local = at.astimezone(w.config.support.tz)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def reopen_hint(w: Work, case: Case) -> str:
+    """What a customer can do about a case that is over: reopen it (until when), or
+    open a new case."""
+    until = reopen_until(w, case)
+    if until is None:
+        if case.close_reason == "duplicate" and case.duplicate_of:
+            return f"Write on {case.duplicate_of}, or open a new case."
+        return "Open a new case whenever you need us."
+    return f"You can reopen it until {when(w, until)}: `/case reopen {case.key} <reason>`."
+
+
+async def back_on_engineering(w: Work, case: Case) -> EngIssue | None:
+    """A case back with its engineer (rejected, reopened) that is still linked to an
+    open engineering issue waits on it again, so the fix proposes to it as to every
+    other linked case. Returns the issue it waits on, if any."""
+    issue = (
+        await w.session.scalars(
+            select(EngIssue)
+            .join(EngLink, EngLink.eng_id == EngIssue.id)
+            .where(EngLink.case_id == case.id, EngIssue.status.in_(OPEN_ENG_STATUSES))
+            .order_by(EngLink.id.desc())
+        )
+    ).first()
+    if issue is None or State(case.state) not in TRANSITIONS[Act.LINK_ENG]:
+        return None
+    to = next_state(case.key, case.state, Act.LINK_ENG)
+    w.move(case, SYSTEM, to, "back_on_engineering", f"{issue.key}: {issue.title}")
+    return issue
 
 
 async def confirm(w: Work, actor: Actor, key: str) -> str:
@@ -64,6 +129,7 @@ async def reject(w: Work, actor: Actor, key: str, reason: str) -> str:
     await stop_chase(w, case)
     case.rejection_reason = reason.strip()
     w.move(case, actor, to, "rejected", reason.strip())
+    waiting_on = await back_on_engineering(w, case)
     if case.assignee_id:
         w.notify(
             t.to_person(
@@ -81,19 +147,29 @@ async def reject(w: Work, actor: Actor, key: str, reason: str) -> str:
             w.config,
             case,
             await w.person_name(case.assignee_id),
-            "Back with your engineer after your answer.",
+            f"Back with your engineer after your answer; still waiting on {waiting_on.key}."
+            if waiting_on
+            else "Back with your engineer after your answer.",
         ),
         case,
     )
     return f"Understood. {case.key} is back with its engineer."
 
 
-async def withdraw(w: Work, actor: Actor, key: str) -> str:
+async def withdraw(w: Work, actor: Actor, key: str, confirm: str = "") -> str:
+    """Close the case at the customer's word: asked first, done on ``yes``, and taken
+    back with ``reopen`` within the reopen window."""
     case = await w.case(key)
     w.require(actor, Deed.WITHDRAW, case)
     to = next_state(case.key, case.state, Act.WITHDRAW)
-    await close(w, case, actor, to, "withdrawn")
-    return f"{case.key} is withdrawn and closed."
+    window = w.config.support.reopen_window
+    if confirm.strip().lower() != YES:
+        return (
+            f"Withdraw {case.key} ({case.title})? It closes the case; you can reopen it "
+            f"within {window}. To go ahead: `/case withdraw {case.key} {YES}`."
+        )
+    await close(w, case, actor, to, "withdrawn", survey=False)
+    return f"{case.key} is withdrawn and closed. Changed your mind? " + reopen_hint(w, case)
 
 
 async def duplicate(w: Work, actor: Actor, key: str, other_key: str) -> str:
@@ -127,7 +203,16 @@ async def duplicate(w: Work, actor: Actor, key: str, other_key: str) -> str:
 
 async def close_unresponsive(w: Work, case: Case) -> None:
     to = next_state(case.key, case.state, Act.CLOSE_UNRESPONSIVE)
-    await close(w, case, SYSTEM, to, "unresponsive", note="no answer after the chase sequence")
+    # No survey: the customer was not there to judge the work (see ask_survey).
+    await close(
+        w,
+        case,
+        SYSTEM,
+        to,
+        "unresponsive",
+        survey=False,
+        note="no answer after the chase sequence",
+    )
 
 
 async def close(
@@ -145,12 +230,21 @@ async def close(
         if reason == "duplicate"
         else CLOSE_WORDS.get(reason, f"Closed ({reason}).")
     )
+    words += " " + reopen_hint(w, case)
     w.notify(
         t.case_status(w.config, case, await w.person_name(case.assignee_id), words),
         case,
     )
     if case.assignee_id and actor.id != case.assignee_id:
-        w.notify(t.to_person(case.assignee_id, case, f"{case.key} closed ({reason})", note), case)
+        w.notify(
+            t.to_person(
+                case.assignee_id,
+                case,
+                f"{case.key} is {state_line(case.state, case.close_reason)}",
+                note,
+            ),
+            case,
+        )
     if survey:
         ask_survey(w, case)
 
@@ -158,12 +252,17 @@ async def close(
 async def reopen(w: Work, actor: Actor, key: str, reason: str) -> str:
     case = await w.case(key)
     w.require(actor, Deed.REOPEN, case)
+    if case.state == State.CLOSED and case.close_reason not in REOPENABLE_CLOSES:
+        raise Refusal(
+            f"{case.key} is closed as a duplicate of {case.duplicate_of}: it can't "
+            f"be reopened. {reopen_hint(w, case)}"
+        )
     to = next_state(case.key, case.state, Act.REOPEN)
     window = w.config.support.reopen_window
-    resolved_at = case.resolved_at or case.closed_at
-    if resolved_at is None or window.after(resolved_at, w.config.support.tz) < w.now:
+    if reopen_until(w, case) is None:
+        ended = "resolved" if case.state == State.RESOLVED else "closed"
         raise Refusal(
-            f"{case.key} was resolved more than {window} ago and can't be reopened; "
+            f"{case.key} was {ended} more than {window} ago and can't be reopened; "
             "please open a new case."
         )
     case.close_reason = None
@@ -173,12 +272,14 @@ async def reopen(w: Work, actor: Actor, key: str, reason: str) -> str:
     # An article that "solved" it did not after all: the next resolution earns a draft.
     case.kb_article_key = None
     if case.assignee_id is None:
-        # Solved by an article, never worked: triage it like a new case.
+        # Solved by an article or withdrawn before anyone worked on it: triage it like
+        # a new case.
         w.move(case, actor, State.TRIAGED, "reopened", reason)
         case.routed_at = None
         await route(w, case)
     else:
         w.move(case, actor, to, "reopened", reason)
+        await back_on_engineering(w, case)
         w.notify(
             t.to_person(
                 case.assignee_id, case, f"{actor.name} reopened {case.key}", reason, ping=True

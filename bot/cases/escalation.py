@@ -52,7 +52,9 @@ async def escalate_to(w: Work, case: Case, actor: Actor, level: int, reason: str
         )
     ).all()
     names = {p.id: p.name for p in w.config.people}
-    timeline = t.timeline_text([e for e in events if not e.internal] or events, names)
+    timeline = t.timeline_text(
+        [e for e in events if not e.internal] or events, names, tz=w.config.support.tz
+    )
     customer = await w.person_name(case.opener_id)
     if level == TO_CSM:
         csm = w.config.csm_for(case.account_key)

@@ -171,7 +171,13 @@ async def kb_accept(w: Work, actor: Actor, key: str, article_key: str) -> str:
         w.notify(t.to_staff(case, f"{case.key} was solved by {article_key}; no work needed."), case)
         w.notify(
             t.triage_alert(
-                w.config, case, [], [], claimed_by=f"the customer ({article_key})", update=True
+                w.config,
+                case,
+                [],
+                [],
+                claimed_by="the customer",
+                update=True,
+                status=f"Solved by {article_key}: no work needed",
             ),
             case,
         )

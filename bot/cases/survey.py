@@ -16,7 +16,11 @@ from storage.models import Case, Feedback, SurveyAnswer
 
 
 def ask_survey(w: Work, case: Case) -> None:
-    """Put the survey to the customer (the case was just resolved or closed)."""
+    """Put the survey to the customer: when a case is resolved (confirmed, or solved by
+    an article). Not after a withdraw, an unresponsive close or a duplicate: the
+    customer did not see the work through (they left, or were not there), and the
+    seed sends the survey as "the last step in the life cycle"; such a case can still
+    come back, and the survey comes if it is resolved then."""
     w.notify(t.survey_prompt(w.config, case), case)
 
 
@@ -69,17 +73,18 @@ async def low_score_alert(w: Work, case: Case, rating: int, comment: str, actor:
     csm = w.config.csm_for(case.account_key)
     targets = [csm.id] if csm else [p.id for p in w.config.leads()]
     for pid in targets:
-        w.notify(
-            t.to_person(
-                pid,
-                case,
-                f"Low survey score on {case.key}: {rating}/5 from {actor.name}",
-                comment or "(no comment)",
-                Kind.ALERT,
-                ping=True,
-            ),
+        alert = t.to_person(
+            pid,
             case,
+            f"Low survey score on {case.key}: {rating}/5 from {actor.name}",
+            comment or "(no comment)",
+            Kind.ALERT,
+            ping=True,
         )
+        # One alert per answer: a comment given after the rating edits it in place.
+        alert.ref = f"low-score:{case.key}:{pid}"
+        alert.update = bool(comment)
+        w.notify(alert, case)
 
 
 async def feedback(w: Work, actor: Actor, text: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from bot import templates as t
 from bot.actors import Actor
-from bot.cases.chase import start_chase, stop_chase
+from bot.cases.chase import chasing, start_chase, stop_chase
+from bot.cases.closing import reopen_hint
 from bot.errors import Refusal
-from bot.lifecycle import ACTIVE, WAITING_ON_CUSTOMER, Act, State, next_state
+from bot.lifecycle import ACTIVE, WAITING_ON_CUSTOMER, Act, State, next_state, state_line
 from bot.policy import Deed
 from bot.work import Work
 from storage.models import Case
@@ -94,8 +95,10 @@ async def reply(w: Work, actor: Actor, key: str, text: str) -> str:
     text = text.strip()
     if not text:
         raise Refusal(f"Nothing to send: `/case reply {case.key} <text>`.")
+    if actor.is_customer and case.state not in ACTIVE:
+        return await message_after_close(w, actor, case, text, echo=True)
     if case.state not in ACTIVE and case.state != State.RESOLVED:
-        raise Refusal(f"{case.key} is closed; open a new case or reopen it if you can.")
+        raise Refusal(f"{case.key} is closed; the customer can reopen it or open a new case.")
     if actor.is_customer:
         await customer_message(w, actor, case, text, echo=True)
         return f"Sent on {case.key}."
@@ -173,15 +176,30 @@ async def thread_reply(w: Work, actor: Actor, case_key: str, text: str, purpose:
     if not actor.is_customer:
         return await staff_thread_message(w, actor, case_key, text, purpose)
     w.require(actor, Deed.REPLY, case)
-    if case.state == State.RESOLVED:
-        raise Refusal(
-            f"{case.key} is resolved; reopen it with "
-            f"`/case reopen {case.key} <reason>` or open a new case."
-        )
-    if case.state not in ACTIVE:  # closed for good: only resolved cases reopen
-        raise Refusal(f"{case.key} is closed; please open a new case.")
+    if case.state not in ACTIVE:
+        return await message_after_close(w, actor, case, text)
     await customer_message(w, actor, case, text, echo=False)
     return f"Recorded on {case.key}."
+
+
+async def message_after_close(
+    w: Work, actor: Actor, case: Case, text: str, echo: bool = False
+) -> str:
+    """The customer wrote on a case that is over: nothing is lost (it goes on the
+    timeline and to its engineer, or the staff thread when it had none), and the
+    customer hears what they can do: reopen it within the window, or open a new case."""
+    w.event(case, actor, "customer_message", text)
+    if echo:  # typed, not written in the thread: the thread keeps the conversation
+        w.notify(t.to_customer(case, f"{actor.name} on {case.key}", text), case)
+    title = f"{actor.name} wrote on {case.key} ({state_line(case.state, case.close_reason)})"
+    if case.assignee_id:
+        w.notify(t.to_person(case.assignee_id, case, title, text, ping=True), case)
+    w.notify(t.to_staff(case, title, text), case)
+    who = "its engineer" if case.assignee_id else "the support team"
+    return (
+        f"{case.key} is {state_line(case.state, case.close_reason)}. Your message is kept "
+        f"on it and {who} has it. " + reopen_hint(w, case)
+    )
 
 
 async def called(w: Work, actor: Actor, key: str, outcome: str, text: str) -> str:
@@ -191,8 +209,18 @@ async def called(w: Work, actor: Actor, key: str, outcome: str, text: str) -> st
     if outcome not in CALL_OUTCOMES:
         raise Refusal(f"Say `reached` or `not-reached`: `/case called {case.key} reached [note]`.")
     w.event(case, actor, f"call_{outcome.replace('-', '_')}", text.strip(), internal=True)
+    running = case.state in WAITING_ON_CUSTOMER and await chasing(w, case)
     if outcome == "reached":
-        if case.state in WAITING_ON_CUSTOMER:
-            await stop_chase(w, case)
+        if not running:
+            return (
+                f"Recorded: customer reached on {case.key}. No chase was running "
+                f"({state_line(case.state, case.close_reason)}), so nothing else changes."
+            )
+        await stop_chase(w, case)
         return f"Recorded: customer reached on {case.key}; the chase has stopped."
+    if not running:
+        return (
+            f"Recorded: customer not reached on {case.key}. No chase is running "
+            f"({state_line(case.state, case.close_reason)})."
+        )
     return f"Recorded: customer not reached on {case.key}; the chase goes on."

@@ -78,7 +78,8 @@ async def test_open_with_the_form_gives_a_private_thread_a_triage_alert_and_ping
     (alert,) = fake.bot_posts(APPS)
     embed = alert["embeds"][0]
     assert embed["title"] == "New case CASE-1 [S2]: Sync lags two hours behind"
-    assert {f["name"]: f["value"] for f in embed["fields"]}["Status"] == "Claimed by Omar Haddad"
+    # Assigned by skill, not claimed: the card says so (issue #9).
+    assert {f["name"]: f["value"] for f in embed["fields"]}["Status"] == "Assigned to Omar Haddad"
     assert "case:CASE-1:assign" in world.buttons(alert)
     assert alert["edited_timestamp"] is not None
 
@@ -155,7 +156,7 @@ async def test_the_whole_life_cycle(world: World) -> None:
     thanks = await world.submit(ROSA, rated, comment="Quick and kind, thanks.")
     assert thanks.ephemeral()
     stats = await world.slash(world_lead(world), APPS, "stats")
-    assert "Survey: 4.0/5 over 1 answers" in stats.text()
+    assert "Survey: 4.0/5 over 1 answer\n" in stats.text() + "\n"
 
 
 def world_lead(world: World) -> int:

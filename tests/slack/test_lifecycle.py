@@ -317,7 +317,7 @@ async def test_assigning_with_the_modal_and_slack_mentions_in_commands(world: Wo
     await slack.submit(ENGINEER, form, {"person": "finn"})
     await world.settle()
     one(world.dm_posts(ENGINEER2), "CASE-1 is yours")
-    assert "Claimed by Finn Ode" in fake.message(TRIAGE, alert["ts"])["text"]
+    assert "Assigned to Finn Ode" in fake.message(TRIAGE, alert["ts"])["text"]  # not claimed
 
     # "/case assign CASE-1 @Eve" arrives as Slack's escaped mention.
     await slack.command(ENGINEER2, "assign CASE-1 <@U0EVE|eve>", channel=TRIAGE)
