@@ -133,6 +133,16 @@ async def claim(
         return taken
 
 
+async def renew(db: Database, ids: list[int], worker: str, until: datetime) -> None:
+    """Extend the leases of rows ``worker`` still holds."""
+    async with db.transaction() as s:
+        await s.execute(
+            update(InboxRow)
+            .where(InboxRow.id.in_(ids), InboxRow.worker == worker, InboxRow.state == "pending")
+            .values(lease_until=until)
+        )
+
+
 async def finish(
     db: Database, entry_id: int, worker: str, now: datetime, error: str | None = None
 ) -> None:

@@ -46,6 +46,10 @@ class DurableInbox:
         self.lease = LEASE
         self.max_attempts = MAX_ATTEMPTS
         self.handlers: dict[str, InboxHandler] = {}
+        # Entries this process holds (accepted here, or taken over, and not finished):
+        # their leases are renewed each round, so a request queued behind others here
+        # is never taken over by this or another worker while it waits.
+        self.held: set[int] = set()
 
     def tune(self, env: Mapping[str, str] | None = None) -> None:
         """``CASEBOT_INBOX_LEASE``: how long a request is one worker's before another
@@ -60,7 +64,7 @@ class DurableInbox:
     async def accept(
         self, platform: str, delivery: str, kind: str, payload: dict[str, Any]
     ) -> Accepted | None:
-        return await rows.insert(
+        entry = await rows.insert(
             await self.store.ready(),
             platform,
             delivery,
@@ -70,21 +74,28 @@ class DurableInbox:
             worker=self.worker_id,
             lease=self.lease,
         )
+        if entry is not None:
+            self.held.add(entry.id)
+        return entry
 
     async def handle(self, entry: Accepted) -> None:
         """Run the platform's handler for ``entry`` and mark it done; a failure is
         noted on the row and left for the next lease (then re-raised)."""
         handler = self.handlers.get(entry.platform)
         if handler is None:
+            self.held.discard(entry.id)
             return  # nobody here serves it: it waits for a process that does
+        self.held.add(entry.id)
+        db = await self.store.ready()
         try:
             await handler(entry)
         except Exception as exc:
-            await rows.finish(
-                await self.store.ready(), entry.id, self.worker_id, self.clock.now(), repr(exc)
-            )
+            await rows.finish(db, entry.id, self.worker_id, self.clock.now(), repr(exc))
             raise
-        await rows.finish(await self.store.ready(), entry.id, self.worker_id, self.clock.now())
+        else:
+            await rows.finish(db, entry.id, self.worker_id, self.clock.now())
+        finally:
+            self.held.discard(entry.id)
 
     async def answer_of(self, delivery: str) -> str | None:
         async with self.db.read() as s:
@@ -94,8 +105,11 @@ class DurableInbox:
         """Take over requests whose lease ran out and handle them; returns how many."""
         if not self.handlers:
             return 0
+        db = await self.store.ready()
+        if self.held:
+            await rows.renew(db, sorted(self.held), self.worker_id, self.clock.now() + self.lease)
         taken = await rows.claim(
-            await self.store.ready(),
+            db,
             self.clock.now(),
             self.worker_id,
             sorted(self.handlers),
