@@ -26,9 +26,10 @@ from sqlalchemy import select
 
 from adapters.slack.listeners import Settings
 from bot.config import load_config
+from storage import inbox as inbox_rows
 from storage.db import Database
 from storage.inbox import Store
-from storage.models import Case, InboxRow
+from storage.models import Case
 from tests.scale.conftest import free_port, truncate, until
 from tests.slack.conftest import CONFIG, CUSTOMER, SHARED, add_people
 from tests.slack.driver import SIGNING_SECRET, SlackDriver
@@ -174,26 +175,22 @@ async def test_kill_9_mid_burst_loses_no_acknowledged_command(
             told = [fake.response_urls[token]["uses"] for token in acked.values()]
             return all(opened[t] >= 1 for t in acked) and min(told, default=1) >= 1
 
-        inbox_db = await Store(db).ready()
+        store = Store(db)
 
         async def states() -> Counter[str]:
-            async with inbox_db.read() as s:
-                return Counter((await s.scalars(select(InboxRow.state))).all())
+            return Counter(row.state for row in await store.run(inbox_rows.states))
 
         async def settled() -> bool:
             return await answered() and set(await states()) == {"done"}
 
         await until(settled, within=90, what="every accepted command handled")
         opened = await titles()
-        async with inbox_db.read() as s:
-            taken = {  # the commands the second process took over
-                str(payload["text"]).removeprefix("open ")
-                for payload in (
-                    await s.scalars(select(InboxRow.payload).where(InboxRow.attempts > 1))
-                ).all()
-            }
-        if inbox_db is not db:
-            await inbox_db.dispose()
+        taken = {  # the commands the second process took over
+            str(row.payload["text"]).removeprefix("open ")
+            for row in await store.run(inbox_rows.states)
+            if row.attempts > 1
+        }
+        await store.dispose()
     finally:
         await bot.stop()
         await driver.close()

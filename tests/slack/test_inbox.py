@@ -14,11 +14,18 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from adapters.slack.dedupe import payload_id
+from bot.delivery.inbox import DurableInbox
 from bot.exchange import Context
-from storage.models import Case, InboxRow
+from storage import inbox as inbox_rows
+from storage.models import Case
 from tests.slack.conftest import CUSTOMER, SHARED, World
 
 LEASE = timedelta(seconds=31)  # just past the inbox's default lease (30 s)
+
+
+def dead_worker(world: World) -> DurableInbox:
+    """The inbox as another process saw it, one that is about to die."""
+    return DurableInbox(world.bot.db, world.clock, "worker-that-died")
 
 
 def opened_once(world: World) -> bool:
@@ -28,9 +35,8 @@ def opened_once(world: World) -> bool:
 
 
 async def inbox_states(world: World) -> list[str]:
-    db = await world.bot.runtime.inbox.store.ready()
-    async with db.read() as s:
-        return list((await s.scalars(select(InboxRow.state).order_by(InboxRow.id))).all())
+    found = await world.bot.runtime.inbox.store.run(inbox_rows.states)
+    return [row.state for row in found]
 
 
 async def case_titles(world: World) -> list[str]:
@@ -42,9 +48,10 @@ async def test_a_command_acknowledged_by_a_worker_that_died_is_handled_on_takeov
     world: World,
 ) -> None:
     body = world.slack.command_payload(CUSTOMER, "open Exports time out", SHARED)
-    inbox = world.bot.runtime.inbox
+    inbox = dead_worker(world)
     # The listener wrote the row and acknowledged; then its process was killed.
     assert await inbox.accept("slack", payload_id("command", body), "command", body)
+    await inbox.close()
 
     await world.settle()
     assert world.ephemerals(CUSTOMER) == []  # still leased to the dead worker
@@ -64,8 +71,9 @@ async def test_a_worker_that_died_after_the_effect_leaves_the_same_answer_not_a_
 ) -> None:
     body = world.slack.command_payload(CUSTOMER, "open Exports time out", SHARED)
     delivery = payload_id("command", body)
-    inbox = world.bot.runtime.inbox
+    inbox = dead_worker(world)
     assert await inbox.accept("slack", delivery, "command", body)
+    await inbox.close()
     # The core committed the case, then the process died before answering.
     ctx = Context(platform="slack", user_id=CUSTOMER, channel_id=SHARED, event_id=delivery)
     await world.bot.commands.run(ctx, "open Exports time out")
