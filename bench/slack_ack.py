@@ -76,7 +76,8 @@ async def serve_bare(api_url: str) -> None:
     from slack_bolt.app.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from adapters.slack.server import serve, web_app
+    from adapters.slack.server import mount
+    from adapters.web import WebServer
 
     app = AsyncApp(
         signing_secret=SECRET,
@@ -88,10 +89,12 @@ async def serve_bare(api_url: str) -> None:
     async def ack_only(ack):  # type: ignore[no-untyped-def]
         await ack()
 
-    runner, port = await serve(web_app(app, lambda: {"ok": True}), "127.0.0.1", 0)
-    print(f"READY {port}", flush=True)
+    server = WebServer("127.0.0.1", 0)
+    mount(server, app, lambda: {"ok": True})
+    await server.start()
+    print(f"READY {server.port}", flush=True)
     await wait_for_stop()
-    await runner.cleanup()
+    await server.stop()
 
 
 async def serve_casebot(api_url: str, database_url: str) -> None:

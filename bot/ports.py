@@ -205,3 +205,44 @@ class Coordination(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A platform request written to the inbox before it was acknowledged (issue #10):
+    ``delivery`` is the platform's id of it, ``payload`` what the adapter needs to
+    handle it again in another process."""
+
+    id: int
+    platform: str
+    delivery: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int = 1
+
+
+InboxHandler = Callable[[Accepted], Awaitable[None]]
+
+
+class Inbox(Protocol):
+    """Acknowledged requests survive a crash: ``accept`` commits a row before the ack
+    (None: this delivery was accepted before); ``handle`` runs the platform's handler
+    and marks the row done; rows whose worker died are handed to ``serve``'s handler
+    of their platform, in any process, once their lease runs out."""
+
+    async def accept(
+        self, platform: str, delivery: str, kind: str, payload: dict[str, Any]
+    ) -> Accepted | None: ...
+
+    def serve(self, platform: str, handler: InboxHandler) -> None: ...
+
+    async def handle(self, entry: Accepted) -> None: ...
+
+    async def answer_of(self, delivery: str) -> str | None: ...
+
+
+@runtime_checkable
+class UsesInbox(Protocol):
+    """A platform that writes its requests to the inbox (given before ``start``)."""
+
+    def use_inbox(self, inbox: Inbox) -> None: ...

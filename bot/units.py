@@ -67,8 +67,7 @@ class Units:
             raise Duplicate(event_id)
         async with self.case_locks([case_key, *case_keys]):
             async with self.db.transaction() as s:
-                if event_id:
-                    await self._mark(s, event_id)
+                marker = await self._mark(s, event_id) if event_id else None
                 w = Work(
                     session=s,
                     config=self.config,
@@ -82,17 +81,21 @@ class Units:
                 for o in self.observers:
                     await o.finish(w)
                 await w.flush_outbox()
+                if marker is not None:
+                    marker.outcome = w.answer
         if event_id:
             await self.coordination.remember(event_id)
         if w.woke:
             self.on_queued()
 
-    async def _mark(self, s: AsyncSession, event_id: str) -> None:
+    async def _mark(self, s: AsyncSession, event_id: str) -> ProcessedEvent:
+        marker = ProcessedEvent(key=event_id[:200], at=self.clock.now())
         try:
             async with s.begin_nested():
-                s.add(ProcessedEvent(key=event_id[:200], at=self.clock.now()))
+                s.add(marker)
         except IntegrityError:
             raise Duplicate(event_id) from None
+        return marker
 
     @asynccontextmanager
     async def case_locks(self, keys: Sequence[str | None]) -> AsyncIterator[None]:

@@ -38,6 +38,13 @@ class Work:
     woke: bool = False
     # What happened to which case in this unit, for the observers (``resolved``…).
     happened: list[tuple[str, Case]] = field(default_factory=list)
+    # What the acting person is answered; stored with the event marker (see units).
+    answer: str | None = None
+
+    def answered(self, text: str) -> None:
+        """Record the answer with the effect, so a request handled again after a crash
+        (the inbox) says the same words instead of "Already done."."""
+        self.answer = text
 
     def tell(self, what: str, case: Case) -> None:
         """Say that ``what`` happened to ``case``: observers registered by the

@@ -73,6 +73,7 @@ class CaseCommands:
             ) as w:
                 actor = await actor_for(w.session, w.config, ctx)
                 text = await fn(w, actor)
+                w.answered(text)
             return Reply(text=text, case_key=case_key)
         except Duplicate:
             return Reply(text="Already done.", duplicate=True, case_key=case_key)

@@ -19,7 +19,7 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.delivery.runtime import Runtime
 from bot.delivery.timers import Handler
-from bot.ports import Clock, Coordination, Outlet, Platform
+from bot.ports import Clock, Coordination, Outlet, Platform, UsesInbox
 from commands.invoke import CaseCommands
 from storage.accounts import sync_people
 from storage.coordination import LocalCoordination
@@ -105,6 +105,8 @@ class Casebot:
 
     async def start_platform(self, platform: Platform) -> None:
         """Start ``platform`` with the core and deliver its notifications."""
+        if isinstance(platform, UsesInbox):
+            platform.use_inbox(self.runtime.inbox)
         await platform.start(self.commands)
         self.running.append(platform)
         self.runtime.add_platform(platform)

@@ -354,3 +354,34 @@ class ProcessedEvent(Base):
     __tablename__ = "processed_events"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
+    # What the person was answered, committed with the effect: a request processed
+    # again after a crash (storage.inbox) answers the same words, not "Already done."
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class InboxRow(Base):
+    """A platform request casebot acknowledged (issue #10; queries in storage/inbox.py).
+    Here rather than in its own module: storage.inbox imports this one, and the reverse
+    import would be a cycle."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index(
+            "ix_inbox_pending_lease",
+            "lease_until",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    delivery: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    lease_until: Mapped[datetime] = mapped_column()
+    worker: Mapped[str] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    done_at: Mapped[datetime | None] = mapped_column()

@@ -41,7 +41,7 @@ from adapters.slack.text import from_slack
 from adapters.slack.views import CALLBACK_PREFIX, Origin
 from bot.actions import parse as parse_action
 from bot.exchange import Context, Reply
-from bot.ports import Core
+from bot.ports import Accepted, Core, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ class Listeners:
         tasks: Background,
         auth: AuthorizeResult,
         settings: Settings,
+        inbox: Inbox | None = None,
     ) -> None:
         self.core = core
         self.directory = directory
@@ -114,6 +115,9 @@ class Listeners:
         self.tasks = tasks
         self.auth = auth
         self.settings = settings
+        self.inbox = inbox
+        if inbox is not None:
+            inbox.serve(PLATFORM, self.handle)
         self.deliveries: RecentKeys[str, None] = RecentKeys(settings.redelivery_ttl)
         self.clicks: RecentKeys[str, None] = RecentKeys(settings.double_click_ttl)
         self.slots = asyncio.Semaphore(settings.concurrent_work)
@@ -143,16 +147,25 @@ class Listeners:
         )
 
         async def on_command(ack: Any, body: dict[str, Any]) -> None:
+            if self.inbox is not None:
+                await self._accept("command", body, ack)
+                return
             await ack()
             self._start("command", body, lambda delivery: self._command(body, delivery))
 
         async def on_action(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-            await ack()
+            if self.inbox is None:
+                await ack()
             container = body.get("container") or {}
             where = container.get("message_ts") or container.get("view_id") or ""
             click = f"{body['user']['id']}|{action.get('action_id')}|{where}"
             if not self.clicks.claim(click):
                 log.info("double click on %s dropped", action.get("action_id"))
+                if self.inbox is not None:
+                    await ack()
+                return
+            if self.inbox is not None:
+                await self._accept("action", body, ack)
                 return
             self._start(
                 "action", body, lambda delivery: self._action(body, action, delivery), click=click
@@ -163,6 +176,10 @@ class Listeners:
 
         async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
             if event.get("subtype") not in _WRITTEN or event.get("bot_id") or not event.get("user"):
+                return
+            if self.inbox is not None:
+                # Bolt acknowledges an event when this listener returns: after the commit.
+                await self._accept("event", body)
                 return
             self._start("event", body, lambda delivery: self._message(event, delivery))
 
@@ -180,6 +197,46 @@ class Listeners:
         app.event("app_home_opened")(on_home_opened)
         app.error(on_error)
         return app
+
+    # ------------------------------------------------------------------ the inbox
+
+    async def _accept(self, kind: str, body: dict[str, Any], ack: Any = None) -> None:
+        """Write the request to the inbox, then acknowledge it, then handle it. If the
+        write fails, nothing is acknowledged: Slack tells the person it failed (and
+        re-delivers events) instead of being told a lost request succeeded."""
+        assert self.inbox is not None
+        delivery = body.get("event_id") or payload_id(kind, body)
+        entry = await self.inbox.accept(PLATFORM, delivery, kind, body)
+        if ack is not None:
+            await ack()
+        if entry is None:
+            log.info("re-delivery %s dropped", delivery)
+            return
+        self.tasks.spawn(self.inbox.handle(entry), name=f"slack:{kind}")
+
+    async def handle(self, entry: Accepted) -> None:
+        """One accepted request, here just after its ack or in any process after a
+        crash: the same work either way, from what was written."""
+        body, delivery = entry.payload, entry.delivery
+        async with self.slots:
+            if entry.kind == "command":
+                await self._command(body, delivery)
+            elif entry.kind == "action":
+                await self._action(body, (body.get("actions") or [{}])[0], delivery)
+            elif entry.kind == "event":
+                await self._message(body.get("event") or {}, delivery)
+            else:
+                log.error("inbox entry %s of unknown kind %s", entry.id, entry.kind)
+
+    async def recorded(self, reply: Reply, delivery: str) -> Reply:
+        """A repeat of a handled request (taken over after a crash) answers what the
+        first run answered, as it was committed with the effect."""
+        if not reply.duplicate or self.inbox is None:
+            return reply
+        text = await self.inbox.answer_of(delivery)
+        if text is None:
+            return reply
+        return Reply(text=text, case_key=reply.case_key)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -242,7 +299,7 @@ class Listeners:
             )
             # Mentions reach the core as Slack's <@U…>, which it resolves to people.
             text = from_slack(body.get("text") or "").strip()
-            reply = await self.core.run(ctx, text)
+            reply = await self.recorded(await self.core.run(ctx, text), delivery)
             await self.responder.answer(reply, origin, body.get("trigger_id"))
 
         await self.responder.guarded(origin, work)
@@ -271,7 +328,7 @@ class Listeners:
                 delivery,
                 (body.get("user") or {}).get("name"),
             )
-            reply = await self.core.press(ctx, action_id, selected)
+            reply = await self.recorded(await self.core.press(ctx, action_id, selected), delivery)
             joined = pressed is not None and pressed.action == "join"
             if joined and reply.ok and not reply.duplicate and reply.case_key:
                 # Joining means going there: give the staff thread's link with the answer.
@@ -298,6 +355,8 @@ class Listeners:
             await self.directory.learn_mentioned(raw)
             text = from_slack(raw, self.directory.text_ref)
             reply = await self.core.thread_message(ctx, text)
+            if reply is not None:
+                reply = await self.recorded(reply, delivery)
             if reply is None:
                 if event.get("channel_type") == "im" and not origin.thread_ts:
                     await self.responder.reply(origin, Reply(text=DM_HINT))

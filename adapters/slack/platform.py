@@ -38,6 +38,7 @@ from bot.ports import (
     Core,
     DeliveryContext,
     DeliveryError,
+    Inbox,
     PlatformError,
     PlatformOptions,
     PlatformRef,
@@ -135,6 +136,11 @@ class SlackPlatform:
         self._http: WebServer | None = None
         self._socket: ScreenedSocketModeHandler | None = None
         self._stopped = asyncio.Event()
+        self.inbox: Inbox | None = None
+
+    def use_inbox(self, inbox: Inbox) -> None:
+        """Write every request to ``inbox`` before acknowledging it (the bootstrap)."""
+        self.inbox = inbox
 
     # ------------------------------------------------------------------ Platform
 
@@ -187,6 +193,7 @@ class SlackPlatform:
             self.tasks,
             auth,
             self.settings,
+            self.inbox,
         )
         log.info(
             "slack: signed in as %s in %s (%s mode)",

@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.delivery import outbox, timers
+from bot.delivery.inbox import DurableInbox
 from bot.delivery.pacing import Pacer
 from bot.delivery.timers import Handler
 from bot.ports import Clock, Coordination, Outlet
@@ -71,6 +72,7 @@ class Runtime:
             observers=observers,
             on_queued=self.wake,
         )
+        self.inbox = DurableInbox(db, clock, self.worker_id)
         self.retry = outbox.RetryPolicy()
         self.timer_lease = timers.LEASE
         self.outbox_batch = 50
@@ -93,6 +95,7 @@ class Runtime:
         ``CASEBOT_OUTBOX_BACKOFF``, ``CASEBOT_OUTBOX_BACKOFF_CAP``,
         ``CASEBOT_POLL_INTERVAL``)."""
         env = os.environ if env is None else env
+        self.inbox.tune(env)
         self.retry = outbox.RetryPolicy.from_env(env)
         if v := env.get("CASEBOT_TIMER_LEASE"):
             self.timer_lease = outbox.parse_seconds(v)
@@ -180,8 +183,9 @@ class Runtime:
         return len(claimed)
 
     async def run_due_work(self) -> int:
-        """One round: deliver claimable outbox rows and fire due timers."""
-        return await self.deliver_due() + await self.fire_due()
+        """One round: take over requests left by a dead worker, deliver claimable
+        outbox rows and fire due timers."""
+        return await self.inbox.recover() + await self.deliver_due() + await self.fire_due()
 
     async def drain(self, max_rounds: int = 200) -> None:
         """Work until nothing is due (tests and the demo call this after each step)."""
@@ -282,6 +286,7 @@ class Runtime:
                 delete(OutboxRow).where(OutboxRow.state == "sent", OutboxRow.created_at < cutoff)
             )
         return {
+            "inbox": await self.inbox.prune(self.clock.now() - DEDUPE_TTL),
             "events": await self.prune_events(),
             "timers": _count(t),
             "outbox": _count(o),
@@ -309,6 +314,9 @@ class Runtime:
                 self._serve("timers", self.fire_due, self._wake_timers), name="casebot-timers"
             ),
             asyncio.create_task(self._housekeeping(), name="casebot-housekeeping"),
+            asyncio.create_task(
+                self._serve("inbox", self.inbox.recover, asyncio.Event()), name="casebot-inbox"
+            ),
         ]
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -331,6 +339,7 @@ class Runtime:
         await self.stop()
         with suppress(Exception):
             await self.coordination.close()
+        await self.inbox.close()
         await self.db.dispose()
 
 
