@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -52,6 +52,10 @@ def compose(
     """The mail for ``message`` to ``to``; ``link(action, to)`` makes a button's URL
     (None when links cannot be made: then the mail shows the keywords only)."""
     key = message.case_key
+    if message.update and message.text:
+        # Mail cannot edit what it sent: a change of the case message is a short mail
+        # whose subject is the news itself.
+        message = replace(message, title=f"{key or ''} {message.text}".strip())
     mail = EmailMessage()
     mail["From"] = sender.header
     mail["To"] = to

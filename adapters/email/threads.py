@@ -32,7 +32,7 @@ CONFIRM = "confirm"
 REJECT = "reject"
 HOW_TO_ANSWER = (
     f"Reply {CONFIRM.upper()} if it is solved, or {REJECT.upper()} followed by what is "
-    "still wrong; or use the links below."
+    "still wrong; or use the links in this mail."
 )
 
 
@@ -50,8 +50,11 @@ def thread_root(case_key: str, domain: str) -> str:
 
 
 def subject(case_key: str | None, title: str) -> str:
+    """``[CASE-12] title`` (a title that starts with the key loses it: the tag says it)."""
     if not case_key or _TAG.search(title):
         return title
+    if title.upper().startswith(case_key + " "):
+        title = title[len(case_key) + 1 :]
     return f"[{case_key}] {title}"
 
 
