@@ -141,14 +141,9 @@ class World:
 
     async def send_raw(self, raw: bytes, envelope_from: str, to: str = SUPPORT) -> None:
         assert self.email.receiver is not None
-        await aiosmtplib.send(
-            raw,
-            sender=envelope_from,
-            recipients=[to],
-            hostname="127.0.0.1",
-            port=self.email.receiver.port,
-            start_tls=False,
-        )
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=self.email.receiver.port)
+        async with smtp:
+            await smtp.sendmail(envelope_from, [to], raw)  # "" is a bounce's MAIL FROM:<>
         await self.settle()
 
     async def reply_to(self, sender: str, mail: EmailMessage, text: str) -> str:
