@@ -102,7 +102,7 @@ def _robot(msg: EmailMessage, letter: Letter, envelope_from: str | None) -> str 
             return header
     if msg.get_content_type() == "multipart/report":
         return "a delivery report"
-    if envelope_from == "" or str(msg.get("Return-Path", "")).strip() == "<>":
+    if envelope_from in ("", "<>") or str(msg.get("Return-Path", "")).strip() == "<>":
         return "an empty return path (a bounce)"
     if not letter.sender or "@" not in letter.sender:
         return "no sender address"
