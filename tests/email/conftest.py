@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -202,8 +203,11 @@ ENV = {
 }
 
 
-@pytest.fixture
-async def world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[World]:
+@asynccontextmanager
+async def started(
+    sqlite_template: Path, tmp_path: Path, extra: dict[str, str] | None = None
+) -> AsyncIterator[World]:
+    """A world whose email platform was started with ``ENV`` and ``extra``."""
     path = tmp_path / "casebot.db"
     shutil.copy(sqlite_template, path)
     clock = FakeClock()
@@ -215,17 +219,23 @@ async def world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[World]:
     )
     outside = Outside()
     await outside.start()
-    env = {**ENV, "CASEBOT_SMTP_URL": f"smtp://127.0.0.1:{outside.port}"}
+    env = {**ENV, "CASEBOT_SMTP_URL": f"smtp://127.0.0.1:{outside.port}", **(extra or {})}
     web = WebServer("127.0.0.1", 0)
     slack = Slack()
     bot.register_adapter(slack)
     email = from_env(env, PlatformOptions(web=web))
-    await bot.start_platform(email)
-    mount(web, bot, env)
-    await web.start()
     try:
+        await bot.start_platform(email)
+        mount(web, bot, env)
+        await web.start()
         yield World(bot, clock, email, slack, outside, web)
     finally:
         await web.stop()
         await bot.close()
         await outside.stop()
+
+
+@pytest.fixture
+async def world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[World]:
+    async with started(sqlite_template, tmp_path) as w:
+        yield w
