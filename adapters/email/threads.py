@@ -103,7 +103,10 @@ def ask_of(text: str) -> Ask:
     if lower == CONFIRM and not tail.strip():
         return Ask(CONFIRM, "")
     if lower == REJECT:
-        return Ask(REJECT, " ".join([tail.strip(), rest.strip()]).strip())
+        # The reason is the rest of the line (as the mail asks), else the next paragraph:
+        # what follows is often a signature no parser can tell from words.
+        reason = tail.strip() or rest.strip().split("\n\n", 1)[0].strip()
+        return Ask(REJECT, " ".join(reason.split()))
     if lower == "/case":
         return Ask("/case", first.strip()[len(word) :].strip())
     return Ask(None, text.strip())

@@ -63,8 +63,8 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, ...]] = {
     "slack": (Limit(1, 1.0, burst=3),),
     "discord": (Limit(5, 5.0), Limit(50, 1.0, per_channel=False)),
     # Mail: per recipient domain (the "channel" below), so one customer's server never
-    # sees a burst that looks like spam; 20 a minute in bursts of five.
-    "email": (Limit(20, 60.0, burst=5),),
+    # sees a burst that looks like spam; 30 a minute in bursts of ten.
+    "email": (Limit(30, 60.0, burst=10),),
 }
 
 
