@@ -8,8 +8,8 @@ import aiohttp
 from sqlalchemy import select
 
 from bot.messages import TargetKind
-from storage.models import Case, KbArticle
 from storage.keys import next_key
+from storage.models import Case, KbArticle
 from tests.email.conftest import World, text_of
 from tests.email.test_dialog import ALICE, GUS, case_row, link
 
