@@ -157,6 +157,9 @@ class Work:
         for platform in self.platforms:
             if platform in reachable:
                 return platform
+        if by_mail:  # staff are never written to by mail; the console shows everyone's
+            chat = [p for p in self.platforms if p not in identity.MAIL_PLATFORMS]
+            return "console" if "console" in chat else (chat[0] if chat else preferred)
         return preferred
 
     async def flush_outbox(self) -> None:

@@ -228,8 +228,8 @@ def run(
         list[str] | None,
         typer.Option(
             "--platform",
-            help="slack, discord or console (default: every platform whose token "
-            "is set, else the console)",
+            help="slack, discord, email or console (default: every platform whose "
+            "token or server is set, else the console)",
         ),
     ] = None,
     http: Annotated[
@@ -257,7 +257,7 @@ def _or_exit(main: Coroutine[Any, Any, None]) -> None:
 
 
 async def _run(config: Config, url: str, names: list[str], options: PlatformOptions) -> None:
-    from entrypoints import web
+    from entrypoints import mail_console, web
     from entrypoints.bootstrap import Casebot
     from entrypoints.platforms import build, wanted
 
@@ -271,6 +271,7 @@ async def _run(config: Config, url: str, names: list[str], options: PlatformOpti
         options = replace(options, settle=bot.drain, web=server)
         for name in chosen:
             await bot.start_platform(build(name, os.environ, options))
+        mail_console.wire(bot.running)
         if server is not None:
             for surface in surfaces:
                 surface.mount(server, bot, os.environ)

@@ -160,3 +160,13 @@ def answer(
         f"<!doctype html>\n<html><body><p>{_e(text)}</p></body></html>\n", subtype="html"
     )
     return mail
+
+
+def summary(direction: str, mail: EmailMessage) -> str:
+    """A mail as a few console lines: who, the subject, the plain text."""
+    who = f"from {mail['From']}" if direction == "in" else f"to {mail['To']}"
+    part = mail.get_body(preferencelist=("plain",))
+    text = str(part.get_content()) if isinstance(part, EmailMessage) else ""
+    lines = [f"── mail {direction} {who} ──", f"Subject: {mail['Subject']}"]
+    lines += [f"  {line}" for line in text.replace("\r\n", "\n").strip().splitlines()]
+    return "\n".join(lines)

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 
+from adapters.email import threads
 from adapters.email.compose import Sender, answer, compose
 from adapters.email.door import Door
 from adapters.email.imap import MailboxPoller
@@ -175,13 +176,26 @@ class EmailPlatform:
         return PlatformRef(to, str(mail["Message-ID"]), thread)
 
     async def _send(self, mail: EmailMessage, to: str) -> None:
-        if self.smtp is None:
+        if self.smtp is None and self.watch is None:
             raise DeliveryError("CASEBOT_SMTP_URL is not set: casebot cannot send mail")
         assert self.sender is not None
-        await self.smtp.send(mail, self.sender.address, to)
+        if self.smtp is not None:
+            await self.smtp.send(mail, self.sender.address, to)
+        # Without a server (trying casebot at the console) the mail is only shown.
         self.sent.append(mail)
         if self.watch is not None:
             self.watch("out", mail)
+
+    async def write_in(self, sender: str, subject: str, text: str) -> None:
+        """A mail written by hand (the console's ``mail`` line), received as if sent."""
+        assert self.sender is not None, "the email platform receives once started"
+        mail = EmailMessage()
+        mail["From"] = sender
+        mail["To"] = self.sender.address
+        mail["Subject"] = subject
+        mail["Message-ID"] = threads.message_id(None, f"typed{len(self.received)}", "console")
+        mail.set_content(text)
+        await self.receive(mail.as_bytes(), sender)
 
 
 def _footer(message: Message, address: str) -> str:
