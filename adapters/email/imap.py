@@ -40,6 +40,10 @@ class MailboxPoller:
         self.rounds = 0  # completed fetch rounds (for health and tests)
         self.idle_supported: bool | None = None
 
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
     async def connect(self) -> aioimaplib.IMAP4:
         s = self.server
         if s.tls:

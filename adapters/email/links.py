@@ -167,9 +167,10 @@ class _Bot(Protocol):
 def mount(server: WebServer, bot: _Bot, env: Mapping[str, str]) -> None:
     """The email platform running in this process shares its signer; a process without
     it (links only) signs with ``CASEBOT_SECRET_KEY``."""
-    links = next(
-        (p.links for p in bot.running if isinstance(getattr(p, "links", None), Links)), None
-    )
+    email = next((p for p in bot.running if isinstance(getattr(p, "links", None), Links)), None)
+    links = email.links if email is not None else None
+    if email is not None:
+        server.health("email", email.health)
     if links is None:
         days = bot.config.email.link_days if bot.config.email else 30
         links = Links(Signer(secret_from_env(env)), lambda: server.public_url, days)

@@ -116,6 +116,17 @@ class EmailPlatform:
     async def finished(self) -> None:
         await asyncio.Event().wait()  # mail never ends by itself
 
+    def health(self) -> dict[str, object]:
+        """For ``GET /healthz``: what receives mail, and whether the mailbox is read."""
+        report: dict[str, object] = {"ok": True, "sends": self.smtp is not None}
+        if self.receiver is not None:
+            report["smtp_listen"] = f"{self.receiver.host}:{self.receiver.port}"
+        if self.poller is not None:
+            report["imap_rounds"] = self.poller.rounds
+            report["imap_idle"] = bool(self.poller.idle_supported)
+            report["ok"] = self.poller.connected
+        return report
+
     @staticmethod
     def _accepts(config: Config) -> Callable[[str], bool]:
         """The receiver takes mail for the support and feedback addresses only (an open

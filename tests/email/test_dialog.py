@@ -150,3 +150,22 @@ async def test_user_text_is_escaped_in_the_html_part(world: World) -> None:
     assert "<script>" not in html and '<a href="x">' not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;a href=&quot;x&quot;&gt;" in html
     assert "<script>alert(1)</script>" in text_of(question)  # plain text stays plain
+
+
+async def test_the_health_check_reports_the_mail_side(world: World) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(world.web.url + "/healthz") as resp:
+            report = await resp.json()
+    assert report["email"]["ok"] and report["email"]["sends"]
+    assert report["email"]["smtp_listen"].startswith("127.0.0.1:")
+
+
+async def test_a_forged_or_foreign_link_does_nothing(world: World) -> None:
+    await world.mail(GUS, "Webhooks fail", "Every webhook returns 500.")
+    [ack, *_] = world.inbox(GUS)
+    escalate = link(text_of(ack), "Escalate")
+    forged = escalate[:-3] + ("aaa" if not escalate.endswith("aaa") else "bbb")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(forged) as resp:
+            assert resp.status == 403 and "this link is not valid" in await resp.text()
+    assert (await case_row(world, "CASE-1")).escalation_level == 0
