@@ -55,7 +55,7 @@ def compose(
     if message.update and message.text:
         # Mail cannot edit what it sent: a change of the case message is a short mail
         # whose subject is the news itself.
-        message = replace(message, title=f"{key or ''} {message.text}".strip())
+        message = replace(message, title=f"{key or ''} {message.text}".strip(), text="")
     mail = EmailMessage()
     mail["From"] = sender.header
     mail["To"] = to

@@ -64,14 +64,16 @@ class Door:
         self.dropped: list[tuple[str, str]] = []  # (sender, why): what was not handled
 
     async def receive(self, raw: bytes, envelope_from: str | None = None) -> str:
-        """Handle one mail; the SMTP answer for it (``250 OK``, or a refusal)."""
+        """Handle one mail; the SMTP answer for it (``250 OK``, or a refusal).
+        ``envelope_from`` is the SMTP ``MAIL FROM`` (None for mail read from a mailbox)."""
         limit = self.settings.max_bytes
         letter = parse(raw, envelope_from)
         if letter.robot:
             return self._drop(letter, letter.robot)
         if len(raw) > limit:
-            await self._answer_once(letter, too_big(len(raw), limit))
-            self._drop(letter, "too big")
+            if envelope_from is None:  # read from a mailbox: the sender hears it by mail
+                await self._answer_once(letter, too_big(len(raw), limit))
+            self._drop(letter, "too big")  # over SMTP, the 552 is the sender's answer
             return f"552 5.3.4 {too_big(len(raw), limit)}"
         key = letter.message_id or hashlib.sha256(raw).hexdigest()
         if not self._recent.claim(key):

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 
+from adapters.common import RecentKeys
 from adapters.email import threads
 from adapters.email.compose import Sender, answer, compose
 from adapters.email.door import Door
@@ -32,7 +33,7 @@ from adapters.web import public_url_from_env
 from adapters.web.signing import Signer, secret_from_env
 from bot.config import Config
 from bot.identity import EMAIL
-from bot.messages import Message, TargetKind
+from bot.messages import Kind, Message, TargetKind
 from bot.ports import (
     Core,
     DeliveryContext,
@@ -68,6 +69,7 @@ class EmailPlatform:
         self.poller: MailboxPoller | None = None
         self.sender: Sender | None = None
         self.sent: deque[EmailMessage] = deque(maxlen=100)
+        self._last_kind: RecentKeys[str, Kind] = RecentKeys(120.0)
         self.received: deque[bytes] = deque(maxlen=100)
 
     # -- life -------------------------------------------------------------------------
@@ -174,6 +176,9 @@ class EmailPlatform:
             )
         if not to or "@" not in to:
             raise DeliveryError(f"no mail address for {message.target.id}", permanent=True)
+        thread = message.case_key if kind == TargetKind.CASE_CUSTOMER else None
+        if self._says_nothing_new(message):
+            return PlatformRef(to, "", thread)
         mail = compose(
             message,
             to,
@@ -183,8 +188,20 @@ class EmailPlatform:
             footer=_footer(message, self.sender.address),
         )
         await self._send(mail, to)
-        thread = message.case_key if kind == TargetKind.CASE_CUSTOMER else None
+        if message.case_key:
+            self._last_kind.put(message.case_key, message.kind)
         return PlatformRef(to, str(mail["Message-ID"]), thread)
+
+    def _says_nothing_new(self, message: Message) -> bool:
+        """A status change right behind the question or proposal that caused it ("is
+        waiting for your answer") is not mailed: in chat it edits the case message in
+        place, in mail it would be a second mail saying what the first one said."""
+        if not (message.update and message.case_key):
+            return False
+        return self._last_kind.get(message.case_key) in (
+            Kind.INFO_REQUEST,
+            Kind.RESOLUTION_PROPOSAL,
+        )
 
     async def _send(self, mail: EmailMessage, to: str) -> None:
         if self.smtp is None and self.watch is None:

@@ -76,8 +76,9 @@ async def test_open_by_mail_work_in_slack_answer_and_confirm_by_mail(world: Worl
         ALICE, "need-info CASE-1 Which webhook URL, and when did you rotate the token?"
     )
     assert reply.ok, reply.text
-    mails = world.inbox(GUS)
-    [question] = [m for m in mails if "needs more information" in m["Subject"]]
+    # One mail: the question (the state change it causes says nothing more by mail).
+    [question] = world.inbox(GUS)
+    assert question["Subject"] == "[CASE-1] Alice Romano needs more information on CASE-1"
     assert question["Subject"].startswith("[CASE-1] ")
     assert question["In-Reply-To"] == "<casebot.CASE-1.root@casebot.example>"
     assert "Which webhook URL" in text_of(question)
@@ -103,7 +104,8 @@ async def test_open_by_mail_work_in_slack_answer_and_confirm_by_mail(world: Worl
 
     # The proposal comes by mail with links and the reply keywords.
     assert (await world.slack_says(ALICE, "propose CASE-1 Re-save the webhook after rotating.")).ok
-    [proposal] = [m for m in world.inbox(GUS) if "proposes a resolution" in m["Subject"]]
+    [proposal] = world.inbox(GUS)
+    assert proposal["Subject"] == "[CASE-1] Alice Romano proposes a resolution for CASE-1"
     body = text_of(proposal)
     assert "Re-save the webhook" in body
     assert "Reply CONFIRM if it is solved" in body
