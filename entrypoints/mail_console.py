@@ -20,10 +20,8 @@ def wire(platforms: Iterable[Platform]) -> None:
     email = next((p for p in running if isinstance(p, EmailPlatform)), None)
     if console is None or email is None:
         return
-    shown = console
-
     def watch(direction: str, mail: EmailMessage) -> None:
-        shown.write(summary(direction, mail))
+        console.write(summary(direction, mail))
 
     email.watch = watch
     console.connect_mail(email.write_in)
