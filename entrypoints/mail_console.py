@@ -20,6 +20,7 @@ def wire(platforms: Iterable[Platform]) -> None:
     email = next((p for p in running if isinstance(p, EmailPlatform)), None)
     if console is None or email is None:
         return
+
     def watch(direction: str, mail: EmailMessage) -> None:
         console.write(summary(direction, mail))
 

@@ -70,6 +70,8 @@ class Door:
         letter = parse(raw, envelope_from)
         if letter.robot:
             return self._drop(letter, letter.robot)
+        if letter.sender in (self.settings.address, self.settings.feedback_address):
+            return self._drop(letter, "mail from casebot's own address")
         if len(raw) > limit:
             if envelope_from is None:  # read from a mailbox: the sender hears it by mail
                 await self._answer_once(letter, too_big(len(raw), limit))
@@ -119,7 +121,7 @@ class Door:
         feedback = self.settings.feedback_address
         if feedback and feedback in letter.recipients:
             return await self.core.invoke(ctx, "feedback", {"text": body})
-        key = threads.case_named(letter)
+        key = threads.case_named(letter, self.settings.address.rpartition("@")[2])
         if key is None:
             reply = await self.core.invoke(
                 ctx,

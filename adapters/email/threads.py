@@ -58,11 +58,12 @@ def subject(case_key: str | None, title: str) -> str:
     return f"[{case_key}] {title}"
 
 
-def case_named(letter: Letter) -> str | None:
-    """The case a mail answers: by its thread headers, else its subject's tag."""
+def case_named(letter: Letter, domain: str | None = None) -> str | None:
+    """The case a mail answers: by its thread headers (ids casebot made at ``domain``),
+    else its subject's tag."""
     for mid in letter.thread_ids:
         m = _OURS.match(mid)
-        if m:
+        if m and (domain is None or mid.lower().endswith(f"@{domain.lower()}>")):
             return m.group(1).upper()
     m = _TAG.search(letter.subject)
     return m.group(1).upper() if m else None

@@ -99,6 +99,7 @@ async def test_bounces_and_robots_are_not_answered(world: World) -> None:
     await world.mail(PAT, "Newsletter", "News!", headers={"Precedence": "bulk"})
     await world.mail("postmaster@globex.example", "Report", "Spam report.")
     await world.mail(PAT, "Re: [CASE-1]", "Your mail could not be delivered.", envelope_from="")
+    await world.mail(SUPPORT, "[CASE-1] opened", "Our own mail, forwarded back to us.")
 
     assert len(world.outside.mails) == mails_before  # not a word back: no loop
     assert len(await _events(world)) == events_before
@@ -109,6 +110,7 @@ async def test_bounces_and_robots_are_not_answered(world: World) -> None:
         "Precedence: bulk",
         "mail from postmaster@globex.example",
         "an empty return path (a bounce)",
+        "mail from casebot's own address",
     ]
 
 

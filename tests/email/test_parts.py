@@ -48,6 +48,10 @@ def test_a_mail_names_its_case_by_thread_headers_before_the_subject() -> None:
     assert case_named(parse(letter("hi", "Fwd: [case-7] still broken"))) == "CASE-7"
     assert case_named(parse(letter("hi", "Re: CASE-7 without brackets"))) is None
     assert case_named(parse(letter("hi", "Re: x", In_Reply_To="<someone@else>"))) is None
+    # Another casebot's ids name its own cases, not ours.
+    other = parse(letter("hi", "Re: x", In_Reply_To="<casebot.CASE-3.root@elsewhere.example>"))
+    assert case_named(other, "casebot.example") is None
+    assert case_named(by_header, "casebot.example") == "CASE-3"
 
 
 def test_reply_keywords() -> None:
