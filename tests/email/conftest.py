@@ -35,6 +35,8 @@ from bot.exchange import Context, Reply
 from bot.messages import Message, TargetKind
 from bot.ports import PlatformOptions
 from entrypoints.bootstrap import Casebot
+from storage.db import Database
+from tests.conftest import open_database
 from tests.harness import RecordingPlatform
 
 CONFIG = Path(__file__).with_name("casebot.yml")
@@ -205,18 +207,20 @@ ENV = {
 
 @asynccontextmanager
 async def started(
-    sqlite_template: Path, tmp_path: Path, extra: dict[str, str] | None = None
+    sqlite_template: Path,
+    tmp_path: Path,
+    extra: dict[str, str] | None = None,
+    db: Database | None = None,
 ) -> AsyncIterator[World]:
-    """A world whose email platform was started with ``ENV`` and ``extra``."""
-    path = tmp_path / "casebot.db"
-    shutil.copy(sqlite_template, path)
+    """A world whose email platform was started with ``ENV`` and ``extra`` (on ``db``,
+    else a copy of the SQLite template)."""
+    if db is None:
+        path = tmp_path / "casebot.db"
+        shutil.copy(sqlite_template, path)
+        db = Database(f"sqlite+aiosqlite:///{path}")
     clock = FakeClock()
-    bot = await Casebot.create(
-        load_config(CONFIG),
-        database_url=f"sqlite+aiosqlite:///{path}",
-        clock=clock,
-        migrate=False,
-    )
+    bot = Casebot(load_config(CONFIG), db, clock=clock)
+    await bot.sync_config()
     outside = Outside()
     await outside.start()
     env = {**ENV, "CASEBOT_SMTP_URL": f"smtp://127.0.0.1:{outside.port}", **(extra or {})}
@@ -238,4 +242,14 @@ async def started(
 @pytest.fixture
 async def world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[World]:
     async with started(sqlite_template, tmp_path) as w:
+        yield w
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_world(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
+) -> AsyncIterator[World]:
+    """The world on SQLite, then on PostgreSQL (for the tests that matter on both)."""
+    db = await open_database(request, tmp_path, "pg_database")
+    async with started(sqlite_template, tmp_path, db=db) as w:
         yield w

@@ -45,7 +45,8 @@ async def events(world: World, key: str) -> list[CaseEvent]:
         return list((await s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))).all())
 
 
-async def test_open_by_mail_work_in_slack_answer_and_confirm_by_mail(world: World) -> None:
+async def test_open_by_mail_work_in_slack_answer_and_confirm_by_mail(any_world: World) -> None:
+    world = any_world
     await world.mail(
         f"Gus Hartmann <{GUS}>",
         "Webhooks fail with 500 after token rotation",

@@ -45,7 +45,8 @@ async def test_an_unknown_sender_gets_one_polite_answer_and_no_case(world: World
     assert world.posted(TargetKind.TEAM, "platform") == []
 
 
-async def test_a_spoofed_case_tag_from_another_account_is_refused(world: World) -> None:
+async def test_a_spoofed_case_tag_from_another_account_is_refused(any_world: World) -> None:
+    world = any_world
     await world.mail(GUS, "Webhooks fail", "Every webhook returns 500.")
     before = len(await _events(world))
     world.inbox(GUS)
@@ -114,7 +115,8 @@ async def test_bounces_and_robots_are_not_answered(world: World) -> None:
     ]
 
 
-async def test_the_same_mail_twice_has_one_effect(world: World) -> None:
+async def test_the_same_mail_twice_has_one_effect(any_world: World) -> None:
+    world = any_world
     mid = "<same-one@client.example>"
     await world.mail(GUS, "Webhooks fail", "Every webhook returns 500.", message_id=mid)
     await world.mail(GUS, "Webhooks fail", "Every webhook returns 500.", message_id=mid)
@@ -122,7 +124,8 @@ async def test_the_same_mail_twice_has_one_effect(world: World) -> None:
     assert len([m for m in world.inbox(GUS) if "opened" in m["Subject"]]) == 1
 
 
-async def test_the_same_mail_twice_after_a_restart_has_one_effect(world: World) -> None:
+async def test_the_same_mail_twice_after_a_restart_has_one_effect(any_world: World) -> None:
+    world = any_world
     """The in-process memory is gone after a restart: the core's event record decides."""
     mid = "<same-two@client.example>"
     await world.mail(GUS, "Webhooks fail", "Every webhook returns 500.", message_id=mid)
@@ -173,3 +176,14 @@ async def test_the_receiver_takes_mail_only_for_our_addresses(world: World) -> N
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
         await world.mail(GUS, "Relay?", "Please forward.", to="someone@else.example")
     assert SUPPORT not in [r for _, rcpt, _ in world.outside.mails for r in rcpt]
+
+
+async def test_an_address_the_mail_server_refuses_is_kept_as_failed(world: World) -> None:
+    from bot.delivery.records import listing
+
+    world.outside.refuse.add(PAT)
+    await world.mail(PAT, "Agent install fails", "The helm chart fails.")
+    failed = await listing(world.bot.db, failed=True)
+    assert failed and all(" email " in line and "CASE-1" in line for line in failed)
+    assert "the mail server refused pat@globex.example" in failed[0]
+    assert world.inbox(PAT) == []
