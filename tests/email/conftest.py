@@ -58,12 +58,15 @@ class Outside:
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
         self.refuse: set[str] = set()  # addresses answered 550
+        self.defer: set[str] = set()  # addresses answered 451 (try later)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if address in self.refuse:
             return "550 5.1.1 no such user"
+        if address in self.defer:
+            return "451 4.2.0 mailbox busy, try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -187,3 +187,15 @@ async def test_an_address_the_mail_server_refuses_is_kept_as_failed(world: World
     assert failed and all(" email " in line and "CASE-1" in line for line in failed)
     assert "the mail server refused pat@globex.example" in failed[0]
     assert world.inbox(PAT) == []
+
+
+async def test_a_server_that_says_try_later_gets_the_mail_later_once(world: World) -> None:
+    world.outside.defer.add(PAT)
+    await world.mail(PAT, "Agent install fails", "The helm chart fails.")
+    assert world.inbox(PAT) == []
+    world.outside.defer.clear()
+    await world.advance("30m")  # past the outbox's backoff
+    opened = [m for m in world.inbox(PAT) if "opened" in m["Subject"]]
+    assert len(opened) == 1
+    await world.advance("2h")
+    assert not [m for m in world.inbox(PAT) if "opened" in m["Subject"]]
