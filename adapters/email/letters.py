@@ -3,7 +3,7 @@ what is attached), with the guards against loops and noise.
 
 Mail casebot never answers (RFC 3834 and the conventions around it): anything marked
 ``Auto-Submitted`` other than ``no``, ``Precedence: bulk / junk / list``, auto-reply
-markers (``X-Autoreply``, ``X-Autorespond``, ``X-Auto-Response-Suppress``), delivery
+markers (``X-Autoreply``, ``X-Autorespond``), delivery
 reports (``multipart/report``), and mail from mailer-daemons, postmasters or with an
 empty return path (a bounce). Those are dropped without a word, so two robots can never
 write to each other for ever.
@@ -97,7 +97,7 @@ def _robot(msg: EmailMessage, letter: Letter, envelope_from: str | None) -> str 
     precedence = str(msg.get("Precedence", "")).strip().lower()
     if precedence in _BULK:
         return f"Precedence: {precedence}"
-    for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
+    for header in ("X-Autoreply", "X-Autorespond"):
         if msg.get(header) is not None:
             return header
     if msg.get_content_type() == "multipart/report":

@@ -146,3 +146,34 @@ def test_accounts_are_found_by_mail_domain() -> None:
     assert account is not None and account.key == "globex"
     assert config.account_for_email("pat@globex.example.evil.example") is None
     assert config.account_for_email("nobody") is None
+
+
+async def test_a_worker_only_sends() -> None:
+    """``casebot worker`` starts platforms with ``receive=False``: no receiver, no poller."""
+    from adapters.email import from_env
+    from bot.config import load_config
+    from bot.ports import PlatformOptions
+
+    class Core:
+        config = load_config(CONFIG)
+
+    platform = from_env(
+        {"CASEBOT_SMTP_LISTEN": "127.0.0.1:0", "CASEBOT_IMAP_URL": "imap://a@127.0.0.1:1"},
+        PlatformOptions(receive=False),
+    )
+    await platform.start(Core())  # type: ignore[arg-type]
+    assert platform.receiver is None and platform.poller is None
+    await platform.stop()
+
+
+async def test_without_an_email_section_the_platform_says_what_to_add() -> None:
+    from adapters.email import from_env
+    from bot.config import load_config
+    from bot.ports import PlatformOptions
+
+    class Core:
+        config = load_config(CONFIG)
+
+    Core.config.email = None
+    with pytest.raises(PlatformError, match="email needs an `email:` section"):
+        await from_env({}, PlatformOptions()).start(Core())  # type: ignore[arg-type]
