@@ -23,6 +23,10 @@ UNKNOWN = (
     "Sorry, I don't know you yet. Ask your company's support contact "
     "to add you to casebot, then try again."
 )
+# The mail platform: a sender is a customer of the account whose ``email_domains`` has
+# their domain; staff are never reached there while a chat platform reaches them.
+EMAIL = "email"
+MAIL_PLATFORMS = frozenset({EMAIL})
 # A mention as the platforms write it in text: Slack <@U123> / <@U123|name>,
 # Discord <@123> / <@!123>.
 _MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
@@ -84,6 +88,8 @@ async def actor_for(session: AsyncSession, config: Config, ctx: Context) -> Acto
         account = config.account_for_channel(ctx.platform, ctx.channel_id)
     if account is None and ctx.roles:
         account = config.account_for_roles(ctx.roles)
+    if account is None and ctx.platform == EMAIL:
+        account = config.account_for_email(ctx.user_id)
     pid = person_id(ctx.platform, ctx.user_id)
     row = await session.get(PersonRow, pid)
     if account is None and row is not None and row.account_key:

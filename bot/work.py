@@ -142,24 +142,32 @@ class Work:
         """Case messages go out where the case lives; a person or team that is not on
         that platform is reached on the first running platform where they are."""
         preferred = case.platform if case is not None else message.platform
-        if preferred == "console" or message.target.kind in (
-            TargetKind.CASE_CUSTOMER,
-            TargetKind.CASE_STAFF,
-        ):
+        kind = message.target.kind
+        # A mail case's customer is written to by mail; its staff work in chat.
+        by_mail = preferred in identity.MAIL_PLATFORMS
+        if preferred == "console" or kind == TargetKind.CASE_CUSTOMER:
             return preferred
-        if message.target.kind == TargetKind.PERSON:
+        if kind == TargetKind.CASE_STAFF and not by_mail:
+            return preferred
+        if kind == TargetKind.PERSON:
             person = self.config.person(message.target.id)
             if person is None:  # an unconfigured customer: "slack:U123"
                 return identity.platform_of(message.target.id) or preferred
             reachable = set(person.identities)
+            if by_mail and person.is_staff:
+                reachable -= identity.MAIL_PLATFORMS
         else:
-            team = self.config.team(message.target.id)
+            team_key = case.team if kind == TargetKind.CASE_STAFF and case else message.target.id
+            team = self.config.team(team_key or "")
             reachable = set(team.channels) if team else set()
         if preferred in reachable:
             return preferred
         for platform in self.platforms:
             if platform in reachable:
                 return platform
+        if by_mail:  # staff are never written to by mail; the console shows everyone's
+            chat = [p for p in self.platforms if p not in identity.MAIL_PLATFORMS]
+            return "console" if "console" in chat else (chat[0] if chat else preferred)
         return preferred
 
     async def flush_outbox(self) -> None:

@@ -129,8 +129,8 @@ def run(
         typer.Option(
             "--platform",
             metavar="NAME",
-            help="slack, discord or console, once per platform (default: every "
-            "platform whose token is set, else the console)",
+            help="slack, discord, email or console, once per platform (default: "
+            "every platform whose token or server is set, else the console)",
         ),
     ] = None,
     http: Annotated[
@@ -169,7 +169,7 @@ def run(
 
 
 async def _run(config: Config, url: str, names: list[str], options: PlatformOptions) -> None:
-    from entrypoints import web
+    from entrypoints import mail_console, web
     from entrypoints.bootstrap import Casebot
     from entrypoints.platforms import build, wanted
 
@@ -184,6 +184,7 @@ async def _run(config: Config, url: str, names: list[str], options: PlatformOpti
         for name in chosen:
             await bot.start_platform(build(name, os.environ, options))
         typer.echo(f"casebot: {kb_note}", err=True)  # once the platforms could start
+        mail_console.wire(bot.running)
         if server is not None:
             for surface in surfaces:
                 surface.mount(server, bot, os.environ)

@@ -16,6 +16,7 @@ from bot.ports import Platform, PlatformError, PlatformOptions
 PLATFORMS: dict[str, str] = {
     "slack": "adapters.slack",
     "discord": "adapters.discord",
+    "email": "adapters.email",
     "console": "adapters.console",
 }
 FALLBACK = "console"

@@ -9,6 +9,8 @@ Input lines:
   say <CASE-n> <text>         write in the case's thread (customer thread for customers,
                               staff thread for staff)
   home                        the person's home view (open cases / queue)
+  mail <address> <subject> | <text>
+                              a mail to support (with the email platform running)
   advance <duration>          move the fake clock (casebot run --fake-clock, the demo),
                               then fire what is due: advance 2h, advance 1bd
   /cancel                     (in a form) stop without sending anything
@@ -37,6 +39,8 @@ from bot.messages import Message, TargetKind
 from bot.ports import Core, DeliveryContext, PlatformOptions, PlatformRef
 
 PLATFORM = "console"
+# A mail written at the console, handed to the email platform: (sender, subject, text).
+MailIn = Callable[[str, str, str], Awaitable[None]]
 
 CONSOLE_HELP = __doc__.split("Input lines:\n", 1)[1] if __doc__ else ""
 
@@ -115,6 +119,7 @@ class ConsoleSession:
         self.ask = ask
         self.fake_clock = fake_clock
         self.me: str | None = None
+        self.mail_in: MailIn | None = None
         # Event ids must be new across sessions too: a demo restarted on the same
         # database would otherwise have its first commands taken for re-deliveries.
         self._session = uuid.uuid4().hex[:8]
@@ -148,6 +153,9 @@ class ConsoleSession:
             return self._as(rest.strip())
         if word == "advance":
             await self._advance(rest.strip())
+            return True
+        if word == "mail":
+            await self._mail(rest.strip())
             return True
         if self.me is None:
             self.write(
@@ -213,6 +221,19 @@ class ConsoleSession:
         self.fake_clock.set(target)
         self.write(f"(the clock moves {d}: it is now {target:%a %Y-%m-%d %H:%M} UTC)")
         await self._settle()
+
+    async def _mail(self, rest: str) -> None:
+        sender, _, more = rest.partition(" ")
+        subject, bar, text = more.partition("|")
+        if self.mail_in is None:
+            self.write(
+                "Mail needs the email platform: `casebot run --platform console --platform email`."
+            )
+        elif "@" not in sender or not bar or not subject.strip():
+            self.write("Usage: mail <address> <subject> | <text>")
+        else:
+            await self.mail_in(sender, subject.strip(), text.strip())
+            await self._settle()
 
     async def _press(self, rest: str) -> Reply:
         parts = rest.split()
@@ -290,12 +311,14 @@ class ConsolePlatform:
         self._settle = settle
         self.output: ConsoleAdapter | None = None
         self.session: ConsoleSession | None = None
+        self.mail_in: MailIn | None = None  # set by the entry point when email runs too
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, core: Core) -> None:
         self.output = ConsoleAdapter(core.config, self.write)
         self.session = ConsoleSession(core, self.write, self.ask, self.fake_clock, self._settle)
+        self.session.mail_in = self.mail_in
         if self.interactive:
             self._task = asyncio.create_task(self._repl(core.config), name="casebot-console")
 
@@ -320,6 +343,12 @@ class ConsolePlatform:
                     break
         finally:
             self._done.set()
+
+    def connect_mail(self, mail_in: MailIn) -> None:
+        """Let ``mail …`` lines reach the email platform running in the same process."""
+        self.mail_in = mail_in
+        if self.session is not None:
+            self.session.mail_in = mail_in
 
     async def finished(self) -> None:
         await self._done.wait()

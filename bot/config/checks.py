@@ -348,6 +348,7 @@ def _cross_check(parts: _Parts) -> tuple[list[str], list[str]]:
     tier_weight = parts.tier_weight
     channel_owner: dict[tuple[str, str], str] = {}
     role_owner: dict[str, str] = {}
+    domain_owner: dict[str, str] = {}
     for i, account in parts.accounts:
         at = _item("accounts", i, account.key)
         if account.csm is not None:
@@ -381,6 +382,14 @@ def _cross_check(parts: _Parts) -> tuple[list[str], list[str]]:
                 )
             else:
                 role_owner[account.discord_role] = at
+        for domain in account.email_domains:
+            if domain in domain_owner:
+                errors.append(
+                    f"{at}.email_domains: '{domain}' is already used by {domain_owner[domain]} "
+                    "(mail from it would belong to two accounts)"
+                )
+            else:
+                domain_owner[domain] = at
 
     for i, step in parts.chase:
         if step.action == "close_unresponsive" and i != parts.chase_len - 1:

@@ -16,6 +16,7 @@ from bot.config.sections import (
     SEVERITIES,
     Account,
     ChaseStep,
+    Email,
     Escalation,
     Id,
     Impact,
@@ -39,6 +40,7 @@ __all__ = [
     "Account",
     "ChaseStep",
     "Config",
+    "Email",
     "Escalation",
     "Id",
     "Impact",
@@ -106,6 +108,7 @@ class Config(_Model):
     sla: Sla = Field(default_factory=Sla)
     escalation: Escalation = Field(default_factory=Escalation)
     survey: Survey = Field(default_factory=Survey)
+    email: Email | None = None
 
     _source: str = PrivateAttr(default="<code>")
     _warnings: list[str] = PrivateAttr(default_factory=list)
@@ -115,6 +118,7 @@ class Config(_Model):
     _teams: dict[str, Team] = PrivateAttr(default_factory=dict)
     _areas: dict[str, ProductArea] = PrivateAttr(default_factory=dict)
     _channel_accounts: dict[tuple[str, str], Account] = PrivateAttr(default_factory=dict)
+    _domain_accounts: dict[str, Account] = PrivateAttr(default_factory=dict)
     _area_patterns: list[tuple[ProductArea, list[re.Pattern[str]]]] = PrivateAttr(
         default_factory=list
     )
@@ -139,6 +143,8 @@ class Config(_Model):
             self._accounts.setdefault(account.key, account)
             for platform, channel in account.channels.items():
                 self._channel_accounts.setdefault(_identity_key(platform, channel), account)
+            for domain in account.email_domains:
+                self._domain_accounts.setdefault(domain.lower(), account)
         self._teams = {}
         for team in self.teams:
             self._teams.setdefault(team.key, team)
@@ -218,6 +224,11 @@ class Config(_Model):
 
     def account_for_channel(self, platform: str, channel_id: str | int) -> Account | None:
         return self._channel_accounts.get(_identity_key(platform, channel_id))
+
+    def account_for_email(self, address: str) -> Account | None:
+        """The account whose ``email_domains`` has the address's domain."""
+        domain = address.strip().lower().rpartition("@")[2]
+        return self._domain_accounts.get(domain) if domain else None
 
     def account_for_roles(self, role_ids: Iterable[str | int]) -> Account | None:
         """The first account (in file order) whose Discord role the member holds."""

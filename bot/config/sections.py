@@ -250,6 +250,19 @@ class Account(_Model):
     phone: Id | None = None
     channels: dict[str, Id] = Field(default_factory=dict)  # shared channels, per platform
     discord_role: Id | None = None  # Discord members with this role belong to the account
+    # Mail from these domains (``globex.com``) comes from the account's people.
+    email_domains: list[str] = Field(default_factory=list)
+
+    @field_validator("email_domains")
+    @classmethod
+    def _valid_domains(cls, value: list[str]) -> list[str]:
+        out = []
+        for domain in value:
+            d = domain.strip().lower().lstrip("@")
+            if not _DOMAIN_RE.fullmatch(d):
+                raise _invalid(f"'{domain}' is not a mail domain: write e.g. globex.com")
+            out.append(d)
+        return out
 
 
 class ChaseStep(_Model):
@@ -270,3 +283,41 @@ class Escalation(_Model):
 class Survey(_Model):
     question: str = "How satisfied are you with how we handled this case?"
     low_score: int = Field(default=2, ge=1, le=5)
+
+
+_DOMAIN_RE = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_ADDRESS_RE = re.compile(r"[^@\s<>]+@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _check_address(value: str) -> str:
+    v = value.strip().lower()
+    if not _ADDRESS_RE.fullmatch(v):
+        raise _invalid(f"'{value}' is not a mail address: write e.g. support@example.com")
+    return v
+
+
+class Email(_Model):
+    """Email as a channel (``adapters/email``; the servers come from the environment)."""
+
+    # The support address casebot sends from and receives at.
+    address: str
+    # Mail to this address is feedback on casebot, not a case (``/case feedback``).
+    feedback_address: str | None = None
+    # The name shown with the address ("Test Support <support@…>"): support.name if unset.
+    display_name: str | None = None
+    # Larger mail is refused with an answer that says the limit.
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Mail from one sender beyond this many an hour is dropped (a loop, a flood).
+    per_sender_per_hour: int = Field(default=20, ge=1)
+    # How long the confirm / rate links in a mail keep working.
+    link_days: int = Field(default=30, ge=1, le=365)
+
+    @field_validator("address")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        return _check_address(value)
+
+    @field_validator("feedback_address")
+    @classmethod
+    def _valid_feedback(cls, value: str | None) -> str | None:
+        return None if value is None else _check_address(value)

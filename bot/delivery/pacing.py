@@ -62,6 +62,9 @@ class Limit:
 DEFAULT_LIMITS: dict[str, tuple[Limit, ...]] = {
     "slack": (Limit(1, 1.0, burst=3),),
     "discord": (Limit(5, 5.0), Limit(50, 1.0, per_channel=False)),
+    # Mail: per recipient domain (the "channel" below), so one customer's server never
+    # sees a burst that looks like spam; 30 a minute in bursts of ten.
+    "email": (Limit(30, 60.0, burst=10),),
 }
 
 
@@ -183,6 +186,9 @@ def channel_key(platform: str, message: Message, ctx: DeliveryContext) -> str:
     """Which platform channel (rate-limit route) a message will be posted in: exact
     enough to pace by, without asking the adapter."""
     target = message.target
+    if platform == "email":
+        to = ctx.customer_user if target.kind == TargetKind.CASE_CUSTOMER else ctx.address
+        return "domain:" + (to or target.id).rpartition("@")[2].lower()
     thread_is_channel = platform == "discord"  # a Discord thread is a channel of its own
 
     def of(ref: Any) -> str | None:
