@@ -221,7 +221,8 @@ async def play(demo: Demo) -> None:
     await d.type(c.lead, f"/case duplicate {three} {two}")
     d.narrate(f"{c.other.name} opens a case and withdraws it")
     four = opened(await d.type(c.other, "/case open Please ignore: opened by mistake"))
-    await d.type(c.other, f"/case withdraw {four}")
+    # Withdrawing asks first; the second line is the customer's yes.
+    await d.type(c.other, f"/case withdraw {four}", f"/case withdraw {four} yes")
 
     async with d.bot.db.read() as s:
         drafts = (await s.scalars(select(KbArticle.key).where(KbArticle.status == "draft"))).all()

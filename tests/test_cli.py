@@ -142,7 +142,7 @@ def test_an_unknown_platform_is_refused_with_the_known_names(tmp_path: Path) -> 
     result = runner.invoke(app, ["run", "--platform", "teams", "--database-url", url])
     assert result.exit_code == 2
     assert result.output.strip() == (
-        "casebot: unknown platform 'teams' (known: slack, discord, console)"
+        "casebot: unknown platform 'teams' (known: slack, discord, email, console)"
     )
 
 
