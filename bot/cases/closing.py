@@ -1,6 +1,7 @@
 """Ending a case, and bringing it back: the customer confirms or rejects a resolution
 or withdraws, engineers close duplicates, the chase closes the unresponsive, and a
-resolved case reopens within the reopen window."""
+resolved, withdrawn or unresponsive case reopens within the reopen window (a duplicate
+stays closed)."""
 
 from __future__ import annotations
 
