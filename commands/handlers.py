@@ -12,6 +12,7 @@ from bot import cases, engineering, knowledge, views
 from bot.actors import Actor
 from bot.cases import NewCase
 from bot.errors import Refusal
+from bot.reports import read as reports
 from bot.work import Work
 
 Args = Mapping[str, Any]
@@ -47,7 +48,7 @@ async def queue(w: Work, a: Actor, args: Args) -> str:
 
 
 async def stats(w: Work, a: Actor, args: Args) -> str:
-    return await views.stats(w, a)
+    return await reports.stats(w, a, args.get("period"))
 
 
 async def reply(w: Work, a: Actor, args: Args) -> str:

@@ -293,7 +293,21 @@ COMMANDS: tuple[Command, ...] = (
         (CASE, text("note", "A note for the customer", required=False)),
         h.ack,
     ),
-    Command("stats", Deed.STATS, "how support is doing", (), h.stats, True),
+    Command(
+        "stats",
+        Deed.STATS,
+        "how support is doing (over 7d, 30d, 90d or from..to)",
+        (
+            text(
+                "period",
+                "7d, 30d (the default), 90d or 2026-11-01..2026-11-30",
+                required=False,
+                placeholder="period",
+            ),
+        ),
+        h.stats,
+        True,
+    ),
     # -- reached by buttons and forms only -------------------------------------------------
     Command(
         "kb-accept",
