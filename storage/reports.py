@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lifecycle import ACTIVE, WAITING_ON_CUSTOMER
@@ -43,9 +43,12 @@ ARTICLE_LIMIT = 10
 
 
 def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[float]:
+    """Whole seconds from ``earlier`` to ``later`` (julianday() is off by microseconds)."""
     if dialect == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
+        return cast(func.strftime("%s", later), Integer) - cast(
+            func.strftime("%s", earlier), Integer
+        )
+    return func.floor(func.extract("epoch", later - earlier))
 
 
 def utc_day(dialect: str, col: Any) -> ColumnElement[str]:
