@@ -107,6 +107,12 @@ class Counter(Base):
 
 class Case(Base):
     __tablename__ = "cases"
+    # Reports (storage/reports.py) select cases by when they were opened, resolved, closed.
+    __table_args__ = (
+        Index("ix_cases_created_at", "created_at"),
+        Index("ix_cases_resolved_at", "resolved_at"),
+        Index("ix_cases_closed_at", "closed_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(32), unique=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -353,4 +359,15 @@ class ProcessedEvent(Base):
 
     __tablename__ = "processed_events"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+
+class SpentLink(Base):
+    """A single-use link's nonce (the dashboard's sign-in), recorded when the link is
+    used: a second use, or a replay at another worker, finds it and is refused."""
+
+    __tablename__ = "spent_links"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(index=True)

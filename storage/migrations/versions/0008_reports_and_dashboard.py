@@ -1,0 +1,41 @@
+"""reports and the dashboard
+
+Indexes the reports select cases by (opened, resolved, closed) and the spent
+nonces of the dashboard's single-use links.
+
+Revision ID: 0008
+Revises: 0003
+Create Date: 2026-12-02 02:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+CASE_INDEXES = ("created_at", "resolved_at", "closed_at")
+
+
+def upgrade() -> None:
+    for col in CASE_INDEXES:
+        op.create_index(f"ix_cases_{col}", "cases", [col])
+    op.create_table(
+        "spent_links",
+        sa.Column("nonce", sa.String(64), nullable=False),
+        sa.Column("purpose", sa.String(32), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("nonce", name="pk_spent_links"),
+    )
+    op.create_index("ix_spent_links_at", "spent_links", ["at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_spent_links_at", "spent_links")
+    op.drop_table("spent_links")
+    for col in CASE_INDEXES:
+        op.drop_index(f"ix_cases_{col}", "cases")
