@@ -20,6 +20,7 @@ from bot.errors import Refusal
 from bot.keys import normalize_key
 from bot.messages import Message, TargetKind
 from bot.policy import Deed, Subject
+from bot.ports import Links
 from storage.models import Case, CaseEvent, OutboxRow, PersonRow, Timer
 
 
@@ -37,6 +38,8 @@ class Work:
     woke: bool = False
     # What happened to which case in this unit, for the observers (``resolved``…).
     happened: list[tuple[str, Case]] = field(default_factory=list)
+    # Signed links to the web pages, when this process serves them.
+    links: Links | None = None
 
     def tell(self, what: str, case: Case) -> None:
         """Say that ``what`` happened to ``case``: observers registered by the

@@ -307,6 +307,25 @@ COMMANDS: tuple[Command, ...] = (
         ),
         h.stats,
         True,
+        section="reports",
+    ),
+    Command(
+        "dashboard",
+        Deed.DASHBOARD,
+        "a sign-in link to the web dashboard",
+        (),
+        h.dashboard,
+        True,
+        section="reports",
+    ),
+    Command(
+        "transcript",
+        Deed.TRANSCRIPT,
+        "a link to a case's transcript on the web",
+        (CASE,),
+        h.transcript,
+        True,
+        section="reports",
     ),
     # -- reached by buttons and forms only -------------------------------------------------
     Command(
