@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from entrypoints.bootstrap import Casebot
 
 # name -> module; each mounts its routes on the shared server.
-SURFACES: dict[str, str] = {}
+SURFACES: dict[str, str] = {
+    "dashboard": "entrypoints.dashboard",
+}
 
 
 class Surface(Protocol):

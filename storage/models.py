@@ -362,7 +362,6 @@ class ProcessedEvent(Base):
     at: Mapped[datetime] = mapped_column(index=True)
 
 
-
 class SpentLink(Base):
     """A single-use link's nonce (the dashboard's sign-in), recorded when the link is
     used: a second use, or a replay at another worker, finds it and is refused."""
