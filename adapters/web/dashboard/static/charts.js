@@ -5,7 +5,12 @@
     var node = document.getElementById("chart-data");
     if (!node || typeof Chart === "undefined") return;
     var d = JSON.parse(node.textContent);
-    var opts = { animation: false, responsive: true, plugins: { legend: { position: "bottom" } } };
+    var opts = {
+      animation: false,
+      responsive: true,
+      plugins: { legend: { position: "bottom" } },
+      scales: { y: { beginAtZero: true, ticks: { precision: 0 } } }
+    };
     var make = function (id, config) {
       var canvas = document.getElementById(id);
       if (!canvas) return;
