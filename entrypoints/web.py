@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # name -> module; each mounts its routes on the shared server.
 SURFACES: dict[str, str] = {
     "dashboard": "entrypoints.dashboard",
+    "operators": "entrypoints.operators",
 }
 
 

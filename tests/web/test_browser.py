@@ -8,6 +8,7 @@ installs it). ``CASEBOT_SCREENSHOTS=docs`` saves the screenshots docs/dashboard.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -84,7 +85,7 @@ async def test_a_lead_signs_in_filters_opens_a_case_and_exports(
     async with page.expect_download() as download:
         await page.click("#export-cases")
     path = await (await download.value).path()
-    text = Path(path).read_text()
+    text = await asyncio.to_thread(Path(path).read_text)
     assert text.splitlines()[0].startswith("case,title,state")
     assert "CASE-2" in text and "CASE-1" not in text
 
