@@ -16,8 +16,10 @@ from storage.models import Case, Feedback, SurveyAnswer
 
 
 def ask_survey(w: Work, case: Case) -> None:
-    """Put the survey to the customer (the case was just resolved or closed)."""
-    w.notify(t.survey_prompt(w.config, case), case)
+    """Put the survey to the customer (the case was just resolved or closed), with a
+    link to the case's transcript when this process serves one."""
+    url = w.links.transcript(case.opener_id, case.key) if w.links is not None else None
+    w.notify(t.survey_prompt(w.config, case, url), case)
 
 
 async def survey(w: Work, actor: Actor, key: str, rating: int, comment: str) -> str:

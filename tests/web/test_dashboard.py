@@ -10,6 +10,7 @@ from html import unescape
 
 from adapters.web.dashboard.session import SIGN_IN, TRANSCRIPT
 from adapters.web.signing import Signer
+from tests.harness import of_kind
 from tests.web.conftest import ENV, Site, browser
 
 
@@ -149,3 +150,15 @@ async def test_a_customer_link_to_another_accounts_case_is_refused(site: Site) -
 async def test_staff_get_no_transcript_link(site: Site) -> None:
     reply = await site.d.say("alice", "/case transcript CASE-1")
     assert not reply.ok and "`/case transcript` is not for you" in reply.text
+
+
+async def test_the_survey_prompt_carries_the_transcript_link(site: Site) -> None:
+    assert (await site.d.say("alice", "/case propose CASE-1 Raise the webhook timeout")).ok
+    assert (await site.d.say("gus", "/case confirm CASE-1")).ok
+    (prompt,) = of_kind(site.d.customer_thread("CASE-1"), "survey_prompt")
+    link = re.search(r"The whole conversation, to keep: (\S+)", prompt.text)
+    assert link and link.group(1).startswith(site.url + "/transcript?t=")
+    async with browser() as client:
+        async with client.get(link.group(1)) as r:
+            html = await r.text()
+    assert r.status == 200 and "Raise the webhook timeout" in html and "legacy plan" not in html
