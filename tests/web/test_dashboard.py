@@ -162,3 +162,18 @@ async def test_the_survey_prompt_carries_the_transcript_link(site: Site) -> None
         async with client.get(link.group(1)) as r:
             html = await r.text()
     assert r.status == 200 and "Raise the webhook timeout" in html and "legacy plan" not in html
+
+
+async def test_a_form_posted_from_another_site_is_refused(site: Site) -> None:
+    link = await site.link("lee", "/case dashboard")
+    token = link.split("t=", 1)[1]
+    async with browser() as client:
+        async with client.post(
+            site.url + "/dashboard/sign-in",
+            data={"t": token},
+            headers={"Origin": "https://evil.example"},
+        ) as r:
+            assert r.status == 403 and "another site" in await r.text()
+        # The link was not spent by the refused attempt.
+        async with client.post(site.url + "/dashboard/sign-in", data={"t": token}) as r:
+            assert r.status == 200 and r.url.path == "/dashboard"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 from aiohttp import web
 
@@ -37,6 +37,15 @@ log = logging.getLogger(__name__)
 Page = Callable[[web.Request, Session], Awaitable[web.StreamResponse]]
 EXPORTS = ("cases", "eng", "kb", "volume", "engineers", "summary")
 NOT_SIGNED_IN = "Sign in with the link `/case dashboard` gives you in chat."
+
+
+CROSS_SITE = "This form was sent from another site."
+
+
+def same_origin(request: web.Request) -> bool:
+    """A form posted from another site is refused (browsers send ``Origin`` with it)."""
+    origin = request.headers.get("Origin")
+    return not origin or urlparse(origin).netloc == request.host
 
 
 class Dashboard:
@@ -70,6 +79,8 @@ class Dashboard:
         return self.render.page("sign_in.html", token=token, session=None)
 
     async def sign_in(self, request: web.Request) -> web.StreamResponse:
+        if not same_origin(request):
+            return self.render.message("Refused", CROSS_SITE, 403)
         form = await request.post()
         try:
             person, nonce = self.sessions.sign_in_claims(str(form.get("t", "")))
@@ -101,6 +112,8 @@ class Dashboard:
             if session is None:
                 return self.render.message("Not signed in", NOT_SIGNED_IN, 401)
             if request.method == "POST":
+                if not same_origin(request):
+                    return self.render.message("Refused", CROSS_SITE, 403)
                 form = await request.post()
                 if not csrf_ok(session, form.get("csrf")):
                     return self.render.message(
