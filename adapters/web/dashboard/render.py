@@ -17,7 +17,7 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 # Scripts and styles come from the package only; no frames; links carry no referrer
-# (a sign-in token must not leak to another site).
+# (a sign-in token must not leak to another site); same-origin, so forms keep their Origin.
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -25,7 +25,7 @@ HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
