@@ -56,6 +56,8 @@ class Deed(StrEnum):
     JOIN = "join"
     STATS = "stats"
     HELP = "help"
+    DASHBOARD = "dashboard"  # sign in to the web dashboard (staff; a CSM sees their accounts)
+    TRANSCRIPT = "transcript"  # a read-only web transcript of one's own account's case
 
 
 class Scope(StrEnum):
@@ -145,6 +147,12 @@ RULES: dict[Deed, Rule] = {
     Deed.KB: Rule(ENG, Scope.NONE, "manage the knowledge base"),
     Deed.ACK: Rule(CSM_AND_LEAD, Scope.CSM, "acknowledge the escalation of"),
     Deed.STATS: Rule(LEAD, refusal="The statistics are for the support lead."),
+    Deed.DASHBOARD: Rule(frozenset(STAFF), refusal="The dashboard is for staff."),
+    Deed.TRANSCRIPT: Rule(
+        CUSTOMERS,
+        Scope.CUSTOMER,
+        refusal="Transcripts are for customers; staff read the case with `/case show {key}`.",
+    ),
 }
 
 

@@ -8,6 +8,7 @@
 - :class:`Coordination`: de-duplication, case locks, rate windows and wake-ups shared
   between workers (in-process, or Redis).
 - :class:`Clock`.
+- :class:`Links`: signed links to the web pages, when a process serves them.
 
 The core depends only on these protocols; the bootstrap plugs the implementations in.
 """
@@ -246,3 +247,15 @@ class UsesInbox(Protocol):
     """A platform that writes its requests to the inbox (given before ``start``)."""
 
     def use_inbox(self, inbox: Inbox) -> None: ...
+class Links(Protocol):
+    """Signed links to the web pages casebot serves (``adapters.web.dashboard``): the
+    entry point that serves them plugs an implementation in; without one, the commands
+    that give links say the pages are not served."""
+
+    def sign_in(self, person_id: str) -> str:
+        """A short-lived, single-use link that starts a dashboard session."""
+        ...
+
+    def transcript(self, person_id: str, case_key: str) -> str:
+        """A link to the read-only transcript of ``case_key`` for ``person_id``."""
+        ...

@@ -324,13 +324,16 @@ def eng_update(
     )
 
 
-def survey_prompt(config: Config, case: Case) -> Message:
+def survey_prompt(config: Config, case: Case, transcript_url: str | None = None) -> Message:
+    text = "1 is very unsatisfied, 5 very satisfied. You can add a comment after rating."
+    if transcript_url:
+        text += f"\nThe whole conversation, to keep: {transcript_url}"
     return Message(
         kind=Kind.SURVEY_PROMPT,
         target=Target.case_customer(case.key),
         # Resolved, not "closed": the case can still be reopened for a while.
         title=f"{case.key} is {STATE_WORDS[State(case.state)]}. {config.survey.question}",
-        text="1 is very unsatisfied, 5 very satisfied. You can add a comment after rating.",
+        text=text,
         actions=[act(case.key, "rate", str(n), arg=str(n)) for n in range(1, 6)],
         case_key=case.key,
         ref=f"survey:{case.key}",

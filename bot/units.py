@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Config
 from bot.errors import Duplicate, Refusal
 from bot.keys import normalize_key
-from bot.ports import Clock, Coordination
+from bot.ports import Clock, Coordination, Links
 from bot.work import Work
 from storage.db import Database
 from storage.models import ProcessedEvent
@@ -53,6 +53,8 @@ class Units:
         self.platforms = platforms
         self.observers = list(observers)
         self.on_queued = on_queued
+        # Signed links to the web pages, plugged in by the entry point that serves them.
+        self.links: Links | None = None
 
     @asynccontextmanager
     async def work(
@@ -74,6 +76,7 @@ class Units:
                     now=self.clock.now(),
                     platforms=self.platforms(),
                     origin_channel=origin_channel,
+                    links=self.links,
                 )
                 for o in self.observers:
                     o.begin(w)

@@ -1,5 +1,6 @@
 """Read models: what people look at (``/case list``, ``show`` with its timeline,
-``queue``, the home views, ``stats``, autocomplete) and where a thread message belongs.
+``queue``, the home views, autocomplete) and where a thread message belongs; the
+reports (``/case stats``, the dashboard) are ``bot.reports``.
 
 Every read the command layer needs lives here, so the command layer never queries the
 database; who may see what is the policy table's answer.
@@ -21,7 +22,7 @@ from bot.lifecycle import ACTIVE, STATE_WORDS, WAITING_ON_CUSTOMER, State, state
 from bot.policy import Deed
 from bot.templates import count, timeline_text
 from bot.work import Work
-from storage.models import Case, CaseEvent, Conversation, SurveyAnswer
+from storage.models import Case, CaseEvent, Conversation
 
 LIST_LIMIT = 25
 
@@ -158,38 +159,6 @@ async def queue(w: Work, a: Actor) -> str:
             f"  {c.key} [{c.severity}] {c.title} — {state_words(c.state)}"
             + (f" · {c.time_left}" if c.time_left else "")
             for c in items
-        )
-    return "\n".join(lines)
-
-
-def _hm(seconds: float) -> str:
-    m = int(seconds // 60)
-    return f"{m // 60}h {m % 60:02d}m"
-
-
-async def stats(w: Work, a: Actor) -> str:
-    rows = (await w.session.execute(select(Case.state, func.count()).group_by(Case.state))).all()
-    by_state = {str(s): int(n) for s, n in rows}
-    total = sum(by_state.values())
-    all_cases = (await w.session.scalars(select(Case))).all()
-    fr = [
-        (c.first_response_at - c.created_at).total_seconds()
-        for c in all_cases
-        if c.first_response_at
-    ]
-    res = [(c.resolved_at - c.created_at).total_seconds() for c in all_cases if c.resolved_at]
-    ratings = (await w.session.scalars(select(SurveyAnswer.rating))).all()
-    deflected = sum(1 for c in all_cases if c.close_reason == "deflected")
-    lines = [f"Cases: {total}"]
-    lines += [f"  {state_words(s)}: {n}" for s, n in sorted(by_state.items())]
-    if fr:
-        lines.append(f"Mean first response: {_hm(sum(fr) / len(fr))}")
-    if res:
-        lines.append(f"Mean time to resolution: {_hm(sum(res) / len(res))}")
-    lines.append(f"Resolved by the knowledge base: {deflected}")
-    if ratings:
-        lines.append(
-            f"Survey: {sum(ratings) / len(ratings):.1f}/5 over {count(len(ratings), 'answer')}"
         )
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from bot.keys import normalize_key
 from bot.lifecycle import NO_ENGINEER
 from bot.messages import Message, TargetKind
 from bot.policy import Deed, Subject
+from bot.ports import Links
 from storage.models import Case, CaseEvent, OutboxRow, PersonRow, Timer
 
 
@@ -45,6 +46,8 @@ class Work:
         """Record the answer with the effect, so a request handled again after a crash
         (the inbox) says the same words instead of "Already done."."""
         self.answer = text
+    # Signed links to the web pages, when this process serves them.
+    links: Links | None = None
 
     def tell(self, what: str, case: Case) -> None:
         """Say that ``what`` happened to ``case``: observers registered by the

@@ -12,6 +12,8 @@ from bot import cases, engineering, knowledge, views
 from bot.actors import Actor
 from bot.cases import NewCase
 from bot.errors import Refusal
+from bot.reports import links
+from bot.reports import read as reports
 from bot.work import Work
 
 Args = Mapping[str, Any]
@@ -47,7 +49,7 @@ async def queue(w: Work, a: Actor, args: Args) -> str:
 
 
 async def stats(w: Work, a: Actor, args: Args) -> str:
-    return await views.stats(w, a)
+    return await reports.stats(w, a, args.get("period"))
 
 
 async def reply(w: Work, a: Actor, args: Args) -> str:
@@ -207,3 +209,11 @@ async def ack(w: Work, a: Actor, args: Args) -> str:
 
 async def join(w: Work, a: Actor, args: Args) -> str:
     return await cases.join(w, a, args["case"])
+
+
+async def dashboard(w: Work, a: Actor, args: Args) -> str:
+    return await links.dashboard(w, a)
+
+
+async def transcript(w: Work, a: Actor, args: Args) -> str:
+    return await links.transcript(w, a, args["case"])

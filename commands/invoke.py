@@ -64,6 +64,20 @@ class CaseCommands:
         case_key: str | None = None,
         also: Sequence[str] = (),
     ) -> Reply:
+        # Every log line of the request carries its case and platform event (if any).
+        with structlog.contextvars.bound_contextvars(
+            case=case_key, event=ctx.event_id, platform=ctx.platform
+        ):
+            return await self._execute(ctx, fn, mutating, case_key, also)
+
+    async def _execute(
+        self,
+        ctx: Context,
+        fn: Callable[[Work, Actor], Awaitable[str]],
+        mutating: bool,
+        case_key: str | None,
+        also: Sequence[str],
+    ) -> Reply:
         try:
             async with self.units.work(
                 ctx.event_id if mutating else None,

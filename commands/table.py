@@ -313,7 +313,40 @@ COMMANDS: tuple[Command, ...] = (
         (CASE, text("note", "A note for the customer", required=False)),
         h.ack,
     ),
-    Command("stats", Deed.STATS, "how support is doing", (), h.stats, True),
+    Command(
+        "stats",
+        Deed.STATS,
+        "how support is doing (over 7d, 30d, 90d or from..to)",
+        (
+            text(
+                "period",
+                "7d, 30d (the default), 90d or 2026-11-01..2026-11-30",
+                required=False,
+                placeholder="period",
+            ),
+        ),
+        h.stats,
+        True,
+        section="reports",
+    ),
+    Command(
+        "dashboard",
+        Deed.DASHBOARD,
+        "a sign-in link to the web dashboard",
+        (),
+        h.dashboard,
+        True,
+        section="reports",
+    ),
+    Command(
+        "transcript",
+        Deed.TRANSCRIPT,
+        "a link to a case's transcript on the web",
+        (CASE,),
+        h.transcript,
+        True,
+        section="reports",
+    ),
     # -- what buttons do, typed too ---------------------------------------------------------
     Command(
         "kb accept",

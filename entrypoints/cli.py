@@ -69,17 +69,48 @@ def _setup_logging(level: str = "INFO") -> None:
     # Migrations and HTTP clients narrate every step at INFO; keep their warnings only.
     for noisy in ("alembic", "httpx", "aiohttp.access", "discord.gateway"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    json_logs = os.environ.get("CASEBOT_LOG_FORMAT", "").strip().lower() == "json"
+    if json_logs:
+        _json_stdlib_logging()
     structlog.configure(
         processors=[
+            # The case key and platform event id the command layer binds (commands/invoke.py).
+            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper("iso"),
-            structlog.dev.ConsoleRenderer(colors=False),
+            structlog.processors.format_exc_info if json_logs else _keep,
+            structlog.processors.JSONRenderer()
+            if json_logs
+            else structlog.dev.ConsoleRenderer(colors=False),
         ],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(
             getattr(logging, level.upper(), logging.INFO)
         ),
     )
+
+
+def _keep(logger: Any, name: str, event: Any) -> Any:
+    return event
+
+
+def _json_stdlib_logging() -> None:
+    """Lines from the standard library's loggers (aiohttp, alembic, ours) as JSON too."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.JSONRenderer(),
+        ],
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper("iso"),
+            structlog.processors.format_exc_info,
+        ],
+    )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
 
 
 @config_app.command("check")
@@ -166,6 +197,46 @@ def run(
     with suppress(KeyboardInterrupt):
         url = db_url(database_url)
         or_exit(_run(cfg, url, platform or [], options), url)
+
+
+@app.command("web")
+def web_command(
+    config: ConfigOpt = None,
+    database_url: DbOpt = None,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Default: $CASEBOT_HTTP_PORT, else 3000")] = None,
+    log_level: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Serve the web surfaces alone (the dashboard, transcripts, /readyz, /metrics)."""
+    cfg = load(config)
+    _setup_logging(log_level)
+    with suppress(KeyboardInterrupt):
+        url = db_url(database_url)
+        or_exit(_web(cfg, url, host, port), url)
+
+
+async def _web(config: Config, url: str, host: str, port: int | None) -> None:
+    import importlib
+
+    from adapters.web import WebServer, public_url_from_env
+    from entrypoints import web
+    from entrypoints.bootstrap import Casebot
+
+    if port is None:
+        port = web.http_port(os.environ)
+    server = WebServer(host, 3000 if port is None else port, public_url_from_env(os.environ))
+    bot = await Casebot.create(config, url)
+    try:
+        await _attach_coordination(bot)
+        # The dashboard and the operators' pages always; other surfaces when wanted.
+        always = [importlib.import_module(web.SURFACES[n]) for n in ("dashboard", "operators")]
+        for surface in {*always, *web.surfaces(config, os.environ)}:
+            surface.mount(server, bot, os.environ)
+        await web.start(server)
+        await _until_stopped(bot)
+    finally:
+        await server.stop()
+        await bot.close()
 
 
 async def _run(config: Config, url: str, names: list[str], options: PlatformOptions) -> None:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # name -> module; each mounts its routes on the shared server.
 SURFACES: dict[str, str] = {
     "email_links": "adapters.email.links",
+    "dashboard": "entrypoints.dashboard",
+    "operators": "entrypoints.operators",
 }
 
 

@@ -25,8 +25,10 @@ from contextlib import suppress
 
 import structlog
 
+from adapters.web import WebServer, public_url_from_env
 from bot.config import Config
 from bot.ports import Clock, PlatformOptions
+from entrypoints import operators, web
 from entrypoints.bootstrap import Casebot
 from entrypoints.platforms import build, wanted
 from storage.db import Database
@@ -72,6 +74,7 @@ async def run_worker(
         config, database_url, clock=clock, migrate=False, worker_id=worker_id, env=env
     )
     stop = stop or asyncio.Event()
+    server: WebServer | None = None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError, RuntimeError, ValueError):
@@ -85,6 +88,7 @@ async def run_worker(
         if setup is not None:
             await setup(bot)
         await bot.start()
+        server = await _serve_operators(bot, env if env is not None else os.environ)
         log.info(
             "worker.started",
             worker=bot.runtime.worker_id,
@@ -103,4 +107,18 @@ async def run_worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
+        if server is not None:
+            await server.stop()
         await bot.close()
+
+
+async def _serve_operators(bot: Casebot, env: Mapping[str, str]) -> WebServer | None:
+    """``/healthz``, ``/readyz`` and ``/metrics`` on ``CASEBOT_HTTP_PORT``, when it is set."""
+    if not operators.wanted(bot.config, env):
+        return None
+    port = web.http_port(env)
+    host = env.get("CASEBOT_HTTP_HOST", "").strip() or "127.0.0.1"
+    server = WebServer(host, port or 0, public_url_from_env(env))
+    operators.mount(server, bot, env)
+    await web.start(server)
+    return server

@@ -62,6 +62,8 @@ WHO: dict[Deed, set[Role]] = {
     Deed.KB: ENG,
     Deed.ACK: {M, L},
     Deed.STATS: {L},
+    Deed.DASHBOARD: STAFF,
+    Deed.TRANSCRIPT: {C},
 }
 
 # Deeds bound to the assigned engineer; to the account's CSM (among staff); to the

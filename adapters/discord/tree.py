@@ -40,6 +40,7 @@ GROUP_DESCRIPTIONS = {
     "eng": "Engineering issues (ENG-n)",
     "kb": "The knowledge base",
     "triage": "Correct a case's triage",
+    "reports": "Statistics, the dashboard, transcripts",
 }
 PER_LEVEL = 25  # Discord's limit on subcommands in a group, and on options in a command
 DESCRIPTION_LIMIT = 100

@@ -21,7 +21,8 @@ def ask_survey(w: Work, case: Case) -> None:
     customer did not see the work through (they left, or were not there), and the
     seed sends the survey as "the last step in the life cycle"; such a case can still
     come back, and the survey comes if it is resolved then."""
-    w.notify(t.survey_prompt(w.config, case), case)
+    url = w.links.transcript(case.opener_id, case.key) if w.links is not None else None
+    w.notify(t.survey_prompt(w.config, case, url), case)
 
 
 async def survey(w: Work, actor: Actor, key: str, rating: int, comment: str) -> str:

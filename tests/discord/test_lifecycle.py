@@ -155,7 +155,7 @@ async def test_the_whole_life_cycle(world: World) -> None:
     assert rated.modal is not None and rated.modal["title"] == "Anything to add?"
     thanks = await world.submit(ROSA, rated, comment="Quick and kind, thanks.")
     assert thanks.ephemeral()
-    stats = await world.slash(world_lead(world), APPS, "stats")
+    stats = await world.slash(world_lead(world), APPS, "reports stats")
     assert "Survey: 4.0/5 over 1 answer\n" in stats.text() + "\n"
 
 

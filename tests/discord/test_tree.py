@@ -110,7 +110,12 @@ def test_the_tree_has_what_the_table_has_and_nothing_else() -> None:
     hidden = [c for c in COMMANDS if c.hidden]
     assert hidden and not any(c.name in found for c in hidden)  # buttons and forms only
     # Today's shape: three groups, the names Discord users know.
-    assert {o["name"] for o in root["options"] if o["type"] == GROUP} == {"eng", "kb", "triage"}
+    assert {o["name"] for o in root["options"] if o["type"] == GROUP} == {
+        "eng",
+        "kb",
+        "reports",
+        "triage",
+    }
     triage = by_name(by_name(root["options"])["triage"]["options"])
     assert [o["name"] for o in triage["severity"]["options"]] == ["case", "level"]
     assert [o["name"] for o in triage["duplicate"]["options"]] == ["case", "of"]
