@@ -247,6 +247,8 @@ class UsesInbox(Protocol):
     """A platform that writes its requests to the inbox (given before ``start``)."""
 
     def use_inbox(self, inbox: Inbox) -> None: ...
+
+
 class Links(Protocol):
     """Signed links to the web pages casebot serves (``adapters.web.dashboard``): the
     entry point that serves them plugs an implementation in; without one, the commands

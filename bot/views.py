@@ -20,7 +20,7 @@ from bot.exchange import CaseLine, HomeView
 from bot.keys import normalize_key
 from bot.lifecycle import ACTIVE, STATE_WORDS, WAITING_ON_CUSTOMER, State, state_line
 from bot.policy import Deed
-from bot.templates import count, timeline_text
+from bot.templates import timeline_text
 from bot.work import Work
 from storage.models import Case, CaseEvent, Conversation
 

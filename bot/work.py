@@ -46,6 +46,7 @@ class Work:
         """Record the answer with the effect, so a request handled again after a crash
         (the inbox) says the same words instead of "Already done."."""
         self.answer = text
+
     # Signed links to the web pages, when this process serves them.
     links: Links | None = None
 

@@ -106,7 +106,7 @@ def test_demo_shows_the_whole_life_cycle_in_order(
         "closed as a duplicate of CASE-2",
         "withdrawn and closed",
         "Thanks for rating CASE-1 5/5",
-        "Cases: 4",  # stats
+        "Opened 4",  # stats
     ]
     pos = 0
     for m in milestones:

@@ -1229,4 +1229,4 @@ async def test_survey_by_command_and_only_once(db: Database) -> None:
     assert reply.ok and reply.text == f"Thanks for rating {key} 5/5."
     assert d.seen_by("dana") == []  # a good score alerts nobody
     stats = (await d.say("lee", "/case stats")).text
-    assert stats.endswith("Survey: 5.0/5 over 1 answer")  # one answer, not "1 answers"
+    assert "Survey: 5.0/5 over 1 answer (response rate 100%)" in stats  # not "1 answers"

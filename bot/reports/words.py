@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.lifecycle import STATE_WORDS, State
 from bot.reports.figures import Report, Spread, Target
 from bot.sla import LABELS
+from bot.templates import count
 
 NOTHING = "—"
 
@@ -38,9 +39,7 @@ def state_label(state: str) -> str:
 def spread_line(label: str, s: Spread) -> str:
     if not s.count:
         return f"{label}: nothing measured"
-    return (
-        f"{label}: median {duration(s.median)}, 90th percentile {duration(s.p90)} ({s.count} cases)"
-    )
+    return f"{label}: median {duration(s.median)}, 90th percentile {duration(s.p90)} ({count(s.count, 'case')})"
 
 
 def target_text(t: Target) -> str:
@@ -68,7 +67,7 @@ def headline(r: Report) -> str:
     if s.answers:
         low = ", ".join(f"{x.case_key} ({x.rating})" for x in s.low[:5])
         lines.append(
-            f"Survey: {s.average:.1f}/5 over {s.answers} answers"
+            f"Survey: {s.average:.1f}/5 over {count(s.answers, 'answer')}"
             f" (response rate {share(s.response_rate)})" + (f"; low scores: {low}" if low else "")
         )
     else:
