@@ -56,6 +56,7 @@ class Deed(StrEnum):
     JOIN = "join"
     STATS = "stats"
     HELP = "help"
+    IMPACT = "impact"  # the customer corrects the business impact casebot gave a case
 
 
 class Scope(StrEnum):
@@ -145,6 +146,12 @@ RULES: dict[Deed, Rule] = {
     Deed.KB: Rule(ENG, Scope.NONE, "manage the knowledge base"),
     Deed.ACK: Rule(CSM_AND_LEAD, Scope.CSM, "acknowledge the escalation of"),
     Deed.STATS: Rule(LEAD, refusal="The statistics are for the support lead."),
+    Deed.IMPACT: Rule(
+        CUSTOMERS,
+        Scope.CUSTOMER,
+        "change the impact of",
+        "Only the customer can change the impact of {key}; staff change its severity.",
+    ),
 }
 
 

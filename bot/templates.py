@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 from bot.actions import action_id
 from bot.config import Config
+from bot.disclosure import Detail, eng_status_words, shown_to_customers
 from bot.lifecycle import STATE_WORDS, State
-from bot.messages import Action, Field, Kind, Message, Style, Target
+from bot.messages import Action, Field, Kind, Message, Style, Target, TargetKind
 from storage.models import Case, CaseEvent, EngIssue
 
 
@@ -30,36 +31,56 @@ def escalate_button(case: Case) -> Action:
     return act(case.key, "escalate", "Escalate", Style.DANGER)
 
 
-def case_fields(config: Config, case: Case, assignee_name: str | None = None) -> list[Field]:
+def case_fields(
+    config: Config, case: Case, assignee_name: str | None = None, *, customer: bool = False
+) -> list[Field]:
+    """The case's fields; ``customer`` for what its customers see (bot.disclosure)."""
     account = config.account(case.account_key)
     area = config.area(case.area) if case.area else None
+    tier = account is not None and (not customer or shown_to_customers(Detail.TIER))
     fields = [
         Field(
             "Account",
             f"{account.name if account else case.account_key}"
-            + (f" ({account.tier})" if account else ""),
+            + (f" ({account.tier})" if tier and account else ""),
         ),
         Field("Severity", case.severity),
         Field("Area", area.name if area else "not set"),
         Field("State", STATE_WORDS[State(case.state)]),
     ]
+    if customer and shown_to_customers(Detail.IMPACT):
+        fields.insert(1, Field("Impact", impact_label(config, case.impact)))
     if assignee_name:
         fields.append(Field("Engineer", assignee_name))
     return fields
 
 
-def case_opened(config: Config, case: Case) -> Message:
-    impact = config.impacts.get(case.impact)
+def impact_label(config: Config, impact_key: str) -> str:
+    impact = config.impacts.get(impact_key)
+    return impact.label if impact else impact_key
+
+
+def impact_buttons(config: Config, case: Case) -> list[Action]:
+    """One button per other impact: the customer corrects the impact casebot gave."""
+    return [
+        act(case.key, "impact", f"It's: {impact.label}", arg=key)
+        for key, impact in config.impacts.items()
+        if key != case.impact
+    ][:4]
+
+
+def case_opened(config: Config, case: Case, inferred: bool = False) -> Message:
+    how = " (from the words of your case: change it below if it is wrong)" if inferred else ""
     return Message(
         kind=Kind.CASE_OPENED,
         target=Target.case_customer(case.key),
         title=f"{case.key} opened: {case.title}",
         text=(
-            f"Thanks, we have your case. Impact: {impact.label if impact else case.impact}. "
+            f"Thanks, we have your case. Impact: {impact_label(config, case.impact)}{how}. "
             "Replies in this thread reach your support engineer."
         ),
-        fields=case_fields(config, case),
-        actions=[escalate_button(case)],
+        fields=case_fields(config, case, customer=True),
+        actions=[escalate_button(case), *impact_buttons(config, case)],
         case_key=case.key,
         ref=f"case:{case.key}",
     )
@@ -70,10 +91,12 @@ def case_status(config: Config, case: Case, assignee_name: str | None, note: str
     msg = case_opened(config, case)
     msg.kind = Kind.CASE_UPDATE
     msg.text = note
-    msg.fields = case_fields(config, case, assignee_name)
+    msg.fields = case_fields(config, case, assignee_name, customer=True)
     msg.update = True
     if case.state in (State.RESOLVED, State.CLOSED):
         msg.actions = []
+    elif case.state not in (State.OPEN, State.TRIAGED):
+        msg.actions = [escalate_button(case)]  # the impact is settled once work starts
     return msg
 
 
@@ -277,13 +300,22 @@ def timeline_text(events: Sequence[CaseEvent], names: dict[str, str], limit: int
 
 
 def escalation_dm(
-    config: Config, case: Case, csm_id: str, customer: str, reason: str, timeline: str, level: int
+    config: Config,
+    case: Case,
+    csm_id: str,
+    customer: str | None,
+    reason: str,
+    timeline: str,
+    level: int,
 ) -> Message:
+    """``customer`` None: casebot escalated by itself (a breached target, an
+    unacknowledged escalation), and the title says so rather than naming the customer."""
     who = "the account's CSM" if level == 1 else "the support lead"
+    source = f"from {customer}" if customer else "raised automatically by casebot"
     return to_person(
         csm_id,
         case,
-        f"Escalation on {case.key} [{case.severity}] from {customer}: {case.title}",
+        f"Escalation on {case.key} [{case.severity}] {source}: {case.title}",
         f"Reason: {reason}\nYou are receiving this as {who}.\n\nTimeline:\n{timeline}",
         Kind.ESCALATION_DM,
         [
@@ -304,13 +336,27 @@ def eng_update(
     target: Target,
     case_key: str | None = None,
     follow: bool = True,
+    *,
+    customer: bool = False,
+    ref: str | None = None,
+    update: bool = False,
 ) -> Message:
+    """An engineering issue's news; ``customer`` for a customer's eyes (the status in
+    their words, no priority score: bot.disclosure)."""
+    if customer:
+        fields = [Field("Status", eng_status_words(issue.status))]
+        if shown_to_customers(Detail.ENG_PRIORITY):
+            fields.append(Field("Priority", str(issue.priority_score)))
+    else:
+        fields = [Field("Status", issue.status), Field("Priority", str(issue.priority_score))]
     return Message(
         kind=Kind.ENG_UPDATE,
         target=target,
         title=title,
         text=text,
-        fields=[Field("Status", issue.status), Field("Priority", str(issue.priority_score))],
+        ref=ref,
+        update=update,
+        fields=fields,
         actions=[Action(action_id("eng", issue.key, "follow"), f"Follow {issue.key}")]
         if follow
         else [],
@@ -345,4 +391,33 @@ def kb_draft(case: Case, engineer_id: str, kb_key: str, text: str) -> Message:
             Action(action_id("kb", kb_key, "publish"), "Publish", Style.PRIMARY),
             Action(action_id("kb", kb_key, "discard"), "Discard"),
         ],
+    )
+
+
+def knowledge_lines(config: Config, case: Case) -> list[str]:
+    """The triage card's knowledge-base line: what the customer was shown, and while
+    automatic assignment waits for their answer, until when."""
+    keys = ", ".join(case.kb_suggested or [])
+    if not keys:
+        return []
+    if case.routed_at is None and case.state == State.TRIAGED:
+        tz = config.support.tz
+        until = config.support.knowledge_wait.after(case.created_at, tz).astimezone(tz)
+        return [f"Waiting for the customer on {keys} until {until:%H:%M} {config.support.timezone}"]
+    return [f"Shown to the customer: {keys}"]
+
+
+def nobody_can_take(case: Case, target: Target, why: str) -> Message:
+    """Automatic assignment found no one: said once, to the team and to the lead."""
+    return Message(
+        kind=Kind.ALERT,
+        target=target,
+        title=f"Nobody can take {case.key} [{case.severity}]: {case.title}",
+        text=f"{why}. Claim it, or assign it to someone: `/case assign {case.key} <person>`.",
+        actions=[
+            act(case.key, "claim", "Claim", Style.PRIMARY),
+            act(case.key, "assign", "Assign…"),
+        ],
+        case_key=case.key,
+        mentions=[target.id] if target.kind == TargetKind.PERSON else [],
     )

@@ -45,9 +45,10 @@ def open_form(config: Config) -> Prompt:
             ),
             PromptField(
                 "impact",
-                "Business impact",
+                "Business impact (left empty: read from your words)",
                 "select",
                 tuple(Option(k, v.label) for k, v in config.impacts.items()),
+                required=False,
             ),
             PromptField(
                 "description",

@@ -46,7 +46,11 @@ class Command:
 
     @property
     def fixed(self) -> tuple[Param, ...]:
-        return tuple(p for p in self.params if not p.rest)
+        return tuple(p for p in self.params if not p.rest and not p.option)
+
+    @property
+    def options(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.option)
 
     @property
     def rest(self) -> Param | None:
@@ -68,7 +72,16 @@ COMMANDS: tuple[Command, ...] = (
         "open",
         Deed.OPEN,
         "open a case (no title: the form)",
-        (text("title", "A one-line summary (leave empty for the full form)", required=False),),
+        (
+            text("title", "A one-line summary (leave empty for the full form)", required=False),
+            Param(
+                "impact",
+                Kind.IMPACT,
+                "The business impact (left out: read from the title)",
+                required=False,
+                option=True,
+            ),
+        ),
         h.open_,
     ),
     Command("list", Deed.LIST, "your account's cases (staff: the open cases)", (), h.list_, True),
@@ -247,7 +260,14 @@ COMMANDS: tuple[Command, ...] = (
         (
             ISSUE,
             Param("status", Kind.CHOICE, "The new status", choices=ENG_STATUSES),
-            text("note", "What changed", required=False),
+            text("note", "What changed (internal unless public)", required=False),
+            Param(
+                "public",
+                Kind.FLAG,
+                "Share the note with the customers of the linked cases",
+                required=False,
+                option=True,
+            ),
         ),
         h.eng_status,
     ),
@@ -294,6 +314,14 @@ COMMANDS: tuple[Command, ...] = (
         h.ack,
     ),
     Command("stats", Deed.STATS, "how support is doing", (), h.stats, True),
+    Command(
+        "impact",
+        Deed.IMPACT,
+        "correct your case's business impact",
+        (CASE, Param("impact", Kind.IMPACT, "The business impact")),
+        h.impact,
+        section="triage",
+    ),
     # -- reached by buttons and forms only -------------------------------------------------
     Command(
         "kb-accept",

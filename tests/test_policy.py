@@ -62,6 +62,7 @@ WHO: dict[Deed, set[Role]] = {
     Deed.KB: ENG,
     Deed.ACK: {M, L},
     Deed.STATS: {L},
+    Deed.IMPACT: {C},
 }
 
 # Deeds bound to the assigned engineer; to the account's CSM (among staff); to the

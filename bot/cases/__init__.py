@@ -8,6 +8,7 @@ from bot.cases.assignment import (
     assign,
     assign_to,
     change_area,
+    change_impact,
     change_severity,
     claim,
     raise_case_severity,
@@ -98,6 +99,7 @@ __all__ = [
     "assign_to",
     "change_area",
     "change_severity",
+    "change_impact",
     "raise_case_severity",
     # working
     "replicating",

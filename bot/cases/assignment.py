@@ -10,6 +10,7 @@ from bot.policy import Deed
 from bot.terms import SEVERITIES, raise_severity
 from bot.work import Work
 from storage.models import Case, PersonRow
+from storage.search import search_eng_issues
 
 
 async def claim(w: Work, actor: Actor, key: str) -> str:
@@ -44,9 +45,7 @@ async def assign_to(w: Work, case: Case, engineer_id: str, actor: Actor, how: st
     to = State.ASSIGNED if case.state == State.TRIAGED else State(case.state)
     previous = case.assignee_id
     case.assignee_id = engineer_id
-    # Claimed or assigned before the triage alert went out (during the knowledge
-    # wait): the alert is posted now rather than edited, so the case gets its staff thread.
-    alert_posted = case.routed_at is not None
+    # Claimed during the knowledge wait: automatic assignment has nothing left to do.
     case.routed_at = case.routed_at or w.now
     name = await w.person_name(engineer_id)
     w.move(case, actor, to, how, name)
@@ -57,15 +56,29 @@ async def assign_to(w: Work, case: Case, engineer_id: str, actor: Actor, how: st
         row.last_assigned_at = w.now
     by = "casebot (best skill match)" if actor.is_system else actor.name
     w.notify(t.assignment_ping(w.config, case, engineer_id, by), case)
-    w.notify(
-        t.triage_alert(
-            w.config, case, list(case.kb_suggested or []), [], claimed_by=name, update=alert_posted
-        ),
-        case,
-    )
+    await triage_card(w, case, claimed_by=name, update=True)
     w.notify(t.case_status(w.config, case, name, f"{name} is working on your case."), case)
     if previous and previous != engineer_id:
         w.notify(t.to_person(previous, case, f"{case.key} was reassigned to {name}."), case)
+
+
+async def triage_card(
+    w: Work, case: Case, claimed_by: str | None = None, update: bool = False
+) -> None:
+    """Post (or, with ``update``, edit) the case's card in its team's channel: what the
+    customer was shown from the knowledge base and the look-alike engineering issues."""
+    eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
+    w.notify(
+        t.triage_alert(
+            w.config,
+            case,
+            t.knowledge_lines(w.config, case),
+            [f"{h.key} — {h.title}" for h in eng_hits],
+            claimed_by=claimed_by,
+            update=update,
+        ),
+        case,
+    )
 
 
 async def change_area(w: Work, actor: Actor, key: str, area: str) -> str:
@@ -82,8 +95,9 @@ async def change_area(w: Work, actor: Actor, key: str, area: str) -> str:
     old_team = case.team
     case.area, case.team = a.key, a.team
     w.event(case, actor, "area_changed", a.key)
-    if old_team != a.team and case.routed_at is not None:
-        w.notify(t.triage_alert(w.config, case, list(case.kb_suggested or []), []), case)
+    if old_team != a.team:
+        who = await w.person_name(case.assignee_id) if case.assignee_id else None
+        await triage_card(w, case, claimed_by=who)
     return f"{case.key} is now in {a.name} ({a.team})."
 
 
@@ -104,6 +118,38 @@ async def change_severity(w: Work, actor: Actor, key: str, severity: str) -> str
     w.event(case, actor, "severity_changed", f"{old} → {sev}")
     w.notify(t.to_staff(case, f"{case.key} severity {old} → {sev} by {actor.name}"), case)
     return f"{case.key} severity is now {sev}."
+
+
+async def change_impact(w: Work, actor: Actor, key: str, impact: str) -> str:
+    """The customer corrects the business impact casebot gave (or they chose) while the
+    case waits for an engineer; severity follows it as triage would have set it."""
+    case = await w.case(key)
+    w.require(actor, Deed.IMPACT, case)
+    config = w.config
+    if impact not in config.impacts:
+        raise Refusal(f"There is no impact '{impact}' (known: {', '.join(config.impacts)}).")
+    if case.state not in (State.OPEN, State.TRIAGED, State.ASSIGNED):
+        raise Refusal(
+            f"{case.key} is already being worked on; tell your engineer in the thread, "
+            f"or escalate it (`/case escalate {case.key} <reason>`)."
+        )
+    label = t.impact_label(config, impact)
+    if impact == case.impact:
+        raise Refusal(f"{case.key}'s impact is already {label}.")
+    old_label = t.impact_label(config, case.impact)
+    account = config.account(case.account_key)
+    old_sev, sev = case.severity, config.severity_for(impact, account.tier if account else "")
+    case.impact, case.severity = impact, sev
+    w.event(case, actor, "impact_changed", f"{old_label} → {label}")
+    moved = f"; severity {old_sev} → {sev}" if sev != old_sev else ""
+    w.notify(
+        t.to_staff(case, f"{actor.name} changed the impact of {case.key}: {label}{moved}"), case
+    )
+    who = await w.person_name(case.assignee_id) if case.assignee_id else None
+    w.notify(t.case_status(config, case, who, f"Impact: {label}."), case)
+    if sev != old_sev:
+        await triage_card(w, case, claimed_by=who, update=True)
+    return f"{case.key}'s impact is now {label}" + (f" (severity {sev})." if moved else ".")
 
 
 async def raise_case_severity(w: Work, actor: Actor, key: str) -> str:

@@ -53,7 +53,9 @@ async def escalate_to(w: Work, case: Case, actor: Actor, level: int, reason: str
     ).all()
     names = {p.id: p.name for p in w.config.people}
     timeline = t.timeline_text([e for e in events if not e.internal] or events, names)
-    customer = await w.person_name(case.opener_id)
+    # Raised by casebot itself (a breached target, an unacknowledged escalation): the
+    # message says so instead of naming the customer as its source.
+    customer = None if actor.is_system else actor.name
     if level == TO_CSM:
         csm = w.config.csm_for(case.account_key)
         assert csm is not None

@@ -7,17 +7,18 @@ from dataclasses import dataclass
 
 from bot import templates as t
 from bot.actors import SYSTEM, Actor
-from bot.cases.assignment import assign_to
+from bot.cases.assignment import assign_to, triage_card
 from bot.cases.survey import ask_survey
 from bot.errors import Refusal
 from bot.lifecycle import STATE_WORDS, TRANSITIONS, Act, State, next_state
+from bot.messages import Target
 from bot.policy import Deed, rule
-from bot.routing import pick_engineer
+from bot.routing import pick_or_why
 from bot.terms import HIGHEST
 from bot.work import Work
 from storage.keys import next_key
 from storage.models import Case
-from storage.search import search_articles, search_eng_issues
+from storage.search import search_articles
 
 MAX_TITLE = 200
 
@@ -65,7 +66,9 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         # One owner for these rules: the form shows each problem by its field, the
         # typed command the same words.
         raise Refusal(" ".join(wrong.values()), errors=wrong)
-    impact = new.impact or default_impact(w)
+    # The customer's impact when they chose one; else what the text says, else a question.
+    inferred = not new.impact
+    impact = new.impact or config.suggest_impact(f"{title} {new.description}") or default_impact(w)
     account = config.account(account_key)
     key = await next_key(w.session, "CASE")
     case = Case(
@@ -99,21 +102,24 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         SYSTEM,
         State.TRIAGED,
         "triaged",
-        f"severity {case.severity}, area {case.area or 'unknown'}, team {case.team}",
+        f"severity {case.severity}, area {case.area or 'unknown'}, team {case.team}"
+        + (f", impact {impact} from the text" if inferred else ""),
     )
-    w.notify(t.case_opened(config, case), case)
-    # Knowledge first: show the customer the best matches before anyone is assigned.
+    w.notify(t.case_opened(config, case, inferred=inferred), case)
+    # Knowledge first: show the customer the best matches; only automatic assignment
+    # waits for their answer (S1 never waits). The team sees the case at once.
     hits = await search_articles(w.session, f"{title} {case.description}", limit=3, area=case.area)
     case.kb_suggested = [h.key for h in hits]
-    if hits and case.severity != HIGHEST:
+    if hits:
         w.notify(t.kb_suggestions(case, [(h.key, h.title, h.snippet) for h in hits]), case)
         w.event(case, SYSTEM, "kb_suggested", ", ".join(h.key for h in hits))
+    waits = bool(hits) and case.severity != HIGHEST
+    if waits:
         w.schedule(
             "knowledge_wait", config.support.knowledge_wait.after(w.now, config.support.tz), case
         )
-    else:
-        if hits:
-            w.notify(t.kb_suggestions(case, [(h.key, h.title, h.snippet) for h in hits]), case)
+    await triage_card(w, case)
+    if not waits:
         await route(w, case)
     return case
 
@@ -135,18 +141,22 @@ def team_for(w: Work, area: str | None) -> str | None:
 
 
 async def route(w: Work, case: Case) -> None:
-    """Post the triage alert and assign the best engineer, once."""
+    """Assign the best engineer, once; when nobody can take the case, say so, once, to
+    the team and to the lead. (The triage card went out when the case opened.)"""
     if case.routed_at is not None or case.state != State.TRIAGED:
         return
     case.routed_at = w.now
     await w.cancel_timers(case, "knowledge_wait")
-    kb_lines = [f"{k}" for k in case.kb_suggested]
-    eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
-    eng_lines = [f"{h.key} — {h.title}" for h in eng_hits]
-    w.notify(t.triage_alert(w.config, case, kb_lines, eng_lines), case)
-    engineer = await pick_engineer(w.session, w.config, case.area, w.now)
+    engineer, why = await pick_or_why(w.session, w.config, case.area, w.now)
     if engineer is not None:
         await assign_to(w, case, engineer.id, SYSTEM, "assigned by skill")
+        return
+    await triage_card(w, case, update=True)  # no longer waiting for the customer
+    w.event(case, SYSTEM, "nobody_can_take", why, internal=True)
+    if case.team:
+        w.notify(t.nobody_can_take(case, Target.team(case.team), why), case)
+    for lead in w.config.leads():
+        w.notify(t.nobody_can_take(case, Target.person(lead.id), why), case)
 
 
 async def knowledge_wait_over(w: Work, case: Case) -> None:
@@ -167,14 +177,9 @@ async def kb_accept(w: Work, actor: Actor, key: str, article_key: str) -> str:
     await w.cancel_timers(case, "knowledge_wait", "chase")
     w.move(case, actor, to, "resolved_by_article", article_key)
     w.notify(t.case_status(w.config, case, None, f"Resolved by {article_key}."), case)
-    if case.routed_at is not None:
-        w.notify(t.to_staff(case, f"{case.key} was solved by {article_key}; no work needed."), case)
-        w.notify(
-            t.triage_alert(
-                w.config, case, [], [], claimed_by=f"the customer ({article_key})", update=True
-            ),
-            case,
-        )
+    # The team saw the case from the start: its card and thread say it needs no work.
+    w.notify(t.to_staff(case, f"{case.key} was solved by {article_key}; no work needed."), case)
+    await triage_card(w, case, claimed_by=f"the customer ({article_key})", update=True)
     ask_survey(w, case)
     return f"Glad {article_key} solved it. {case.key} is resolved."
 
