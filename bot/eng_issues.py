@@ -51,11 +51,15 @@ async def customer_issue(w: Work, actor: Actor, eng_key: str) -> EngIssue:
         linked.setdefault(issue.key, []).append(case_key)
     if not linked:
         raise Refusal(
-            f"You can follow the engineering issues your account's cases are linked to, "
-            f"and none is linked to one yet, so {key} is not one you can follow."
+            f"{key} is not one you can see or follow: you can see and follow the "
+            "engineering issues "
+            "your account's cases are linked to, and none of them is linked to one yet."
         )
     may = ", ".join(f"{k} ({', '.join(cs)})" for k, cs in linked.items())
-    raise Refusal(f"{key} is not linked to any of your account's cases. You can follow: {may}.")
+    raise Refusal(
+        f"{key} is not linked to any of your account's cases. "
+        f"Engineering issues you can see and follow: {may}."
+    )
 
 
 async def followed_by_account(w: Work, issue: EngIssue, account_key: str) -> bool:

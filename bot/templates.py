@@ -63,14 +63,23 @@ def impact_label(config: Config, impact_key: str) -> str:
 def impact_buttons(config: Config, case: Case) -> list[Action]:
     """One button per other impact: the customer corrects the impact casebot gave."""
     return [
-        act(case.key, "impact", f"It's: {impact.label}", arg=key)
+        act(case.key, "impact", f"Impact: {impact.label}", arg=key)
         for key, impact in config.impacts.items()
         if key != case.impact
     ][:4]
 
 
-def case_opened(config: Config, case: Case, inferred: bool = False) -> Message:
-    how = " (from the words of your case: change it below if it is wrong)" if inferred else ""
+# How a case got its impact, as its customer is told: chosen (by them), read from the
+# words of the case, or assumed (no words suggested one).
+IMPACT_HOW = {
+    "chosen": "",
+    "read": " (read from your words: correct it with a button below if it is wrong)",
+    "assumed": " (nothing said otherwise: pick another with a button below if it is more)",
+}
+
+
+def case_opened(config: Config, case: Case, how: str = "chosen") -> Message:
+    how = IMPACT_HOW[how]
     return Message(
         kind=Kind.CASE_OPENED,
         target=Target.case_customer(case.key),

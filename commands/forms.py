@@ -45,7 +45,7 @@ def open_form(config: Config) -> Prompt:
             ),
             PromptField(
                 "impact",
-                "Business impact (left empty: read from your words)",
+                "Business impact",
                 "select",
                 tuple(Option(k, v.label) for k, v in config.impacts.items()),
                 required=False,

@@ -8,7 +8,6 @@ from bot.cases.assignment import (
     assign,
     assign_to,
     change_area,
-    change_impact,
     change_severity,
     claim,
     raise_case_severity,
@@ -27,6 +26,7 @@ from bot.cases.closing import (
 from bot.cases.escalation import ack, escalate, escalate_to, escalation_followup, join
 from bot.cases.opening import (
     NewCase,
+    change_impact,
     default_impact,
     kb_accept,
     kb_reject,

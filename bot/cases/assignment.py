@@ -120,38 +120,6 @@ async def change_severity(w: Work, actor: Actor, key: str, severity: str) -> str
     return f"{case.key} severity is now {sev}."
 
 
-async def change_impact(w: Work, actor: Actor, key: str, impact: str) -> str:
-    """The customer corrects the business impact casebot gave (or they chose) while the
-    case waits for an engineer; severity follows it as triage would have set it."""
-    case = await w.case(key)
-    w.require(actor, Deed.IMPACT, case)
-    config = w.config
-    if impact not in config.impacts:
-        raise Refusal(f"There is no impact '{impact}' (known: {', '.join(config.impacts)}).")
-    if case.state not in (State.OPEN, State.TRIAGED, State.ASSIGNED):
-        raise Refusal(
-            f"{case.key} is already being worked on; tell your engineer in the thread, "
-            f"or escalate it (`/case escalate {case.key} <reason>`)."
-        )
-    label = t.impact_label(config, impact)
-    if impact == case.impact:
-        raise Refusal(f"{case.key}'s impact is already {label}.")
-    old_label = t.impact_label(config, case.impact)
-    account = config.account(case.account_key)
-    old_sev, sev = case.severity, config.severity_for(impact, account.tier if account else "")
-    case.impact, case.severity = impact, sev
-    w.event(case, actor, "impact_changed", f"{old_label} → {label}")
-    moved = f"; severity {old_sev} → {sev}" if sev != old_sev else ""
-    w.notify(
-        t.to_staff(case, f"{actor.name} changed the impact of {case.key}: {label}{moved}"), case
-    )
-    who = await w.person_name(case.assignee_id) if case.assignee_id else None
-    w.notify(t.case_status(config, case, who, f"Impact: {label}."), case)
-    if sev != old_sev:
-        await triage_card(w, case, claimed_by=who, update=True)
-    return f"{case.key}'s impact is now {label}" + (f" (severity {sev})." if moved else ".")
-
-
 async def raise_case_severity(w: Work, actor: Actor, key: str) -> str:
     """One level up (the escalation message's button)."""
     case = await w.case(key, lock=False)

@@ -67,8 +67,9 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         # typed command the same words.
         raise Refusal(" ".join(wrong.values()), errors=wrong)
     # The customer's impact when they chose one; else what the text says, else a question.
-    inferred = not new.impact
-    impact = new.impact or config.suggest_impact(f"{title} {new.description}") or default_impact(w)
+    read = None if new.impact else config.suggest_impact(f"{title} {new.description}")
+    impact = new.impact or read or default_impact(w)
+    how = "chosen" if new.impact else ("read" if read else "assumed")
     account = config.account(account_key)
     key = await next_key(w.session, "CASE")
     case = Case(
@@ -103,9 +104,9 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         State.TRIAGED,
         "triaged",
         f"severity {case.severity}, area {case.area or 'unknown'}, team {case.team}"
-        + (f", impact {impact} from the text" if inferred else ""),
+        + (f", impact {impact} ({how})" if how != "chosen" else ""),
     )
-    w.notify(t.case_opened(config, case, inferred=inferred), case)
+    w.notify(t.case_opened(config, case, how), case)
     # Knowledge first: show the customer the best matches; only automatic assignment
     # waits for their answer (S1 never waits). The team sees the case at once.
     hits = await search_articles(w.session, f"{title} {case.description}", limit=3, area=case.area)
@@ -120,7 +121,7 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         )
     await triage_card(w, case)
     if not waits:
-        await route(w, case)
+        await route(w, case, waited=False)
     return case
 
 
@@ -140,9 +141,10 @@ def team_for(w: Work, area: str | None) -> str | None:
     )
 
 
-async def route(w: Work, case: Case) -> None:
+async def route(w: Work, case: Case, waited: bool = True) -> None:
     """Assign the best engineer, once; when nobody can take the case, say so, once, to
-    the team and to the lead. (The triage card went out when the case opened.)"""
+    the team and to the lead. (The triage card went out when the case opened; ``waited``:
+    it says the assignment waits for the customer, which is over now.)"""
     if case.routed_at is not None or case.state != State.TRIAGED:
         return
     case.routed_at = w.now
@@ -151,7 +153,8 @@ async def route(w: Work, case: Case) -> None:
     if engineer is not None:
         await assign_to(w, case, engineer.id, SYSTEM, "assigned by skill")
         return
-    await triage_card(w, case, update=True)  # no longer waiting for the customer
+    if waited:
+        await triage_card(w, case, update=True)  # no longer waiting for the customer
     w.event(case, SYSTEM, "nobody_can_take", why, internal=True)
     if case.team:
         w.notify(t.nobody_can_take(case, Target.team(case.team), why), case)
@@ -196,3 +199,37 @@ async def kb_reject(w: Work, actor: Actor, key: str) -> str:
     w.event(case, actor, "kb_rejected", ", ".join(case.kb_suggested or []))
     await route(w, case)
     return f"Thanks. An engineer will look at {case.key}."
+
+
+async def change_impact(w: Work, actor: Actor, key: str, impact: str) -> str:
+    """The customer corrects the business impact casebot gave (or they chose) while the
+    case waits for an engineer; severity follows it as triage would have set it."""
+    case = await w.case(key)
+    w.require(actor, Deed.IMPACT, case)
+    config = w.config
+    if impact not in config.impacts:
+        raise Refusal(f"There is no impact '{impact}' (known: {', '.join(config.impacts)}).")
+    if case.state not in (State.OPEN, State.TRIAGED, State.ASSIGNED):
+        raise Refusal(
+            f"{case.key} is already being worked on; tell your engineer in the thread, "
+            f"or escalate it (`/case escalate {case.key} <reason>`)."
+        )
+    label = t.impact_label(config, impact)
+    if impact == case.impact:
+        raise Refusal(f"{case.key}'s impact is already {label}.")
+    old_label = t.impact_label(config, case.impact)
+    account = config.account(case.account_key)
+    old_sev, sev = case.severity, config.severity_for(impact, account.tier if account else "")
+    case.impact, case.severity = impact, sev
+    w.event(case, actor, "impact_changed", f"{old_label} → {label}")
+    moved = f"; severity {old_sev} → {sev}" if sev != old_sev else ""
+    w.notify(
+        t.to_staff(case, f"{actor.name} changed the impact of {case.key}: {label}{moved}"), case
+    )
+    who = await w.person_name(case.assignee_id) if case.assignee_id else None
+    w.notify(t.case_status(config, case, who, f"Impact: {label}."), case)
+    if sev != old_sev:
+        await triage_card(w, case, claimed_by=who, update=True)
+    if sev == HIGHEST:
+        await route(w, case)  # an S1 does not wait for the knowledge base
+    return f"{case.key}'s impact is now {label}" + (f" (severity {sev})." if moved else ".")
