@@ -134,6 +134,7 @@ def triage_alert(
     eng_lines: Sequence[str],
     claimed_by: str | None = None,
     update: bool = False,
+    nobody: str | None = None,
 ) -> Message:
     account = config.account(case.account_key)
     fields = [
@@ -147,6 +148,8 @@ def triage_alert(
         fields.append(Field("Knowledge base", "\n".join(kb_lines)))
     if eng_lines:
         fields.append(Field("Known engineering issues", "\n".join(eng_lines)))
+    if nobody and not claimed_by:
+        fields.append(Field("Nobody can take it", f"{nobody}: claim it or assign it"))
     if claimed_by:
         fields.append(Field("Status", f"Claimed by {claimed_by}"))
         actions = [act(case.key, "assign", "Reassign…")]
@@ -417,7 +420,7 @@ def knowledge_lines(config: Config, case: Case) -> list[str]:
 
 
 def nobody_can_take(case: Case, target: Target, why: str) -> Message:
-    """Automatic assignment found no one: said once, to the team and to the lead."""
+    """Automatic assignment found no one: said once to the lead (the team's card says it)."""
     return Message(
         kind=Kind.ALERT,
         target=target,

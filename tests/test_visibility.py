@@ -124,12 +124,12 @@ async def test_nobody_can_take_a_case_when_everyone_is_full_said_once(db: Databa
     d.look_at_everything()
     third = await d.open_case("ivy", "API keys vanish", area="api", impact="blocked")
     why = "Every engineer on shift with a skill in Public API is at capacity"
-    card, nobody = d.team_channel("platform")
+    (card,) = d.team_channel("platform")
     assert card.kind == Kind.TRIAGE_ALERT and f"case:{third}:claim" in buttons(card)
-    assert nobody.title == f"Nobody can take {third} [S3]: API keys vanish"
-    assert nobody.text.startswith(why + ".")
+    assert fields(card)["Nobody can take it"] == f"{why}: claim it or assign it"
     (to_lead,) = d.seen_by("lee")
-    assert to_lead.title == nobody.title
+    assert to_lead.title == f"Nobody can take {third} [S3]: API keys vanish"
+    assert to_lead.text.startswith(why + ".")
     queue = (await d.say("lee", "/case queue")).text
     assert f"Nobody can take (1):\n  {third}: {why}" in queue
     # Time passing (the knowledge wait, timers) says nothing a second time.

@@ -63,10 +63,15 @@ async def assign_to(w: Work, case: Case, engineer_id: str, actor: Actor, how: st
 
 
 async def triage_card(
-    w: Work, case: Case, claimed_by: str | None = None, update: bool = False
+    w: Work,
+    case: Case,
+    claimed_by: str | None = None,
+    update: bool = False,
+    nobody: str | None = None,
 ) -> None:
     """Post (or, with ``update``, edit) the case's card in its team's channel: what the
-    customer was shown from the knowledge base and the look-alike engineering issues."""
+    customer was shown from the knowledge base, the look-alike engineering issues, and
+    ``nobody``: why automatic assignment found no one."""
     eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
     w.notify(
         t.triage_alert(
@@ -76,6 +81,7 @@ async def triage_card(
             [f"{h.key} — {h.title}" for h in eng_hits],
             claimed_by=claimed_by,
             update=update,
+            nobody=nobody,
         ),
         case,
     )

@@ -119,8 +119,12 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         w.schedule(
             "knowledge_wait", config.support.knowledge_wait.after(w.now, config.support.tz), case
         )
-    await triage_card(w, case)
-    if not waits:
+    if waits:
+        await triage_card(w, case)
+    else:
+        # The card says at once when nobody can take the case (route says it to the lead).
+        engineer, why = await pick_or_why(w.session, config, case.area, w.now)
+        await triage_card(w, case, nobody=why if engineer is None else None)
         await route(w, case, waited=False)
     return case
 
@@ -142,8 +146,8 @@ def team_for(w: Work, area: str | None) -> str | None:
 
 
 async def route(w: Work, case: Case, waited: bool = True) -> None:
-    """Assign the best engineer, once; when nobody can take the case, say so, once, to
-    the team and to the lead. (The triage card went out when the case opened; ``waited``:
+    """Assign the best engineer, once; when nobody can take the case, say so, once, on
+    the team's card and to the lead. (The triage card went out when the case opened; ``waited``:
     it says the assignment waits for the customer, which is over now.)"""
     if case.routed_at is not None or case.state != State.TRIAGED:
         return
@@ -153,11 +157,9 @@ async def route(w: Work, case: Case, waited: bool = True) -> None:
     if engineer is not None:
         await assign_to(w, case, engineer.id, SYSTEM, "assigned by skill")
         return
-    if waited:
-        await triage_card(w, case, update=True)  # no longer waiting for the customer
+    if waited:  # the card no longer waits for the customer, and says why nobody has it
+        await triage_card(w, case, update=True, nobody=why)
     w.event(case, SYSTEM, "nobody_can_take", why, internal=True)
-    if case.team:
-        w.notify(t.nobody_can_take(case, Target.team(case.team), why), case)
     for lead in w.config.leads():
         w.notify(t.nobody_can_take(case, Target.person(lead.id), why), case)
 
