@@ -224,6 +224,10 @@ async def test_an_sla_breach_escalation_does_not_name_the_customer_as_its_source
     (dm,) = of_kind(d.seen_by("lee"), Kind.ESCALATION_DM)
     assert dm.title.startswith(f"Escalation on {key} [S2] raised automatically by casebot:")
     assert "Gus" not in dm.title
+    # The customer's view of the case says nothing of targets or breaches.
+    page = (await d.say("gus", f"/case show {key}")).text
+    assert "breach" not in page and "target" not in page
+    assert "breached" in (await d.say("lee", f"/case show {key}")).text
     # A customer's own escalation still says who raised it.
     other = await d.open_case("gina", "Dashboard is empty", area="dashboards", impact="blocked")
     await d.say("gina", f"/case escalate {other} Nobody answers")

@@ -45,7 +45,8 @@ async def escalate_to(w: Work, case: Case, actor: Actor, level: int, reason: str
     case.escalation_reason = reason
     case.escalated_at = w.now
     case.escalation_acked_at = None
-    w.event(case, actor, "escalated", f"level {level}: {reason}")
+    # casebot's own reasons (a breached target) are for staff (bot.disclosure).
+    w.event(case, actor, "escalated", f"level {level}: {reason}", internal=actor.is_system)
     events = (
         await w.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
