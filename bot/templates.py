@@ -13,6 +13,7 @@ from bot.config import Config
 from bot.disclosure import Detail, eng_status_words, shown_to_customers
 from bot.lifecycle import STATE_WORDS, State
 from bot.messages import Action, Field, Kind, Message, Style, Target, TargetKind
+from bot.terms import HIGHEST
 from storage.models import Case, CaseEvent, EngIssue
 
 
@@ -69,6 +70,9 @@ def impact_buttons(config: Config, case: Case) -> list[Action]:
     ][:4]
 
 
+# While its customer may still correct a case's impact: until an engineer starts on it.
+IMPACT_STATES = (State.OPEN, State.TRIAGED, State.ASSIGNED)
+
 # How a case got its impact, as its customer is told: chosen (by them), read from the
 # words of the case, or assumed (no words suggested one).
 IMPACT_HOW = {
@@ -104,7 +108,7 @@ def case_status(config: Config, case: Case, assignee_name: str | None, note: str
     msg.update = True
     if case.state in (State.RESOLVED, State.CLOSED):
         msg.actions = []
-    elif case.state not in (State.OPEN, State.TRIAGED):
+    elif case.state not in IMPACT_STATES:
         msg.actions = [escalate_button(case)]  # the impact is settled once work starts
     return msg
 
@@ -412,7 +416,7 @@ def knowledge_lines(config: Config, case: Case) -> list[str]:
     keys = ", ".join(case.kb_suggested or [])
     if not keys:
         return []
-    if case.routed_at is None and case.state == State.TRIAGED:
+    if case.routed_at is None and case.state == State.TRIAGED and case.severity != HIGHEST:
         tz = config.support.tz
         until = config.support.knowledge_wait.after(case.created_at, tz).astimezone(tz)
         return [f"Waiting for the customer on {keys} until {until:%H:%M} {config.support.timezone}"]

@@ -233,3 +233,28 @@ async def test_an_sla_breach_escalation_does_not_name_the_customer_as_its_source
     await d.say("gina", f"/case escalate {other} Nobody answers")
     (dm,) = of_kind(d.seen_by("dana"), Kind.ESCALATION_DM)
     assert dm.title.startswith(f"Escalation on {other} [S2] from Gina Okafor:")
+
+
+async def test_an_s1_is_routed_at_once_and_its_card_does_not_say_it_waits(db: Database) -> None:
+    d = await Dialog.start(db)
+    kb = await d.add_article(
+        "Webhook deliveries fail with HTTP 500 after token rotation",
+        "After rotating an API token every webhook delivery fails with HTTP 500.",
+        "Copy the new signing secret into the receiver.",
+        area="api",
+    )
+    key = await d.open_case(
+        "gus", "Webhook 500 after token rotation", area="api", impact="production_down"
+    )
+    assert (await d.case(key)).assignee_id == "alice"
+    for card in d.team_channel("platform"):
+        assert fields(card)["Knowledge base"] == f"Shown to the customer: {kb}"
+    # Assigned, not yet worked on: the customer may still correct the impact.
+    assert "case:" + key + ":impact:degraded" in buttons(d.customer_thread(key)[-1])
+    assert (await d.press("gus", f"case:{key}:impact:degraded")).ok
+    await d.say("alice", f"/case replicating {key}")
+    assert buttons(d.customer_thread(key)[-1]) == [f"case:{key}:escalate"]
+    assert await refused(d, "gus", f"impact {key} question") == (
+        f"{key} is already being worked on; tell your engineer in the thread, "
+        f"or escalate it (`/case escalate {key} <reason>`)."
+    )

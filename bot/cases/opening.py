@@ -211,7 +211,7 @@ async def change_impact(w: Work, actor: Actor, key: str, impact: str) -> str:
     config = w.config
     if impact not in config.impacts:
         raise Refusal(f"There is no impact '{impact}' (known: {', '.join(config.impacts)}).")
-    if case.state not in (State.OPEN, State.TRIAGED, State.ASSIGNED):
+    if case.state not in t.IMPACT_STATES:
         raise Refusal(
             f"{case.key} is already being worked on; tell your engineer in the thread, "
             f"or escalate it (`/case escalate {case.key} <reason>`)."
