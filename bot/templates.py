@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from bot.actions import action_id
 from bot.config import Config
 from bot.disclosure import Detail, eng_status_words, shown_to_customers
+from bot.intake import IMPACT_HOW, IMPACT_STATES, impact_label
 from bot.lifecycle import STATE_WORDS, State
-from bot.messages import Action, Field, Kind, Message, Style, Target, TargetKind
-from bot.terms import HIGHEST
+from bot.messages import Action, Field, Kind, Message, Style, Target
 from storage.models import Case, CaseEvent, EngIssue
 
 
@@ -56,11 +56,6 @@ def case_fields(
     return fields
 
 
-def impact_label(config: Config, impact_key: str) -> str:
-    impact = config.impacts.get(impact_key)
-    return impact.label if impact else impact_key
-
-
 def impact_buttons(config: Config, case: Case) -> list[Action]:
     """One button per other impact: the customer corrects the impact casebot gave."""
     return [
@@ -68,18 +63,6 @@ def impact_buttons(config: Config, case: Case) -> list[Action]:
         for key, impact in config.impacts.items()
         if key != case.impact
     ][:4]
-
-
-# While its customer may still correct a case's impact: until an engineer starts on it.
-IMPACT_STATES = (State.OPEN, State.TRIAGED, State.ASSIGNED)
-
-# How a case got its impact, as its customer is told: chosen (by them), read from the
-# words of the case, or assumed (no words suggested one).
-IMPACT_HOW = {
-    "chosen": "",
-    "read": " (read from your words: correct it with a button below if it is wrong)",
-    "assumed": " (nothing said otherwise: pick another with a button below if it is more)",
-}
 
 
 def case_opened(config: Config, case: Case, how: str = "chosen") -> Message:
@@ -407,33 +390,4 @@ def kb_draft(case: Case, engineer_id: str, kb_key: str, text: str) -> Message:
             Action(action_id("kb", kb_key, "publish"), "Publish", Style.PRIMARY),
             Action(action_id("kb", kb_key, "discard"), "Discard"),
         ],
-    )
-
-
-def knowledge_lines(config: Config, case: Case) -> list[str]:
-    """The triage card's knowledge-base line: what the customer was shown, and while
-    automatic assignment waits for their answer, until when."""
-    keys = ", ".join(case.kb_suggested or [])
-    if not keys:
-        return []
-    if case.routed_at is None and case.state == State.TRIAGED and case.severity != HIGHEST:
-        tz = config.support.tz
-        until = config.support.knowledge_wait.after(case.created_at, tz).astimezone(tz)
-        return [f"Waiting for the customer on {keys} until {until:%H:%M} {config.support.timezone}"]
-    return [f"Shown to the customer: {keys}"]
-
-
-def nobody_can_take(case: Case, target: Target, why: str) -> Message:
-    """Automatic assignment found no one: said once to the lead (the team's card says it)."""
-    return Message(
-        kind=Kind.ALERT,
-        target=target,
-        title=f"Nobody can take {case.key} [{case.severity}]: {case.title}",
-        text=f"{why}. Claim it, or assign it to someone: `/case assign {case.key} <person>`.",
-        actions=[
-            act(case.key, "claim", "Claim", Style.PRIMARY),
-            act(case.key, "assign", "Assign…"),
-        ],
-        case_key=case.key,
-        mentions=[target.id] if target.kind == TargetKind.PERSON else [],
     )

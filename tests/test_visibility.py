@@ -81,6 +81,8 @@ async def test_urgent_words_make_an_urgent_case_and_the_customer_can_correct_it(
     assert status.update and fields(status)["Impact"] == "Production is degraded"
     (card,) = d.team_channel("platform")
     assert card.update and card.kind == Kind.TRIAGE_ALERT and fields(card)["Severity"] == "S2"
+    # Still nobody to take it (no area): the edited card keeps saying so.
+    assert fields(card)["Nobody can take it"].startswith("Its product area is not known")
     assert await refused(d, "ivy", "impact CASE-1 degraded") == (
         "CASE-1's impact is already Production is degraded."
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bot import intake
 from bot import templates as t
 from bot.actors import ENGINEERING, Actor, Role
 from bot.errors import Refusal
 from bot.lifecycle import ACTIVE, Act, State, next_state
 from bot.policy import Deed
+from bot.routing import pick_or_why
 from bot.terms import SEVERITIES, raise_severity
 from bot.work import Work
 from storage.models import Case, PersonRow
@@ -72,12 +74,15 @@ async def triage_card(
     """Post (or, with ``update``, edit) the case's card in its team's channel: what the
     customer was shown from the knowledge base, the look-alike engineering issues, and
     ``nobody``: why automatic assignment found no one."""
+    if nobody is None and claimed_by is None and _given_up(case):
+        engineer, why = await pick_or_why(w.session, w.config, case.area, w.now)
+        nobody = why if engineer is None else None
     eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
     w.notify(
         t.triage_alert(
             w.config,
             case,
-            t.knowledge_lines(w.config, case),
+            intake.knowledge_lines(w.config, case),
             [f"{h.key} — {h.title}" for h in eng_hits],
             claimed_by=claimed_by,
             update=update,
@@ -85,6 +90,11 @@ async def triage_card(
         ),
         case,
     )
+
+
+def _given_up(case: Case) -> bool:
+    """Automatic assignment ran and found nobody; nobody has claimed it since."""
+    return case.routed_at is not None and case.assignee_id is None and case.state == State.TRIAGED
 
 
 async def change_area(w: Work, actor: Actor, key: str, area: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot import intake
 from bot import templates as t
 from bot.actors import SYSTEM, Actor
 from bot.cases.assignment import assign_to, triage_card
@@ -161,7 +162,7 @@ async def route(w: Work, case: Case, waited: bool = True) -> None:
         await triage_card(w, case, update=True, nobody=why)
     w.event(case, SYSTEM, "nobody_can_take", why, internal=True)
     for lead in w.config.leads():
-        w.notify(t.nobody_can_take(case, Target.person(lead.id), why), case)
+        w.notify(intake.nobody_can_take(case, Target.person(lead.id), why), case)
 
 
 async def knowledge_wait_over(w: Work, case: Case) -> None:
@@ -211,15 +212,15 @@ async def change_impact(w: Work, actor: Actor, key: str, impact: str) -> str:
     config = w.config
     if impact not in config.impacts:
         raise Refusal(f"There is no impact '{impact}' (known: {', '.join(config.impacts)}).")
-    if case.state not in t.IMPACT_STATES:
+    if case.state not in intake.IMPACT_STATES:
         raise Refusal(
             f"{case.key} is already being worked on; tell your engineer in the thread, "
             f"or escalate it (`/case escalate {case.key} <reason>`)."
         )
-    label = t.impact_label(config, impact)
+    label = intake.impact_label(config, impact)
     if impact == case.impact:
         raise Refusal(f"{case.key}'s impact is already {label}.")
-    old_label = t.impact_label(config, case.impact)
+    old_label = intake.impact_label(config, case.impact)
     account = config.account(case.account_key)
     old_sev, sev = case.severity, config.severity_for(impact, account.tier if account else "")
     case.impact, case.severity = impact, sev
