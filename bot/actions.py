@@ -39,6 +39,7 @@ DEEDS: dict[tuple[str, str], Deed] = {
     ("case", "rate"): Deed.SURVEY,
     ("case", "ack"): Deed.ACK,
     ("case", "join"): Deed.JOIN,
+    ("case", "impact"): Deed.IMPACT,
     ("eng", "follow"): Deed.FOLLOW,
     ("eng", "unfollow"): Deed.FOLLOW,
     ("kb", "publish"): Deed.KB,

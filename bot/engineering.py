@@ -8,8 +8,9 @@ from sqlalchemy import select
 from bot import templates as t
 from bot.actors import SYSTEM, Actor
 from bot.cases import first_response, propose_resolution
+from bot.disclosure import eng_status_words, public_note
+from bot.eng_issues import customer_issue, eng_issue_for, followed_by_account, notice_ref
 from bot.errors import Refusal
-from bot.keys import normalize_key
 from bot.lifecycle import ACTIVE, WORKING, Act, State, next_state
 from bot.messages import Target
 from bot.policy import Deed
@@ -18,19 +19,10 @@ from bot.work import Work
 from storage.keys import next_key
 from storage.models import Case, EngFollower, EngIssue, EngLink
 
+__all__ = ["eng_issue_for"]  # re-exported: the lookups live in bot.eng_issues
+
 # The statuses in which an engineering issue hands its waiting cases back.
 FIXED = (EngStatus.FIXED.value, EngStatus.RELEASED.value)
-
-
-async def eng_issue_for(w: Work, eng_key: str) -> EngIssue:
-    """The engineering issue by key (``ENG-3``, ``eng-3`` or ``3``), locked for update."""
-    key = normalize_key(eng_key, "ENG")
-    issue = (
-        await w.session.scalars(select(EngIssue).where(EngIssue.key == key).with_for_update())
-    ).one_or_none()
-    if issue is None:
-        raise Refusal(f"There is no engineering issue {key}.")
-    return issue
 
 
 async def priority(w: Work, issue: EngIssue) -> tuple[int, int, int]:
@@ -145,6 +137,9 @@ async def _link(
             "our engineers. Follow it to hear about every change.",
             Target.case_customer(case.key),
             case.key,
+            follow=not await followed_by_account(w, issue, case.account_key),
+            customer=True,
+            ref=notice_ref(issue, case),
         ),
         case,
     )
@@ -159,7 +154,11 @@ async def _link(
     )
 
 
-async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str) -> str:
+async def set_status(
+    w: Work, actor: Actor, eng_key: str, status: str, note: str, public: bool = False
+) -> str:
+    """A new status; the note is for staff unless ``public`` (bot.disclosure): customers
+    read the status in their words, and the note only when the engineer shares it."""
     w.require(actor, Deed.ENG)
     issue = await eng_issue_for(w, eng_key)
     status = status.lower().replace("-", "_")
@@ -171,7 +170,12 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
     issue.status = status
     issue.updated_at = w.now
     note = note.strip()
+    shared = public_note(note, public)
     text = f"{issue.key} {old} → {status}" + (f": {note}" if note else "")
+    words = eng_status_words(status)
+    told = f"{issue.key} is now {words}" + (f": {shared}" if shared else ".")
+    # Every notice below is built after the change it reports, priority included.
+    await _reprioritise(w, issue, f"now {status}")
     cases = (
         await w.session.scalars(
             select(Case)
@@ -180,18 +184,28 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
             .with_for_update()
         )
     ).all()
+    followers = (
+        await w.session.scalars(select(EngFollower).where(EngFollower.eng_id == issue.id))
+    ).all()
+    following = {p.account for f in followers if (p := w.config.person(f.person_id)) and p.account}
     moved = 0
+    told_accounts: set[str] = set()
     for case in cases:
         if case.state not in ACTIVE:
             continue
-        w.event(case, actor, "eng_status", text)
+        told_accounts.add(case.account_key)
+        w.event(case, actor, "eng_status", text, internal=True)
+        w.event(case, actor, "eng_update", told)
         w.notify(
             t.eng_update(
                 issue,
                 f"Update on {issue.key} (linked to {case.key})",
-                f"{issue.title}\n{text}",
+                f"{issue.title}\n{told}",
                 Target.case_customer(case.key),
                 case.key,
+                follow=case.account_key not in following,
+                customer=True,
+                ref=notice_ref(issue, case),
             ),
             case,
         )
@@ -216,8 +230,7 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
                 )
             continue
         if status in FIXED:
-            resolution = f"{issue.key} is {status}" + (f": {note}" if note else ".")
-            await propose_resolution(w, case, SYSTEM, resolution, Act.ENG_FIXED)
+            await propose_resolution(w, case, SYSTEM, told, Act.ENG_FIXED)
             moved += 1
         elif status == EngStatus.WONT_FIX:
             w.move(
@@ -225,7 +238,7 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
                 SYSTEM,
                 next_state(case.key, case.state, Act.ENG_WONT_FIX),
                 "eng_wont_fix",
-                note,
+                shared,
             )
             if case.assignee_id:
                 w.notify(
@@ -239,16 +252,18 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
                     case,
                 )
             moved += 1
-    followers = (
-        await w.session.scalars(select(EngFollower).where(EngFollower.eng_id == issue.id))
-    ).all()
     for f in followers:
+        person = w.config.person(f.person_id)
+        customer = person is None or not person.is_staff
+        if customer and person is not None and person.account in told_accounts:
+            continue  # their case's thread carries this change: one notice, not two
         msg = t.eng_update(
             issue,
-            f"{issue.key} is now {status}",
-            f"{issue.title}\n{note}".strip(),
+            f"{issue.key} is now {words if customer else status}",
+            f"{issue.title}\n{shared if customer else note}".strip(),
             Target.person(f.person_id),
             follow=False,
+            customer=customer,
         )
         msg.platform = f.platform
         w.notify(msg)
@@ -257,43 +272,17 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
         msg = t.eng_update(issue, text, issue.title, Target.team(team.key), follow=False)
         msg.platform = issue.platform
         w.notify(msg)
-    await _reprioritise(w, issue, f"now {status}")
     extra = f"; {moved} linked cases moved on" if moved else ""
-    return f"{issue.key} is {status}{extra}."
-
-
-async def follow(w: Work, actor: Actor, eng_key: str, on: bool) -> str:
-    w.require(actor, Deed.FOLLOW)
-    issue = await eng_issue_for(w, eng_key)
-    if actor.is_customer and not await _account_linked(w, actor, issue):
-        raise Refusal(f"There is no engineering issue {issue.key}.")  # as if it did not exist
-    row = (
-        await w.session.scalars(
-            select(EngFollower).where(
-                EngFollower.eng_id == issue.id, EngFollower.person_id == actor.id
-            )
+    if not note:
+        said = ""
+    elif public:
+        said = " Your note was shared with the customers."
+    else:
+        said = (
+            " Your note is internal: customers were told only the new status "
+            "(add --public to share a note)."
         )
-    ).first()
-    if on:
-        if row:
-            raise Refusal(f"You already follow {issue.key}.")
-        w.session.add(EngFollower(eng_id=issue.id, person_id=actor.id, platform=actor.platform))
-        return f"You'll hear about every change to {issue.key}."
-    if not row:
-        raise Refusal(f"You don't follow {issue.key}.")
-    await w.session.delete(row)
-    return f"You no longer follow {issue.key}."
-
-
-async def _account_linked(w: Work, actor: Actor, issue: EngIssue) -> bool:
-    hit = (
-        await w.session.scalars(
-            select(Case.id)
-            .join(EngLink, EngLink.case_id == Case.id)
-            .where(EngLink.eng_id == issue.id, Case.account_key == actor.account_key)
-        )
-    ).first()
-    return hit is not None
+    return f"{issue.key} is {status}{extra}.{said}"
 
 
 async def backlog(w: Work, actor: Actor) -> str:
@@ -321,9 +310,10 @@ async def backlog(w: Work, actor: Actor) -> str:
 
 async def show(w: Work, actor: Actor, eng_key: str) -> str:
     w.require(actor, Deed.SHOW)
+    if actor.is_customer:
+        issue = await customer_issue(w, actor, eng_key)
+        return f"{issue.key} [{issue.kind}] {issue.title}\nStatus: {eng_status_words(issue.status)}"
     issue = await eng_issue_for(w, eng_key)
-    if actor.is_customer and not await _account_linked(w, actor, issue):
-        raise Refusal(f"There is no engineering issue {issue.key}.")  # as if it did not exist
     score, accounts, n = await priority(w, issue)
     lines = [
         f"{issue.key} [{issue.kind}] {issue.title}",

@@ -58,6 +58,7 @@ class Deed(StrEnum):
     HELP = "help"
     DASHBOARD = "dashboard"  # sign in to the web dashboard (staff; a CSM sees their accounts)
     TRANSCRIPT = "transcript"  # a read-only web transcript of one's own account's case
+    IMPACT = "impact"  # the customer corrects the business impact casebot gave a case
 
 
 class Scope(StrEnum):
@@ -152,6 +153,12 @@ RULES: dict[Deed, Rule] = {
         CUSTOMERS,
         Scope.CUSTOMER,
         refusal="Transcripts are for customers; staff read the case with `/case show {key}`.",
+    ),
+    Deed.IMPACT: Rule(
+        CUSTOMERS,
+        Scope.CUSTOMER,
+        "change the impact of",
+        "Only the customer can change the impact of {key}; staff change its severity.",
     ),
 }
 

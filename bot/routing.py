@@ -28,24 +28,34 @@ async def pick_engineer(
 ) -> Person | None:
     """Highest skill in the area, then fewest active cases, among engineers on shift
     and under capacity; ties go round-robin (whoever was assigned least recently)."""
+    engineer, _ = await pick_or_why(session, config, area, now)
+    return engineer
+
+
+async def pick_or_why(
+    session: AsyncSession, config: Config, area: str | None, now: datetime
+) -> tuple[Person | None, str]:
+    """The engineer :func:`pick_engineer` would choose, or None and why nobody can take
+    a case in ``area`` now (no one has the skill, no one is on shift, all are full)."""
+    area_name = (a.name if (a := config.area(area)) else area) if area else None
     if not area:
-        return None
+        return None, "Its product area is not known, so nobody is matched by skill"
+    skilled = [p for p in config.engineers() if p.skills.get(area, 0) > 0]
+    if not skilled:
+        return None, f"No engineer has a skill in {area_name}"
+    on_shift = [p for p in skilled if p.on_shift(now, config.support.tz)]
+    if not on_shift:
+        return None, f"No engineer with a skill in {area_name} is on shift now"
     counts = await active_counts(session)
+    candidates = [p for p in on_shift if counts.get(p.id, 0) < p.capacity]
+    if not candidates:
+        return None, f"Every engineer on shift with a skill in {area_name} is at capacity"
     last = {
         r.id: r.last_assigned_at
         for r in (
             await session.scalars(select(PersonRow).where(PersonRow.role == Role.ENGINEER.value))
         )
     }
-    candidates = [
-        p
-        for p in config.engineers()
-        if p.skills.get(area, 0) > 0
-        and p.on_shift(now, config.support.tz)
-        and counts.get(p.id, 0) < p.capacity
-    ]
-    if not candidates:
-        return None
     order = {p.id: i for i, p in enumerate(config.people)}
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
     candidates.sort(
@@ -56,4 +66,4 @@ async def pick_engineer(
             order[p.id],
         )
     )
-    return candidates[0]
+    return candidates[0], ""

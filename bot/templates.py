@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from bot.actions import action_id
 from bot.config import Config
+from bot.disclosure import Detail, eng_status_words, shown_to_customers
+from bot.intake import IMPACT_HOW, IMPACT_STATES, impact_label
 from bot.lifecycle import STATE_WORDS, State
 from bot.messages import Action, Field, Kind, Message, Style, Target
 from bot.timeline import timeline_text
@@ -31,36 +33,51 @@ def escalate_button(case: Case) -> Action:
     return act(case.key, "escalate", "Escalate", Style.DANGER)
 
 
-def case_fields(config: Config, case: Case, assignee_name: str | None = None) -> list[Field]:
+def case_fields(
+    config: Config, case: Case, assignee_name: str | None = None, *, customer: bool = False
+) -> list[Field]:
+    """The case's fields; ``customer`` for what its customers see (bot.disclosure)."""
     account = config.account(case.account_key)
     area = config.area(case.area) if case.area else None
+    tier = account is not None and (not customer or shown_to_customers(Detail.TIER))
     fields = [
         Field(
             "Account",
             f"{account.name if account else case.account_key}"
-            + (f" ({account.tier})" if account else ""),
+            + (f" ({account.tier})" if tier and account else ""),
         ),
         Field("Severity", case.severity),
         Field("Area", area.name if area else "not set"),
         Field("State", STATE_WORDS[State(case.state)]),
     ]
+    if customer and shown_to_customers(Detail.IMPACT):
+        fields.insert(1, Field("Impact", impact_label(config, case.impact)))
     if assignee_name:
         fields.append(Field("Engineer", assignee_name))
     return fields
 
 
-def case_opened(config: Config, case: Case) -> Message:
-    impact = config.impacts.get(case.impact)
+def impact_buttons(config: Config, case: Case) -> list[Action]:
+    """One button per other impact: the customer corrects the impact casebot gave."""
+    return [
+        act(case.key, "impact", f"Impact: {impact.label}", arg=key)
+        for key, impact in config.impacts.items()
+        if key != case.impact
+    ][:4]
+
+
+def case_opened(config: Config, case: Case, how: str = "chosen") -> Message:
+    how = IMPACT_HOW[how]
     return Message(
         kind=Kind.CASE_OPENED,
         target=Target.case_customer(case.key),
         title=f"{case.key} opened: {case.title}",
         text=(
-            f"Thanks, we have your case. Impact: {impact.label if impact else case.impact}. "
+            f"Thanks, we have your case. Impact: {impact_label(config, case.impact)}{how}. "
             "Replies in this thread reach your support engineer."
         ),
-        fields=case_fields(config, case),
-        actions=[escalate_button(case)],
+        fields=case_fields(config, case, customer=True),
+        actions=[escalate_button(case), *impact_buttons(config, case)],
         case_key=case.key,
         ref=f"case:{case.key}",
     )
@@ -71,10 +88,12 @@ def case_status(config: Config, case: Case, assignee_name: str | None, note: str
     msg = case_opened(config, case)
     msg.kind = Kind.CASE_UPDATE
     msg.text = note
-    msg.fields = case_fields(config, case, assignee_name)
+    msg.fields = case_fields(config, case, assignee_name, customer=True)
     msg.update = True
     if case.state in (State.RESOLVED, State.CLOSED):
         msg.actions = []
+    elif case.state not in IMPACT_STATES:
+        msg.actions = [escalate_button(case)]  # the impact is settled once work starts
     return msg
 
 
@@ -107,6 +126,7 @@ def triage_alert(
     how: str = "claimed",
     team: str | None = None,
     status: str | None = None,
+    nobody: str | None = None,
 ) -> Message:
     """The team's card for a case: claimable until someone has it. ``how`` says how it
     was taken (claimed, or assigned); ``team`` is the channel whose card this is (the
@@ -126,6 +146,8 @@ def triage_alert(
         fields.append(Field("Known engineering issues", "\n".join(eng_lines)))
     if status:
         fields.append(Field("Status", status))
+    if nobody and not claimed_by:
+        fields.append(Field("Nobody can take it", f"{nobody}: claim it or assign it"))
     if claimed_by:
         if not status:
             word = "Claimed by" if how == "claimed" else "Assigned to"
@@ -282,13 +304,22 @@ def phone_task(
 
 
 def escalation_dm(
-    config: Config, case: Case, csm_id: str, customer: str, reason: str, timeline: str, level: int
+    config: Config,
+    case: Case,
+    csm_id: str,
+    customer: str | None,
+    reason: str,
+    timeline: str,
+    level: int,
 ) -> Message:
+    """``customer`` None: casebot escalated by itself (a breached target, an
+    unacknowledged escalation), and the title says so rather than naming the customer."""
     who = "the account's CSM" if level == 1 else "the support lead"
+    source = f"from {customer}" if customer else "raised automatically by casebot"
     return to_person(
         csm_id,
         case,
-        f"Escalation on {case.key} [{case.severity}] from {customer}: {case.title}",
+        f"Escalation on {case.key} [{case.severity}] {source}: {case.title}",
         f"Reason: {reason}\nYou are receiving this as {who}.\n\nTimeline:\n{timeline}",
         Kind.ESCALATION_DM,
         [
@@ -309,13 +340,27 @@ def eng_update(
     target: Target,
     case_key: str | None = None,
     follow: bool = True,
+    *,
+    customer: bool = False,
+    ref: str | None = None,
+    update: bool = False,
 ) -> Message:
+    """An engineering issue's news; ``customer`` for a customer's eyes (the status in
+    their words, no priority score: bot.disclosure)."""
+    if customer:
+        fields = [Field("Status", eng_status_words(issue.status))]
+        if shown_to_customers(Detail.ENG_PRIORITY):
+            fields.append(Field("Priority", str(issue.priority_score)))
+    else:
+        fields = [Field("Status", issue.status), Field("Priority", str(issue.priority_score))]
     return Message(
         kind=Kind.ENG_UPDATE,
         target=target,
         title=title,
         text=text,
-        fields=[Field("Status", issue.status), Field("Priority", str(issue.priority_score))],
+        ref=ref,
+        update=update,
+        fields=fields,
         actions=[Action(action_id("eng", issue.key, "follow"), f"Follow {issue.key}")]
         if follow
         else [],

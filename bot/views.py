@@ -15,11 +15,13 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from bot import policy, sla
 from bot.actors import Actor, Role
+from bot.disclosure import Detail, shown_to_customers
 from bot.errors import Refusal
 from bot.exchange import CaseLine, HomeView
 from bot.keys import normalize_key
 from bot.lifecycle import ACTIVE, STATE_WORDS, WAITING_ON_CUSTOMER, State, state_line
 from bot.policy import Deed
+from bot.routing import pick_or_why
 from bot.templates import timeline_text
 from bot.work import Work
 from storage.models import Case, CaseEvent, Conversation
@@ -87,7 +89,7 @@ async def case_page(w: Work, a: Actor, key: str) -> str:
             f"Escalated: level {case.escalation_level}"
             + (" (acknowledged)" if case.escalation_acked_at else "")
         )
-    left = sla.time_left(w.config, case, w.now)
+    left = sla.time_left(w.config, case, w.now) if _sees_sla(a) else None
     if left:
         lines.append(left)
     if case.description:
@@ -97,7 +99,13 @@ async def case_page(w: Work, a: Actor, key: str) -> str:
     return "\n".join(lines)
 
 
-async def _lines(w: Work, stmt: Select[Any], accounts: list[str] | None = None) -> list[CaseLine]:
+def _sees_sla(a: Actor) -> bool:
+    return not a.is_customer or shown_to_customers(Detail.SLA)
+
+
+async def _lines(
+    w: Work, stmt: Select[Any], accounts: list[str] | None = None, sla_shown: bool = True
+) -> list[CaseLine]:
     cases: Sequence[Case]
     out = []
     stmt = _seen(stmt, accounts)
@@ -112,7 +120,7 @@ async def _lines(w: Work, stmt: Select[Any], accounts: list[str] | None = None) 
                 c.severity,
                 account.name if account else c.account_key,
                 await w.person_name(c.assignee_id) if c.assignee_id else None,
-                sla.time_left(w.config, c, w.now, short=True),
+                sla.time_left(w.config, c, w.now, short=True) if sla_shown else None,
             )
         )
     return out
@@ -123,7 +131,8 @@ async def home(w: Work, a: Actor) -> HomeView:
     active = [s.value for s in ACTIVE]
     if a.is_customer:
         mine = select(Case).where(Case.account_key == a.account_key, Case.state.in_(active))
-        return HomeView(f"{a.name}'s cases", [("Open cases", await _lines(w, mine))])
+        lines = await _lines(w, mine, sla_shown=_sees_sla(a))
+        return HomeView(f"{a.name}'s cases", [("Open cases", lines)])
     waiting = [s.value for s in WAITING_ON_CUSTOMER]
     seen = accounts_seen(w, a)
     sections = [
@@ -160,7 +169,27 @@ async def queue(w: Work, a: Actor) -> str:
             + (f" · {c.time_left}" if c.time_left else "")
             for c in items
         )
+    stuck = await nobody_can_take(w, a)
+    if stuck:
+        lines.append(f"Nobody can take ({len(stuck)}):")
+        lines.extend(f"  {key}: {why}" for key, why in stuck)
     return "\n".join(lines)
+
+
+async def nobody_can_take(w: Work, a: Actor) -> list[tuple[str, str]]:
+    """Cases automatic assignment gave up on that are still unassigned, with why nobody
+    can take them as things are now (a shift may have started since)."""
+    stmt = _seen(
+        select(Case).where(
+            Case.state == State.TRIAGED, Case.assignee_id.is_(None), Case.routed_at.is_not(None)
+        ),
+        accounts_seen(w, a),
+    )
+    out = []
+    for c in (await w.session.scalars(stmt.order_by(Case.severity, Case.id))).all():
+        engineer, why = await pick_or_why(w.session, w.config, c.area, w.now)
+        out.append((c.key, why if engineer is None else f"{engineer.name} could take it now"))
+    return out
 
 
 async def case_choices(w: Work, a: Actor, prefix: str) -> list[tuple[str, str]]:

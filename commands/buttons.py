@@ -54,6 +54,10 @@ def _rate(a: ActionId, value: str | None) -> Press | None:
     )
 
 
+def _impact(a: ActionId, value: str | None) -> Press | None:
+    return Press("impact", {"case": a.key, "impact": a.arg}) if a.arg else None
+
+
 def _form(kind: str) -> Builder:
     def build(a: ActionId, value: str | None) -> Press:
         return Press(form=kind)
@@ -73,6 +77,7 @@ BUTTONS: dict[tuple[str, str], Builder] = {
     ("case", "raise"): _simple("raise"),
     ("case", "join"): _simple("join"),
     ("case", "rate"): _rate,
+    ("case", "impact"): _impact,
     ("case", "reject"): _form("reject"),
     ("case", "escalate"): _form("escalate"),
     ("case", "assign"): _form("assign"),

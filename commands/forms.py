@@ -48,6 +48,7 @@ def open_form(config: Config) -> Prompt:
                 "Business impact",
                 "select",
                 tuple(Option(k, v.label) for k, v in config.impacts.items()),
+                required=False,
             ),
             PromptField(
                 "description",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bot import cases, engineering, knowledge, views
+from bot import cases, engineering, following, knowledge, views
 from bot.actors import Actor
 from bot.cases import NewCase
 from bot.errors import Refusal
@@ -77,11 +77,11 @@ async def withdraw(w: Work, a: Actor, args: Args) -> str:
 
 
 async def follow(w: Work, a: Actor, args: Args) -> str:
-    return await engineering.follow(w, a, args["issue"], True)
+    return await following.follow(w, a, args["issue"], True)
 
 
 async def unfollow(w: Work, a: Actor, args: Args) -> str:
-    return await engineering.follow(w, a, args["issue"], False)
+    return await following.follow(w, a, args["issue"], False)
 
 
 def rating_of(args: Args) -> int:
@@ -168,7 +168,9 @@ async def eng_show(w: Work, a: Actor, args: Args) -> str:
 
 
 async def eng_status(w: Work, a: Actor, args: Args) -> str:
-    return await engineering.set_status(w, a, args["issue"], args["status"], args["note"])
+    return await engineering.set_status(
+        w, a, args["issue"], args["status"], args["note"], bool(args.get("public"))
+    )
 
 
 async def kb_search(w: Work, a: Actor, args: Args) -> str:
@@ -217,3 +219,7 @@ async def dashboard(w: Work, a: Actor, args: Args) -> str:
 
 async def transcript(w: Work, a: Actor, args: Args) -> str:
     return await links.transcript(w, a, args["case"])
+
+
+async def impact(w: Work, a: Actor, args: Args) -> str:
+    return await cases.change_impact(w, a, args["case"], args["impact"])

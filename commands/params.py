@@ -25,6 +25,8 @@ class Kind(StrEnum):
     AREA = "area"  # a configured product area
     RATING = "rating"  # a whole number from 1 to 5
     PERSON = "person"  # a configured person: id, name, mention or a platform user
+    IMPACT = "impact"  # a configured business impact (checked by the use case)
+    FLAG = "flag"  # a switch: typed ``--public``, a true/false option on Discord
 
 
 # Control characters (NUL and the C0/C1 set) have no meaning in what people type and
@@ -52,9 +54,16 @@ class Param:
     choices: tuple[str, ...] = ()
     placeholder: str = ""  # how the usage line writes it, when not the default
     max_length: int = 3000
+    # Typed as ``--name value`` (``--name`` for a flag) anywhere after the command,
+    # rather than by position; other platforms give it as a named option.
+    option: bool = False
 
     @property
     def usage(self) -> str:
+        if self.option:
+            if self.kind == Kind.FLAG:
+                return f"[--{self.name}]"
+            return f"[--{self.name} <{self.placeholder or self.name}>]"
         if self.placeholder:
             word = self.placeholder
         elif self.kind in KEY_PREFIX:
@@ -69,8 +78,14 @@ class Param:
 
     def coerce(self, value: Any, config: Config, platform: str) -> Any:
         """The value a handler gets; a :class:`Refusal` when it can't be one."""
+        if self.kind == Kind.FLAG:
+            if value is None or isinstance(value, bool):
+                return bool(value)
+            return str(value).strip().lower() in ("", "true", "yes", "on", "1")
         if value is None:
-            return "" if self.kind in (Kind.TEXT, Kind.CHOICE, Kind.AREA) else None
+            return "" if self.kind in (Kind.TEXT, Kind.CHOICE, Kind.AREA, Kind.IMPACT) else None
+        if self.kind == Kind.IMPACT:
+            return clean(str(value)).strip().lower()
         if self.kind in KEY_PREFIX:
             return normalize_key(str(value), KEY_PREFIX[self.kind])
         if self.kind == Kind.RATING:

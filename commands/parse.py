@@ -6,10 +6,12 @@ the command table, so they cannot drift from what the parser accepts.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
 from bot.errors import Refusal
+from commands.params import Kind, Param
 from commands.table import ALIASES, BY_NAME, GROUP_DEFAULT, GROUPS, Command
 
 
@@ -64,8 +66,29 @@ def parse(text: str) -> Parsed:
         if found is None or found.hidden:
             raise unknown(words[0])
         command, consumed = found, 1
-    args = words[consumed:]
+    tail = rest_after(text, consumed)
+    options: dict[str, str] = {}
+    for p in command.options:
+        tail, given = take_option(tail, p)
+        if given is not None:
+            options[p.name] = given
+    args = words_of(tail)
     values = {p.name: args[i] for i, p in enumerate(command.fixed) if i < len(args)}
     if command.rest is not None:
-        values[command.rest.name] = rest_after(text, consumed + len(command.fixed))
+        values[command.rest.name] = rest_after(tail, len(command.fixed))
+    values.update(options)
     return Parsed(command, values)
+
+
+def take_option(text: str, p: Param) -> tuple[str, str | None]:
+    """``--public`` or ``--impact degraded`` (also ``--impact=degraded``) out of ``text``:
+    the text without it, and its value ("" for a flag), or None when it is absent."""
+    if p.kind == Kind.FLAG:
+        pattern = rf"(?<!\S)--{re.escape(p.name)}(?!\S)"
+    else:
+        pattern = rf"(?<!\S)--{re.escape(p.name)}(?:=|\s+)(\S+)"
+    m = re.search(pattern, text)
+    if m is None:
+        return text, None
+    value = m.group(1) if m.groups() else ""
+    return (text[: m.start()] + text[m.end() :]).strip(), value

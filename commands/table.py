@@ -57,7 +57,11 @@ class Command:
 
     @property
     def fixed(self) -> tuple[Param, ...]:
-        return tuple(p for p in self.params if not p.rest)
+        return tuple(p for p in self.params if not p.rest and not p.option)
+
+    @property
+    def options(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.option)
 
     @property
     def rest(self) -> Param | None:
@@ -79,7 +83,16 @@ COMMANDS: tuple[Command, ...] = (
         "open",
         Deed.OPEN,
         "open a case (no title: the form)",
-        (text("title", "A one-line summary (leave empty for the full form)", required=False),),
+        (
+            text("title", "A one-line summary (leave empty for the full form)", required=False),
+            Param(
+                "impact",
+                Kind.IMPACT,
+                "The business impact (left out: read from the title)",
+                required=False,
+                option=True,
+            ),
+        ),
         h.open_,
     ),
     Command("list", Deed.LIST, "your account's cases (staff: the open cases)", (), h.list_, True),
@@ -267,7 +280,14 @@ COMMANDS: tuple[Command, ...] = (
         (
             ISSUE,
             Param("status", Kind.CHOICE, "The new status", choices=ENG_STATUSES),
-            text("note", "What changed", required=False),
+            text("note", "What changed (internal unless public)", required=False),
+            Param(
+                "public",
+                Kind.FLAG,
+                "Share the note with the customers of the linked cases",
+                required=False,
+                option=True,
+            ),
         ),
         h.eng_status,
     ),
@@ -312,6 +332,14 @@ COMMANDS: tuple[Command, ...] = (
         "acknowledge an escalation",
         (CASE, text("note", "A note for the customer", required=False)),
         h.ack,
+    ),
+    Command(
+        "impact",
+        Deed.IMPACT,
+        "correct your case's business impact",
+        (CASE, Param("impact", Kind.IMPACT, "The business impact")),
+        h.impact,
+        section="triage",
     ),
     Command(
         "stats",

@@ -287,13 +287,18 @@ async def test_messages_show_fields_and_how_to_press_their_buttons(db: Database)
     opened = out.split("── to CASE-1 customer thread ──\n", 1)[1].split("\n──", 1)[0]
     assert opened.splitlines() == [
         "CASE-1 opened: Webhook endpoint returns 500",
-        "  Thanks, we have your case. Impact: A question. Replies in this thread reach your "
+        "  Thanks, we have your case. Impact: A question (nothing said otherwise: pick "
+        "another with a button below if it is more). Replies in this thread reach your "
         "support engineer.",
-        "  Account: Globex Corporation (enterprise)",
+        "  Account: Globex Corporation",
+        "  Impact: A question",
         "  Severity: S4",
         "  Area: Public API",
         "  State: waiting for an engineer",
-        "  buttons: [Escalate: press CASE-1 escalate]",
+        "  buttons: [Escalate: press CASE-1 escalate]  "
+        "[Impact: Production is down: press CASE-1 impact:production_down]  "
+        "[Impact: Production is degraded: press CASE-1 impact:degraded]  "
+        "[Impact: A task is blocked: press CASE-1 impact:blocked]",
     ]
     alert = out.split("── to #platform (Platform support) ──\n", 1)[1].split("\n──", 1)[0]
     assert alert.splitlines()[-1] == (

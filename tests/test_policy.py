@@ -64,6 +64,7 @@ WHO: dict[Deed, set[Role]] = {
     Deed.STATS: {L},
     Deed.DASHBOARD: STAFF,
     Deed.TRANSCRIPT: {C},
+    Deed.IMPACT: {C},
 }
 
 # Deeds bound to the assigned engineer; to the account's CSM (among staff); to the

@@ -213,7 +213,11 @@ async def test_unknown_case_eng_issue_and_article(db: Database) -> None:
     assert await refused(d, "alice", "claim case-42") == "There is no case CASE-42."
     assert await refused(d, "alice", "link CASE-1 ENG-7") == "There is no engineering issue ENG-7."
     assert await refused(d, "alice", "eng show ENG-7") == "There is no engineering issue ENG-7."
-    assert await refused(d, "gus", "follow ENG-7") == "There is no engineering issue ENG-7."
+    # A customer is told what they may follow, whether ENG-7 exists or not.
+    assert await refused(d, "gus", "follow ENG-7") == (
+        "ENG-7 is not one you can see or follow: you can see and follow the engineering "
+        "issues your account's cases are linked to, and none of them is linked to one yet."
+    )
     assert await refused(d, "alice", "kb publish KB-7") == (
         "There is no knowledge-base article KB-7."
     )
@@ -273,13 +277,14 @@ MALFORMED = [
     (
         "alice",
         "eng status ENG-1",
-        "Usage: `/case eng status ENG-n <open|in_progress|fixed|released|wont_fix> [note]`",
+        "Usage: `/case eng status ENG-n <open|in_progress|fixed|released|wont_fix> [note] "
+        "[--public]`",
     ),
     (
         "alice",
         "eng frob",
         "Usage: `/case eng list`, `/case eng show ENG-n`, "
-        "`/case eng status ENG-n <open|in_progress|fixed|released|wont_fix> [note]`",
+        "`/case eng status ENG-n <open|in_progress|fixed|released|wont_fix> [note] [--public]`",
     ),
     (
         "alice",

@@ -181,18 +181,25 @@ async def test_case_is_triaged_to_the_best_team(db: Database) -> None:
 
     opened, *_ = d.customer_thread(key)
     assert opened.kind == Kind.CASE_OPENED
-    assert "Impact: Production is degraded" in opened.text
-    assert buttons(opened) == [f"case:{key}:escalate"]
+    assert "Impact: Production is degraded." in opened.text
+    # The impact the customer chose, with a button for each other one.
+    assert buttons(opened) == [
+        f"case:{key}:escalate",
+        f"case:{key}:impact:production_down",
+        f"case:{key}:impact:blocked",
+        f"case:{key}:impact:question",
+    ]
 
-    # The same impact from a standard-tier account keeps its severity; the quick path
-    # (no form) suggests the area from the title and goes to the team that owns it.
+    # The quick path (no form) suggests the area from the title and goes to the team
+    # that owns it; its impact is read from the words ("fails": a task is blocked).
     reply = await d.say("ivy", "/case open Agent upgrade fails with helm 3")
     assert reply.ok and reply.text.startswith("Opened CASE-2: Agent upgrade fails with helm 3.")
     case2 = await d.case("CASE-2")
-    assert (case2.area, case2.team, case2.severity, case2.assignee_id) == (
+    assert (case2.area, case2.team, case2.impact, case2.severity, case2.assignee_id) == (
         "install",
         "platform",
-        "S4",
+        "blocked",
+        "S3",
         "bruno",
     )
     key3 = await d.open_case("ivy", "Agent lags", area="install", impact="degraded")
@@ -249,8 +256,13 @@ async def test_knowledge_is_searched_first_and_can_resolve_the_case(db: Database
     assert f"{kb} — Webhook deliveries fail with HTTP 500 after token rotation" in suggestions.text
     assert "Invoice" not in suggestions.text
     assert buttons(suggestions) == [f"case:{key}:kb_accept:{kb}", f"case:{key}:kb_reject"]
-    # Nobody is disturbed while the customer looks at the articles.
-    assert d.team_channel("platform") == [] and d.seen_by("alice") == []
+    # The team sees the case at once, with what the customer was shown; only the
+    # automatic assignment waits for the customer's answer.
+    (card,) = d.team_channel("platform")
+    assert card.kind == Kind.TRIAGE_ALERT and not card.update
+    assert field(card, "Knowledge base") == f"Waiting for the customer on {kb} until 09:15 UTC"
+    assert f"case:{key}:claim" in buttons(card)
+    assert d.seen_by("alice") == []
 
     reply = await d.press("gus", f"case:{key}:kb_accept:{kb}")
     assert reply.ok and reply.text == f"Glad {kb} solved it. {key} is resolved."
@@ -260,7 +272,9 @@ async def test_knowledge_is_searched_first_and_can_resolve_the_case(db: Database
     status, survey = d.customer_thread(key)
     assert status.update and f"Resolved by {kb}." in status.text and status.actions == []
     assert survey.kind == Kind.SURVEY_PROMPT
-    # The knowledge wait is over: no triage alert, no assignment, ever.
+    (solved,) = d.team_channel("platform")
+    assert solved.update and solved.ref == card.ref and f"case:{key}:claim" not in buttons(solved)
+    # The knowledge wait is over: no assignment, ever.
     await d.advance("1h")
     assert d.team_channel("platform") == [] and d.seen_by("alice") == []
     assert [t.state for t in await d.timers(key, "knowledge_wait")] == ["cancelled"]
@@ -274,8 +288,9 @@ async def test_not_my_problem_routes_the_case_at_once(db: Database) -> None:
     reply = await d.press("gus", f"case:{key}:kb_reject")
     assert reply.ok
     assert (await d.case(key)).assignee_id == "alice"
-    alert = d.team_channel("platform")[0]
-    assert field(alert, "Knowledge base") == kb
+    alert, assigned = d.team_channel("platform")
+    assert field(alert, "Knowledge base") == f"Waiting for the customer on {kb} until 09:15 UTC"
+    assert assigned.update and field(assigned, "Knowledge base") == f"Shown to the customer: {kb}"
     assert d.seen_by("alice")[0].kind == Kind.ASSIGNMENT_PING
     # Until the engineer starts on it, the article may still turn out to be the answer.
     late = await d.press("gus", f"case:{key}:kb_accept:{kb}")
@@ -365,7 +380,20 @@ async def test_only_engineers_on_shift_are_picked(db: Database) -> None:
     assert (case.state, case.assignee_id) == ("triaged", None)
     (alert,) = d.team_channel("billing")
     assert f"case:{key}:claim" in buttons(alert)
+    # Nobody can take it: the team's card and the lead say why, once.
+    assert field(alert, "Nobody can take it") == (
+        "No engineer with a skill in Billing is on shift now: claim it or assign it"
+    )
+    (to_lead,) = d.seen_by("lee")
+    assert to_lead.title == f"Nobody can take {key} [S4]: Refund not received"
+    assert to_lead.text.startswith("No engineer with a skill in Billing is on shift now.")
+    assert f"case:{key}:claim" in buttons(to_lead)
     assert d.seen_by("chiara") == []
+    queue = (await d.say("lee", "/case queue")).text
+    assert (
+        f"Nobody can take (1):\n  {key}: No engineer with a skill in Billing is on shift now"
+        in queue
+    )
     # Monday inside her shift, the next billing case goes to her.
     await d.advance("2d")
     later = await d.open_case("ivy", "Refund still not received", area="billing")
@@ -377,6 +405,9 @@ async def test_an_engineer_can_claim_from_the_triage_alert(db: Database) -> None
     key = await d.open_case("gus", "Something odd happened")  # no area: nobody picked
     (alert,) = d.team_channel("platform")
     assert "case:" + key + ":claim" in buttons(alert)
+    assert field(alert, "Nobody can take it").startswith(
+        "Its product area is not known, so nobody is matched by skill"
+    )
     reply = await d.press("bruno", f"case:{key}:claim")
     assert reply.ok and reply.text == f"{key} is yours."
     case = await d.case(key)
@@ -448,10 +479,11 @@ async def test_claim_during_the_knowledge_wait_opens_the_staff_thread(db: Databa
     await seed_articles(d)
     key = await d.open_case("gus", "Webhook 500 after token rotation", area="api")
     await d.say("bruno", f"/case claim {key}")
-    # The triage alert is posted (not an edit of a message that never existed), so the
-    # case has a staff thread where the team can talk.
-    (alert,) = d.delivered("team", "platform")
-    assert not alert.updated and field(alert.message, "Status") == "Claimed by Bruno Lindqvist"
+    # The triage card was posted when the case opened (so the case has a staff thread
+    # where the team can talk); the claim edits it.
+    posted, claimed = d.delivered("team", "platform")
+    assert not posted.updated and claimed.updated and claimed.ref == posted.ref
+    assert field(claimed.message, "Status") == "Claimed by Bruno Lindqvist"
     d.look_at_everything()
     reply = await d.write_in_thread("bruno", key, "Looks like the signing secret again")
     assert reply is not None and reply.ok
@@ -642,15 +674,25 @@ async def test_defect_logged_with_engineering_ranked_by_customer_impact_and_cust
     backlog = (await d.say("alice", "/case eng list")).text.splitlines()
     assert [line.split()[1] for line in backlog[1:]] == ["ENG-1", "ENG-2"]
 
-    # Following: by button from the case thread, then every change reaches the follower.
+    # Following: by button from the case thread; the button goes away once pressed.
     assert (await d.press("ivy", "eng:ENG-1:follow")).ok
+    (edited,) = d.customer_thread(small)
+    assert edited.update and edited.ref == told.ref and buttons(edited) == []
     again = await d.say("ivy", "/case follow ENG-1")
     assert not again.ok and again.text == "You already follow ENG-1."
-    await d.say("lee", "/case eng status ENG-1 in_progress Fix under review")
-    (update,) = d.seen_by("ivy")
-    assert update.title == "ENG-1 is now in_progress" and "Fix under review" in update.text
+    assert (await d.say("bruno", "/case follow ENG-1")).ok
+    reply = await d.say("lee", "/case eng status ENG-1 in_progress Fix under review")
+    assert reply.ok and "Your note is internal" in reply.text
+    # Ivy's case thread carries the change, so no DM too; an engineer following it
+    # gets the staff words and the note.
+    assert d.seen_by("ivy") == []
+    (staff,) = d.seen_by("bruno")
+    assert staff.title == "ENG-1 is now in_progress" and "Fix under review" in staff.text
     for key in (small, third):
-        assert "ENG-1 open → in_progress: Fix under review" in d.customer_thread(key)[-1].text
+        notice = d.customer_thread(key)[-1]
+        assert "ENG-1 is now being worked on." in notice.text
+        assert "Fix under review" not in notice.text and "in_progress" not in notice.text
+        assert {f.label: f.value for f in notice.fields} == {"Status": "being worked on"}
     assert (await d.case(small)).state == "waiting_on_engineering"
     shown = (await d.say("bruno", "/case eng show ENG-1")).text.splitlines()
     assert shown == [
@@ -672,13 +714,15 @@ async def test_engineering_fix_proposes_a_resolution_on_every_linked_case(db: Da
     await d.say("alice", f"/case defect {one} Webhook signature uses the old secret")
     await d.say("alice", f"/case link {two} ENG-1")
     d.look_at_everything()
-    reply = await d.say("alice", "/case eng status ENG-1 fixed in release 4.2")
-    assert reply.ok and reply.text == "ENG-1 is fixed; 2 linked cases moved on."
+    reply = await d.say("alice", "/case eng status ENG-1 fixed in release 4.2 --public")
+    assert reply.ok and reply.text == (
+        "ENG-1 is fixed; 2 linked cases moved on. Your note was shared with the customers."
+    )
     for key in (one, two):
         case = await d.case(key)
         assert (case.state, case.proposed_resolution) == (
             "solution_proposed",
-            "ENG-1 is fixed: in release 4.2",
+            "ENG-1 is now fixed, waiting for release: in release 4.2",
         )
         thread = d.customer_thread(key)
         assert Kind.RESOLUTION_PROPOSAL in kinds(thread)

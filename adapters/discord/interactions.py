@@ -174,6 +174,17 @@ class Interactions:
             if needle in a.key.lower() or needle in a.name.lower()
         ][: t.CHOICES_MAX]
 
+    def impact_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        """The configured business impacts matching what the person typed."""
+        needle = current.strip().lower()
+        return [
+            app_commands.Choice(
+                name=t.one_line(f"{i.label} ({key})", t.CHOICE_NAME_LIMIT), value=key
+            )
+            for key, i in self._core.config.impacts.items()
+            if needle in key.lower() or needle in i.label.lower()
+        ][: t.CHOICES_MAX]
+
     # -- the one path every interaction takes -------------------------------------
 
     async def handle(

@@ -62,6 +62,8 @@ class CaseHandler(Protocol):
 
     def area_choices(self, current: str) -> list[app_commands.Choice[str]]: ...
 
+    def impact_choices(self, current: str) -> list[app_commands.Choice[str]]: ...
+
 
 def _handler(interaction: discord.Interaction[Any]) -> CaseHandler:
     return interaction.client.casebot  # type: ignore[attr-defined, no-any-return]
@@ -79,7 +81,13 @@ async def area_keys(
     return _handler(interaction).area_choices(current)
 
 
-_AUTOCOMPLETE = {Kind.CASE: case_keys, Kind.AREA: area_keys}
+async def impact_keys(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    return _handler(interaction).impact_choices(current)
+
+
+_AUTOCOMPLETE = {Kind.CASE: case_keys, Kind.AREA: area_keys, Kind.IMPACT: impact_keys}
 
 
 class CaseGroup(app_commands.Group):
@@ -192,6 +200,8 @@ def _annotation(p: Param) -> Any:
         base = RATING
     elif p.kind is Kind.PERSON:
         base = discord.User
+    elif p.kind is Kind.FLAG:
+        base = bool
     return base if p.required else base | None
 
 

@@ -26,6 +26,7 @@ from bot.cases.closing import (
 from bot.cases.escalation import ack, escalate, escalate_to, escalation_followup, join
 from bot.cases.opening import (
     NewCase,
+    change_impact,
     default_impact,
     kb_accept,
     kb_reject,
@@ -98,6 +99,7 @@ __all__ = [
     "assign_to",
     "change_area",
     "change_severity",
+    "change_impact",
     "raise_case_severity",
     # working
     "replicating",

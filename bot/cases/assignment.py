@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot import intake
 from bot import templates as t
 from bot.actors import ENGINEERING, Actor, Role
 from bot.errors import Refusal
 from bot.lifecycle import ACTIVE, Act, State, next_state
 from bot.policy import Deed
+from bot.routing import pick_or_why
 from bot.terms import SEVERITIES, raise_severity
 from bot.work import Work
 from storage.models import Case, CaseEvent, PersonRow
@@ -16,40 +18,6 @@ from storage.search import search_eng_issues
 
 # The timeline kinds of taking a case, and whether the card says claimed or assigned.
 TAKEN = {"claimed": "claimed", "assigned": "assigned", "assigned by skill": "assigned"}
-
-
-async def triage_card(
-    w: Work, case: Case, *, update: bool = True, team: str | None = None, status: str = ""
-) -> None:
-    """(Re)render the team's card for ``case`` as it is now: its severity, its area,
-    who has it and how, with the articles and the look-alike engineering issues it
-    was posted with."""
-    eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
-    name = how = None
-    if case.assignee_id:
-        name = await w.person_name(case.assignee_id)
-        last = (
-            await w.session.scalars(
-                select(CaseEvent.kind)
-                .where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(list(TAKEN)))
-                .order_by(CaseEvent.id.desc())
-            )
-        ).first()
-        how = TAKEN.get(last or "", "assigned")
-    w.notify(
-        t.triage_alert(
-            w.config,
-            case,
-            list(case.kb_suggested or []),
-            [f"{h.key} — {h.title}" for h in eng_hits],
-            claimed_by=name,
-            update=update,
-            how=how or "claimed",
-            team=team,
-            status=status or None,
-        ),
-        case,
-    )
 
 
 async def claim(w: Work, actor: Actor, key: str) -> str:
@@ -84,9 +52,7 @@ async def assign_to(w: Work, case: Case, engineer_id: str, actor: Actor, how: st
     to = State.ASSIGNED if case.state == State.TRIAGED else State(case.state)
     previous = case.assignee_id
     case.assignee_id = engineer_id
-    # Claimed or assigned before the triage alert went out (during the knowledge
-    # wait): the alert is posted now rather than edited, so the case gets its staff thread.
-    alert_posted = case.routed_at is not None
+    # Claimed during the knowledge wait: automatic assignment has nothing left to do.
     case.routed_at = case.routed_at or w.now
     name = await w.person_name(engineer_id)
     w.move(case, actor, to, how, name)
@@ -98,10 +64,62 @@ async def assign_to(w: Work, case: Case, engineer_id: str, actor: Actor, how: st
     by = "casebot (best skill match)" if actor.is_system else actor.name
     w.notify(t.assignment_ping(w.config, case, engineer_id, by), case)
     await w.session.flush()
-    await triage_card(w, case, update=alert_posted)
+    await triage_card(w, case, update=True)  # the card exists from the open on
     w.notify(t.case_status(w.config, case, name, f"{name} is working on your case."), case)
     if previous and previous != engineer_id:
         w.notify(t.to_person(previous, case, f"{case.key} was reassigned to {name}."), case)
+
+
+async def triage_card(
+    w: Work,
+    case: Case,
+    *,
+    update: bool = False,
+    claimed_by: str | None = None,
+    nobody: str | None = None,
+    team: str | None = None,
+    status: str = "",
+) -> None:
+    """Post (or, with ``update``, edit) the team's card for ``case`` as it is now: its
+    severity and area, who has it and how (claimed or assigned), what the customer was
+    shown from the knowledge base, the look-alike engineering issues, and ``nobody``:
+    why automatic assignment found no one. ``team``: the channel whose card this is
+    (the case's team unless told); ``status`` replaces the status line (a move)."""
+    if nobody is None and claimed_by is None and _given_up(case):
+        engineer, why = await pick_or_why(w.session, w.config, case.area, w.now)
+        nobody = why if engineer is None else None
+    eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
+    how = "claimed"
+    if claimed_by is None and case.assignee_id:
+        claimed_by = await w.person_name(case.assignee_id)
+        last = (
+            await w.session.scalars(
+                select(CaseEvent.kind)
+                .where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(list(TAKEN)))
+                .order_by(CaseEvent.id.desc())
+            )
+        ).first()
+        how = TAKEN.get(last or "", "assigned")
+    w.notify(
+        t.triage_alert(
+            w.config,
+            case,
+            intake.knowledge_lines(w.config, case),
+            [f"{h.key} — {h.title}" for h in eng_hits],
+            claimed_by=claimed_by,
+            update=update,
+            how=how,
+            team=team,
+            status=status or None,
+            nobody=nobody,
+        ),
+        case,
+    )
+
+
+def _given_up(case: Case) -> bool:
+    """Automatic assignment ran and found nobody; nobody has claimed it since."""
+    return case.routed_at is not None and case.assignee_id is None and case.state == State.TRIAGED
 
 
 async def change_area(w: Work, actor: Actor, key: str, area: str) -> str:
@@ -120,21 +138,20 @@ async def change_area(w: Work, actor: Actor, key: str, area: str) -> str:
     old_team = case.team
     case.area, case.team = a.key, a.team
     w.event(case, actor, "area_changed", a.key)
-    if case.routed_at is not None:
-        if old_team == a.team:
-            await triage_card(w, case)
-        else:
-            # The old team's card says where the case went (and can no longer be
-            # claimed there); the new team gets the case's card, claimable only if
-            # nobody has it yet.
-            await w.session.flush()
-            await triage_card(
-                w,
-                case,
-                team=old_team or "",
-                status=f"Moved to {a.name} ({a.team}) by {actor.name}",
-            )
-            await triage_card(w, case, update=False)
+    if old_team == a.team:
+        await triage_card(w, case, update=True)
+    else:
+        # The old team's card says where the case went (and can no longer be claimed
+        # there); the new team gets the case's card, claimable only if nobody has it.
+        await w.session.flush()
+        await triage_card(
+            w,
+            case,
+            update=True,
+            team=old_team or "",
+            status=f"Moved to {a.name} ({a.team}) by {actor.name}",
+        )
+        await triage_card(w, case)
     return f"{case.key} is now in {a.name} ({a.team})."
 
 
@@ -155,8 +172,7 @@ async def change_severity(w: Work, actor: Actor, key: str, severity: str) -> str
     w.event(case, actor, "severity_changed", f"{old} → {sev}")
     w.notify(t.to_staff(case, f"{case.key} severity {old} → {sev} by {actor.name}"), case)
     # Every card that shows the severity shows the new one.
-    if case.routed_at is not None:
-        await triage_card(w, case)
+    await triage_card(w, case, update=True)
     w.notify(
         t.case_status(
             w.config, case, await w.person_name(case.assignee_id), f"Severity is now {sev}."

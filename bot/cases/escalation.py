@@ -45,7 +45,8 @@ async def escalate_to(w: Work, case: Case, actor: Actor, level: int, reason: str
     case.escalation_reason = reason
     case.escalated_at = w.now
     case.escalation_acked_at = None
-    w.event(case, actor, "escalated", f"level {level}: {reason}")
+    # casebot's own reasons (a breached target) are for staff (bot.disclosure).
+    w.event(case, actor, "escalated", f"level {level}: {reason}", internal=actor.is_system)
     events = (
         await w.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
@@ -55,7 +56,9 @@ async def escalate_to(w: Work, case: Case, actor: Actor, level: int, reason: str
     timeline = t.timeline_text(
         [e for e in events if not e.internal] or events, names, tz=w.config.support.tz
     )
-    customer = await w.person_name(case.opener_id)
+    # Raised by casebot itself (a breached target, an unacknowledged escalation): the
+    # message says so instead of naming the customer as its source.
+    customer = None if actor.is_system else actor.name
     if level == TO_CSM:
         csm = w.config.csm_for(case.account_key)
         assert csm is not None

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot import intake
 from bot import templates as t
 from bot.actors import SYSTEM, Actor
-from bot.cases.assignment import assign_to
+from bot.cases.assignment import assign_to, triage_card
 from bot.cases.survey import ask_survey
 from bot.errors import Refusal
 from bot.lifecycle import STATE_WORDS, TRANSITIONS, Act, State, next_state
+from bot.messages import Target
 from bot.policy import Deed, rule
-from bot.routing import pick_engineer
+from bot.routing import pick_or_why
 from bot.terms import HIGHEST
 from bot.work import Work
 from storage.keys import next_key
 from storage.models import Case
-from storage.search import search_articles, search_eng_issues
+from storage.search import search_articles
 
 MAX_TITLE = 200
 
@@ -65,7 +67,10 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         # One owner for these rules: the form shows each problem by its field, the
         # typed command the same words.
         raise Refusal(" ".join(wrong.values()), errors=wrong)
-    impact = new.impact or default_impact(w)
+    # The customer's impact when they chose one; else what the text says, else a question.
+    read = None if new.impact else config.suggest_impact(f"{title} {new.description}")
+    impact = new.impact or read or default_impact(w)
+    how = "chosen" if new.impact else ("read" if read else "assumed")
     account = config.account(account_key)
     key = await next_key(w.session, "CASE")
     case = Case(
@@ -99,22 +104,29 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         SYSTEM,
         State.TRIAGED,
         "triaged",
-        f"severity {case.severity}, area {case.area or 'unknown'}, team {case.team}",
+        f"severity {case.severity}, area {case.area or 'unknown'}, team {case.team}"
+        + (f", impact {impact} ({how})" if how != "chosen" else ""),
     )
-    w.notify(t.case_opened(config, case), case)
-    # Knowledge first: show the customer the best matches before anyone is assigned.
+    w.notify(t.case_opened(config, case, how), case)
+    # Knowledge first: show the customer the best matches; only automatic assignment
+    # waits for their answer (S1 never waits). The team sees the case at once.
     hits = await search_articles(w.session, f"{title} {case.description}", limit=3, area=case.area)
     case.kb_suggested = [h.key for h in hits]
-    if hits and case.severity != HIGHEST:
+    if hits:
         w.notify(t.kb_suggestions(case, [(h.key, h.title, h.snippet) for h in hits]), case)
         w.event(case, SYSTEM, "kb_suggested", ", ".join(h.key for h in hits))
+    waits = bool(hits) and case.severity != HIGHEST
+    if waits:
         w.schedule(
             "knowledge_wait", config.support.knowledge_wait.after(w.now, config.support.tz), case
         )
+    if waits:
+        await triage_card(w, case)
     else:
-        if hits:
-            w.notify(t.kb_suggestions(case, [(h.key, h.title, h.snippet) for h in hits]), case)
-        await route(w, case)
+        # The card says at once when nobody can take the case (route says it to the lead).
+        engineer, why = await pick_or_why(w.session, config, case.area, w.now)
+        await triage_card(w, case, nobody=why if engineer is None else None)
+        await route(w, case, waited=False)
     return case
 
 
@@ -134,19 +146,23 @@ def team_for(w: Work, area: str | None) -> str | None:
     )
 
 
-async def route(w: Work, case: Case) -> None:
-    """Post the triage alert and assign the best engineer, once."""
+async def route(w: Work, case: Case, waited: bool = True) -> None:
+    """Assign the best engineer, once; when nobody can take the case, say so, once, on
+    the team's card and to the lead. (The triage card went out when the case opened; ``waited``:
+    it says the assignment waits for the customer, which is over now.)"""
     if case.routed_at is not None or case.state != State.TRIAGED:
         return
     case.routed_at = w.now
     await w.cancel_timers(case, "knowledge_wait")
-    kb_lines = [f"{k}" for k in case.kb_suggested]
-    eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
-    eng_lines = [f"{h.key} — {h.title}" for h in eng_hits]
-    w.notify(t.triage_alert(w.config, case, kb_lines, eng_lines), case)
-    engineer = await pick_engineer(w.session, w.config, case.area, w.now)
+    engineer, why = await pick_or_why(w.session, w.config, case.area, w.now)
     if engineer is not None:
         await assign_to(w, case, engineer.id, SYSTEM, "assigned by skill")
+        return
+    if waited:  # the card no longer waits for the customer, and says why nobody has it
+        await triage_card(w, case, update=True, nobody=why)
+    w.event(case, SYSTEM, "nobody_can_take", why, internal=True)
+    for lead in w.config.leads():
+        w.notify(intake.nobody_can_take(case, Target.person(lead.id), why), case)
 
 
 async def knowledge_wait_over(w: Work, case: Case) -> None:
@@ -167,20 +183,15 @@ async def kb_accept(w: Work, actor: Actor, key: str, article_key: str) -> str:
     await w.cancel_timers(case, "knowledge_wait", "chase")
     w.move(case, actor, to, "resolved_by_article", article_key)
     w.notify(t.case_status(w.config, case, None, f"Resolved by {article_key}."), case)
-    if case.routed_at is not None:
-        w.notify(t.to_staff(case, f"{case.key} was solved by {article_key}; no work needed."), case)
-        w.notify(
-            t.triage_alert(
-                w.config,
-                case,
-                [],
-                [],
-                claimed_by="the customer",
-                update=True,
-                status=f"Solved by {article_key}: no work needed",
-            ),
-            case,
-        )
+    # The team saw the case from the start: its card and thread say it needs no work.
+    w.notify(t.to_staff(case, f"{case.key} was solved by {article_key}; no work needed."), case)
+    await triage_card(
+        w,
+        case,
+        claimed_by="the customer",
+        update=True,
+        status=f"Solved by {article_key}: no work needed",
+    )
     ask_survey(w, case)
     return f"Glad {article_key} solved it. {case.key} is resolved."
 
@@ -197,3 +208,37 @@ async def kb_reject(w: Work, actor: Actor, key: str) -> str:
     w.event(case, actor, "kb_rejected", ", ".join(case.kb_suggested or []))
     await route(w, case)
     return f"Thanks. An engineer will look at {case.key}."
+
+
+async def change_impact(w: Work, actor: Actor, key: str, impact: str) -> str:
+    """The customer corrects the business impact casebot gave (or they chose) while the
+    case waits for an engineer; severity follows it as triage would have set it."""
+    case = await w.case(key)
+    w.require(actor, Deed.IMPACT, case)
+    config = w.config
+    if impact not in config.impacts:
+        raise Refusal(f"There is no impact '{impact}' (known: {', '.join(config.impacts)}).")
+    if case.state not in intake.IMPACT_STATES:
+        raise Refusal(
+            f"{case.key} is already being worked on; tell your engineer in the thread, "
+            f"or escalate it (`/case escalate {case.key} <reason>`)."
+        )
+    label = intake.impact_label(config, impact)
+    if impact == case.impact:
+        raise Refusal(f"{case.key}'s impact is already {label}.")
+    old_label = intake.impact_label(config, case.impact)
+    account = config.account(case.account_key)
+    old_sev, sev = case.severity, config.severity_for(impact, account.tier if account else "")
+    case.impact, case.severity = impact, sev
+    w.event(case, actor, "impact_changed", f"{old_label} → {label}")
+    moved = f"; severity {old_sev} → {sev}" if sev != old_sev else ""
+    w.notify(
+        t.to_staff(case, f"{actor.name} changed the impact of {case.key}: {label}{moved}"), case
+    )
+    who = await w.person_name(case.assignee_id) if case.assignee_id else None
+    w.notify(t.case_status(config, case, who, f"Impact: {label}."), case)
+    if sev != old_sev:
+        await triage_card(w, case, update=True)
+    if sev == HIGHEST:
+        await route(w, case)  # an S1 does not wait for the knowledge base
+    return f"{case.key}'s impact is now {label}" + (f" (severity {sev})." if moved else ".")

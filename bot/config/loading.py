@@ -18,6 +18,7 @@ from bot.config.checks import (
     _pydantic_errors,
     _unknown_keys,
 )
+from bot.config.coverage import coverage_warnings
 from bot.config.safety import safety_checks
 from bot.config.schema import Config
 
@@ -135,7 +136,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     cross_errors, cross_warnings = _cross_check(_Parts.of(config))
     safety_errors, safety_warnings = safety_checks(config)
     cross_errors += safety_errors
-    warnings += cross_warnings + safety_warnings
+    warnings += cross_warnings + safety_warnings + coverage_warnings(config)
     if errors or cross_errors:
         raise ConfigError(errors + cross_errors, source, warnings)
     config._source = source

@@ -122,6 +122,7 @@ class Config(_Model):
     _area_patterns: list[tuple[ProductArea, list[re.Pattern[str]]]] = PrivateAttr(
         default_factory=list
     )
+    _impact_patterns: list[tuple[str, list[re.Pattern[str]]]] = PrivateAttr(default_factory=list)
 
     def model_post_init(self, context: Any, /) -> None:
         self.reindex()
@@ -154,6 +155,10 @@ class Config(_Model):
             self._areas.setdefault(area.key, area)
             patterns = [p for p in map(_keyword_pattern, area.keywords) if p is not None]
             self._area_patterns.append((area, patterns))
+        self._impact_patterns = [
+            (key, [p for p in map(_keyword_pattern, impact.words) if p is not None])
+            for key, impact in self.impacts.items()
+        ]
 
     # ---------------------------------------------------------------- metadata
 
@@ -244,6 +249,19 @@ class Config(_Model):
             if hits > best_hits:
                 best, best_hits = area, hits
         return best
+
+    def suggest_impact(self, text: str) -> str | None:
+        """The impact whose keywords occur most often in ``text`` (ties: the more severe),
+        or None when no keyword occurs ("URGENT production down" is not a question)."""
+        best: tuple[int, int, str] | None = None
+        for key, patterns in self._impact_patterns:
+            hits = sum(len(p.findall(text)) for p in patterns)
+            if not hits:
+                continue
+            rank = (hits, -SEVERITIES.index(self.impacts[key].severity), key)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+        return best[2] if best else None
 
     def severity_for(self, impact_key: str, tier: str) -> Severity:
         """The impact's severity, one level more urgent for the top tier.

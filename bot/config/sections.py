@@ -87,9 +87,38 @@ class Support(_Model):
         return ZoneInfo(self.timezone)
 
 
+# Words that suggest an impact in a case's title and description, by the impact's
+# severity: an impact without its own ``keywords`` uses these.
+DEFAULT_IMPACT_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "S1": (
+        "production down",
+        "prod down",
+        "is down",
+        "outage",
+        "urgent",
+        "emergency",
+        "critical",
+        "data loss",
+        "all users",
+        "nobody can",
+    ),
+    "S2": ("degraded", "slow", "intermittent", "intermittently", "some users", "timeouts"),
+    "S3": ("blocked", "cannot", "can't", "unable", "fails", "failing", "broken", "error"),
+    "S4": ("question", "how do i", "how to", "is it possible", "documentation", "wondering"),
+}
+
+
 class Impact(_Model):
     label: str
     severity: Severity
+    # Words in a case's text that suggest this impact (None: the defaults for its severity).
+    keywords: list[str] | None = None
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        if self.keywords is not None:
+            return tuple(self.keywords)
+        return DEFAULT_IMPACT_KEYWORDS.get(self.severity, ())
 
 
 def _severity_weights() -> dict[Severity, int]:

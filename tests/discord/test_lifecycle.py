@@ -72,7 +72,13 @@ async def test_open_with_the_form_gives_a_private_thread_a_triage_alert_and_ping
     assert {ROSA, OMAR} <= fake.thread_members[thread_id]
     opened = fake.bot_posts(thread_id)[0]
     assert opened["embeds"][0]["title"] == "CASE-1 opened: Sync lags two hours behind"
-    assert world.buttons(opened) == ["case:CASE-1:escalate"]
+    # The impact the customer chose, with a button for each other one, until work starts.
+    assert world.buttons(opened) == [
+        "case:CASE-1:escalate",
+        "case:CASE-1:impact:production_down",
+        "case:CASE-1:impact:blocked",
+        "case:CASE-1:impact:question",
+    ]
 
     # The triage alert in the team channel, updated in place once omar had the case.
     (alert,) = fake.bot_posts(APPS)

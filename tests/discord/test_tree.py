@@ -30,7 +30,7 @@ from tests.discord.conftest import APPS, INES, OMAR, ROSA, ZED, World, make_worl
 from tests.discord.fake_discord import FakeDiscord
 
 Json = dict[str, Any]
-SUBCOMMAND, GROUP, STRING, INTEGER, USER = 1, 2, 3, 4, 6
+SUBCOMMAND, GROUP, STRING, INTEGER, BOOLEAN, USER = 1, 2, 3, 4, 5, 6
 OPTION_TYPE = {
     Kind.CASE: STRING,
     Kind.ENG: STRING,
@@ -40,6 +40,8 @@ OPTION_TYPE = {
     Kind.AREA: STRING,
     Kind.RATING: INTEGER,
     Kind.PERSON: USER,
+    Kind.IMPACT: STRING,
+    Kind.FLAG: BOOLEAN,
 }
 
 
@@ -85,7 +87,9 @@ def test_every_visible_command_is_a_subcommand_at_its_place() -> None:
             assert option["type"] == OPTION_TYPE[p.kind], (command.name, p.name)
             assert option["required"] is p.required, (command.name, p.name)
             assert option["description"] == p.describe
-            assert bool(option.get("autocomplete")) is (p.kind in (Kind.CASE, Kind.AREA))
+            assert bool(option.get("autocomplete")) is (
+                p.kind in (Kind.CASE, Kind.AREA, Kind.IMPACT)
+            )
             if p.kind is Kind.CHOICE:
                 assert [c["value"] for c in option["choices"]] == list(p.choices)
             else:

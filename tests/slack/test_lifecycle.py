@@ -89,7 +89,13 @@ async def open_case_with_the_form(world: World) -> tuple[dict[str, Any], dict[st
 
     case_message = one(world.fake.posts(SHARED, top=True), "CASE-1 opened")
     assert header(case_message) == ":ticket: CASE-1 opened: Sync stalls for the EU tenant"
-    assert buttons(case_message) == ["case:CASE-1:escalate"]
+    # The impact the customer chose, and a button for each other impact.
+    assert buttons(case_message) == [
+        "case:CASE-1:escalate",
+        "case:CASE-1:impact:production_down",
+        "case:CASE-1:impact:blocked",
+        "case:CASE-1:impact:question",
+    ]
     alert = one(world.fake.posts(TRIAGE, top=True), "New case CASE-1")
     assert buttons(alert) == [
         "case:CASE-1:claim",
@@ -346,4 +352,4 @@ async def test_show_and_list_escape_what_users_typed(world: World) -> None:
     shown, listed = world.ephemerals(CUSTOMER)[-2:]
     assert "Export fails &lt;!channel&gt; &amp; &lt;@U0EVE&gt;" in shown
     assert "Timeline:" in shown
-    assert "CASE-1 [S4] Export fails &lt;!channel&gt;" in listed
+    assert "CASE-1 [S3] Export fails &lt;!channel&gt;" in listed  # "fails": blocked

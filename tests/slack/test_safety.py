@@ -158,7 +158,8 @@ async def test_a_dm_that_is_not_about_a_case_gets_a_hint(world: World) -> None:
 TYPED = "<!channel> <!here> <!everyone> <!subteam^S0ALL|@all> <@U0FINN> & <https://evil.example|x>"
 # What Slack sends when a person really uses @channel, @here, a user group or a mention.
 MARKUP = "<!channel> <!here|@here> <!everyone> <!subteam^S0ALL|@all> <@U0FINN|finn>"
-INTENDED = {"<@U0EVE>", "<@U0FINN>", "<@U0MAYA>", "<@U0CARL>"}
+# The lead (Rhea) is pinged in the DM that says nobody can take the case.
+INTENDED = {"<@U0EVE>", "<@U0FINN>", "<@U0MAYA>", "<@U0CARL>", "<@U0RHEA>"}
 
 
 def markup_sent(world: World) -> list[str]:
