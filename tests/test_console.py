@@ -176,7 +176,10 @@ async def test_the_open_form_is_asked_question_by_question(db: Database) -> None
     )
     assert c.questions == [title, title, area, area, *c.questions[4:]]
     assert c.questions[4].startswith("  Type — functionality: ")
-    assert c.questions[5].startswith("  Business impact — production_down: ")
+    # Optional: left empty, the impact is read from the title and description.
+    assert c.questions[5].startswith(
+        "  Business impact (optional, Enter skips) — production_down: "
+    )
     assert c.questions[6] == (
         "  Description (optional, Enter skips) — What you did, what you expected, what happened: "
     )

@@ -144,6 +144,6 @@ def test_docs_discord_names_the_generated_tree() -> None:
     listed = set()
     for group, subs in re.findall(r"`/case ([a-z]+) ([a-z|-]+)`", section):
         listed |= {f"{group} {sub}" for sub in subs.split("|")}
-    top = section.split("three groups", 1)[0]
+    top = section.split("four groups", 1)[0]
     listed |= set(re.findall(r"`([a-z-]+)`", top))
     assert listed == tree_paths()

@@ -138,7 +138,7 @@ async def test_nobody_can_take_a_case_when_everyone_is_full_said_once(db: Databa
     await d.advance("1h")
     assert d.team_channel("platform") == [] and d.seen_by("lee") == []
     # Once someone has room, the queue says who could take it.
-    await d.say("gus", f"/case withdraw {first}")
+    await d.say("gus", f"/case withdraw {first} yes")
     queue = (await d.say("lee", "/case queue")).text
     assert f"  {third}: Alice Romano could take it now" in queue
     assert (await d.say("alice", f"/case claim {third}")).ok

@@ -57,7 +57,7 @@ async def test_help_lists_commands_as_discord_users_type_them(world: World) -> N
     for path in typed_paths(customer, paths):
         assert path in paths
     assert "`/case eng follow ENG-n`" in customer
-    assert "`/case open [title]` — open a case (no title: the form)" in customer
+    assert "`/case open [title] [--impact <impact>]` — open a case (no title: the form)" in customer
     assert "`/case` —" not in customer  # Discord cannot run a bare /case
 
 
