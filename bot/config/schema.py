@@ -29,6 +29,7 @@ from bot.config.sections import (
     Support,
     Survey,
     Team,
+    Tracker,
     _Model,
 )
 from bot.durations import Duration
@@ -52,6 +53,7 @@ __all__ = [
     "Support",
     "Survey",
     "Team",
+    "Tracker",
 ]
 
 # Identities and channels that are not chat platforms (never "in use" as an adapter).
@@ -106,6 +108,7 @@ class Config(_Model):
     sla: Sla = Field(default_factory=Sla)
     escalation: Escalation = Field(default_factory=Escalation)
     survey: Survey = Field(default_factory=Survey)
+    tracker: Tracker | None = None
 
     _source: str = PrivateAttr(default="<code>")
     _warnings: list[str] = PrivateAttr(default_factory=list)
