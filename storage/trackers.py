@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, BigId
+from storage.models import Base
+
+# As storage.models.BigId (not imported: this module is imported at its end).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class TrackerLink(Base):
