@@ -102,7 +102,7 @@ async def log_issue(w: Work, actor: Actor, key: str, kind: str, title: str) -> s
     await w.session.flush()
     await _link(w, actor, case, issue, to)
     line = await _reprioritise(w, issue, "logged")
-    await tracker.issue_logged(w, issue)
+    await tracker.issue_logged(w, issue, await priority(w, issue))
     return f"Logged {kind} {issue.key} for {case.key}; {line}."
 
 

@@ -174,12 +174,11 @@ async def link_by_ref(w: Work, ref: str) -> TrackerLink | None:
 # -- what the tracker is told -------------------------------------------------------------
 
 
-async def impact_of(w: Work, issue: EngIssue) -> Impact:
-    """The impact summary: never a customer's name or words (those are in the body only
-    with ``tracker.share_customer_text``)."""
-    from bot.engineering import priority  # the one owner of the score
-
-    score, accounts, n = await priority(w, issue)
+async def impact_of(w: Work, issue: EngIssue, scored: tuple[int, int, int]) -> Impact:
+    """The impact summary for ``scored`` (``bot.engineering.priority``, the one owner of
+    the score): never a customer's name or words (those are in the body only with
+    ``tracker.share_customer_text``)."""
+    score, accounts, n = scored
     cases = await _live_cases(w, issue)
     tiers = sorted({(a.tier if (a := w.config.account(c.account_key)) else "") for c in cases})
     worst = min((c.severity for c in cases), default="")
@@ -227,11 +226,11 @@ def configured(config: Config) -> bool:
     return config.tracker is not None
 
 
-async def issue_logged(w: Work, issue: EngIssue) -> None:
+async def issue_logged(w: Work, issue: EngIssue, scored: tuple[int, int, int]) -> None:
     """A new ENG issue: create it in the tracker."""
     if not configured(w.config):
         return
-    impact = await impact_of(w, issue)
+    impact = await impact_of(w, issue, scored)
     queue(
         w,
         TrackerCall(

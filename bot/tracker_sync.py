@@ -218,7 +218,7 @@ async def push_impact(w: Work, case: Case | None, payload: dict) -> None:
     if issue is None or link is None:
         return
     link.labels_due = None
-    impact = await impact_of(w, issue)
+    impact = await impact_of(w, issue, await engineering.priority(w, issue))
     labels = " ".join(impact.labels)
     if labels == link.labels:
         return

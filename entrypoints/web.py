@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 # name -> module; each mounts its routes on the shared server.
 SURFACES: dict[str, str] = {}
+SURFACES["trackers"] = "entrypoints.trackers"  # issue #12: tracker webhooks
 
 
 class Surface(Protocol):

@@ -6,6 +6,7 @@ load what a use case needs explicitly.
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from typing import Any
 
@@ -354,4 +355,8 @@ class ProcessedEvent(Base):
     __tablename__ = "processed_events"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
-from storage.trackers import TrackerLink  # noqa: E402, F401  (issue #12)
+
+
+# Tables kept in modules of their own join Base.metadata here. They import Base from
+# this module, so they are loaded by name once it is complete (not an import cycle).
+importlib.import_module("storage.trackers")  # issue #12: eng_tracker_links
