@@ -158,9 +158,9 @@ async def apply_remote(w: Work, remote: RemoteIssue) -> str:
     assert issue is not None
     if remote.title and issue.title == link.ref:
         issue.title = remote.title[:300]  # linked by URL: the tracker's title
-    link.url = remote.url or link.url
-    link.remote_state = remote.state
-    link.updated_at = w.now
+    if (link.url, link.remote_state) != (remote.url or link.url, remote.state):
+        link.url, link.remote_state = remote.url or link.url, remote.state
+        link.updated_at = w.now
     status = _meaning(remote.status, issue.status)
     if status is None:
         return "no change"

@@ -51,7 +51,7 @@ def github_handler(config: Tracker, secret: str, receiver: Receiver) -> Handler:
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "not a GitHub issue event"}, status=400)
         result = await _apply(receiver, f"github:{delivery}", remote, comment, what, config)
-        log.info("webhook.github", event=event, delivery=delivery, result=result)
+        log.info("webhook.github", github_event=event, delivery=delivery, result=result)
         return web.json_response({"ok": True, "result": result})
 
     return handle
