@@ -73,7 +73,7 @@ def jira_handler(config: Tracker, secret: str, receiver: Receiver) -> Handler:
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "not a Jira issue event"}, status=400)
         result = await _apply(receiver, f"jira:{event_id}", remote, comment, what, config)
-        log.info("webhook.jira", event=event_id, result=result)
+        log.info("webhook.jira", delivery=event_id, result=result)
         return web.json_response({"ok": True, "result": result})
 
     return handle
