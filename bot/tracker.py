@@ -84,6 +84,8 @@ class EngineeringTracker(Protocol):
 
     async def set_impact(self, ref: str, impact: Impact, previous: tuple[str, ...]) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 @dataclass
 class TrackerCall:

@@ -101,6 +101,9 @@ class TrackerSync:
         except Duplicate:
             return "duplicate"
 
+    async def close(self) -> None:
+        await self.tracker.close()
+
     async def ensure_reconciler(self) -> None:
         """Start the reconciliation timer unless one is already pending."""
         async with self.units.work() as w:

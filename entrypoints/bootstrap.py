@@ -144,3 +144,6 @@ class Casebot:
     async def close(self) -> None:
         await self.stop_platforms()
         await self.runtime.close()
+        if self.tracker_sync is not None:
+            with suppress(Exception):
+                await self.tracker_sync.close()

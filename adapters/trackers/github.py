@@ -84,6 +84,9 @@ class GitHubTracker:
             )
         )
 
+    async def close(self) -> None:
+        """Nothing held: githubkit opens a client per call outside ``async with``."""
+
     def remote(self, data: Mapping[str, Any], owner: str, repo: str) -> RemoteIssue:
         return remote_of(self.config, data, owner, repo)
 
