@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from adapters.trackers import webhooks
 from adapters.web import WebServer
 from bot.config import Config
 from bot.ports import PlatformError
@@ -22,6 +21,8 @@ def wanted(config: Config, env: Mapping[str, str]) -> bool:
 
 
 def mount(server: WebServer, bot: Casebot, env: Mapping[str, str]) -> None:
+    from adapters.trackers import webhooks  # githubkit loads only when a tracker is set
+
     tracker = bot.config.tracker
     if tracker is None or bot.tracker_sync is None:
         return
@@ -37,4 +38,3 @@ def mount(server: WebServer, bot: Casebot, env: Mapping[str, str]) -> None:
         server.add(
             "POST", webhooks.JIRA_PATH, webhooks.jira_handler(tracker, secret, bot.tracker_sync)
         )
-    server.health("tracker", lambda: {"ok": True, "kind": tracker.kind})
