@@ -55,6 +55,12 @@ class RemoteIssue:
     status: str | None
     labels: tuple[str, ...] = ()
 
+    @property
+    def seen(self) -> str:
+        """What casebot remembers of the issue's state: it acts only when this changes,
+        so a status set in casebot is not undone by a tracker that has not moved."""
+        return f"{self.state}:{self.status or ''}"[:64]
+
 
 @dataclass(frozen=True)
 class Impact:

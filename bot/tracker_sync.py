@@ -129,7 +129,7 @@ async def created(w: Work, eng_key: str, remote: RemoteIssue, labels: str) -> No
         w.config.tracker.kind if w.config.tracker else "",
         remote.ref,
         remote.url,
-        remote.state,
+        remote.seen,
     )
     link.labels, link.labels_at = labels, w.now
     w.session.add(link)
@@ -161,9 +161,11 @@ async def apply_remote(w: Work, remote: RemoteIssue) -> str:
     assert issue is not None
     if remote.title and issue.title == link.ref:
         issue.title = remote.title[:300]  # linked by URL: the tracker's title
-    if (link.url, link.remote_state) != (remote.url or link.url, remote.state):
-        link.url, link.remote_state = remote.url or link.url, remote.state
-        link.updated_at = w.now
+    link.url = remote.url or link.url
+    if remote.seen == link.remote_state:
+        return "no change"  # the tracker has not moved since we last looked
+    link.remote_state = remote.seen
+    link.updated_at = w.now
     status = _meaning(remote.status, issue.status)
     if status is None:
         return "no change"

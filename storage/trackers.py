@@ -17,8 +17,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class TrackerLink(Base):
     """ENG-n ↔ a tracker issue (``owner/repo#123`` or ``KEY-123``).
 
-    ``remote_state`` is the tracker's own word for its state as last seen (GitHub
-    ``open``/``closed``, a Jira status name); ``labels`` the impact labels last pushed
+    ``remote_state`` is the issue's state as last seen (``closed:fixed``: the tracker's
+    word, then the casebot status it means); ``labels`` the impact labels last pushed
     (``impact:12 customers:3``), ``labels_at`` when, and ``labels_due`` set while a
     coalesced update is scheduled.
     """

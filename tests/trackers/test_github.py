@@ -244,3 +244,22 @@ async def test_closed_as_not_planned_is_wont_fix(s: Synced, gh: FakeGitHub) -> N
     status, answer = await s.github("issues", gh.close(101, reason="not_planned"))
     assert answer["result"] == "ENG-1 is wont_fix; 1 linked cases moved on."
     assert (await s.d.case(key)).state == "replicating"  # back with its engineer
+
+
+async def test_a_status_set_in_casebot_is_not_undone_by_a_tracker_that_has_not_moved(
+    s: Synced, gh: FakeGitHub
+) -> None:
+    key = await logged(s)
+    assert (await s.d.say("lee", "/case eng status ENG-1 fixed hotfix deployed")).ok
+    assert (await s.d.case(key)).state == "solution_proposed"
+    # The GitHub issue is still open: reconciliation and a label event change nothing.
+    await s.d.advance("15m")
+    status, answer = await s.github("issues", gh.event("labeled", 101))
+    assert answer["result"] == "no change"
+    assert (await s.d.case(key)).state == "solution_proposed"
+    # Closing it on GitHub later agrees with casebot: nothing more happens.
+    status, answer = await s.github("issues", gh.close(101))
+    assert answer["result"] == "no change"
+    # Reopening it there is news: the proposal is taken back.
+    await s.github("issues", gh.reopen(101))
+    assert (await s.d.case(key)).state == "waiting_on_engineering"
