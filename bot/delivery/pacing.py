@@ -62,6 +62,9 @@ class Limit:
 DEFAULT_LIMITS: dict[str, tuple[Limit, ...]] = {
     "slack": (Limit(1, 1.0, burst=3),),
     "discord": (Limit(5, 5.0), Limit(50, 1.0, per_channel=False)),
+    # The engineering tracker (one channel, "team:tracker"): GitHub asks for a second
+    # between mutating calls; a Retry-After there holds every tracker call (issue #12).
+    "tracker": (Limit(1, 1.0, burst=5),),
 }
 
 

@@ -141,6 +141,15 @@ async def s(db: Database, gh: FakeGitHub) -> AsyncIterator[Synced]:
 
 
 @pytest.fixture
+async def sc(db: Database, gh: FakeGitHub) -> AsyncIterator[Synced]:
+    """GitHub with ``comments: true`` and a label that means in progress."""
+    tracker = github_tracker(comments=True, statuses={"in progress": "in_progress"})
+    adapter = GitHubTracker(tracker, TOKEN, gh.url)
+    async for synced_ in synced(db, tracker, adapter, {"GITHUB_WEBHOOK_SECRET": GITHUB_SECRET}):
+        yield synced_
+
+
+@pytest.fixture
 async def sj(db: Database, jira_fake: FakeJira) -> AsyncIterator[Synced]:
     tracker = Tracker(kind="jira", url=jira_fake.url, project="ENGX", issue_type="Bug")
     adapter = JiraTracker(tracker, EMAIL, JIRA_TOKEN)

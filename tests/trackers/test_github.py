@@ -263,3 +263,27 @@ async def test_a_status_set_in_casebot_is_not_undone_by_a_tracker_that_has_not_m
     # Reopening it there is news: the proposal is taken back.
     await s.github("issues", gh.reopen(101))
     assert (await s.d.case(key)).state == "waiting_on_engineering"
+
+
+async def test_comments_reach_the_engineering_channel_and_labels_can_mean_a_status(
+    sc: Synced, gh: FakeGitHub
+) -> None:
+    key = await logged(sc)
+    sc.d.look_at_everything()
+    payload = gh.event("created", 101)
+    payload["comment"] = {
+        "id": 9,
+        "body": "Root cause found: @channel the key rotation job",
+        "user": {"login": "octocat", "id": 1},
+    }
+    status, answer = await sc.github("issue_comment", payload)
+    assert (status, answer["result"]) == (200, "posted")
+    (posted,) = sc.d.team_channel("engineering")
+    assert posted.title == "octocat commented on ENG-1 (acme/widgets#101)"
+    assert posted.text == "Root cause found: @channel the key rotation job"  # escaped by adapters
+    assert sc.d.customer_thread(key) == []  # never to customers
+
+    gh.issues[101]["labels"].append(gh._label("in progress"))
+    status, answer = await sc.github("issues", gh.event("labeled", 101))
+    assert answer["result"] == "ENG-1 is in_progress."
+    assert "ENG-1 open → in_progress" in sc.d.customer_thread(key)[-1].text
