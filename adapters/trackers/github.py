@@ -73,11 +73,8 @@ class GitHubTracker:
         for name in previous:
             if name in impact.labels:
                 continue
-            try:
-                await _call(self.gh.rest.issues.async_remove_label(owner, repo, number, name))
-            except DeliveryError as exc:
-                if "404" not in str(exc):  # already gone
-                    raise
+            # 404: an engineer removed it already.
+            await _call(self.gh.rest.issues.async_remove_label(owner, repo, number, name), 404)
         await _call(
             self.gh.rest.issues.async_add_labels(
                 owner, repo, number, data={"labels": list(impact.labels)}
@@ -123,7 +120,8 @@ def status_of(config: Tracker, issue: Mapping[str, Any], labels: tuple[str, ...]
     return EngStatus.OPEN.value
 
 
-async def _call(request: Any) -> Any:
+async def _call(request: Any, *fine: int) -> Any:
+    """The call's response; None when it failed with a status in ``fine``."""
     try:
         return await request
     except RateLimitExceeded as exc:
@@ -133,6 +131,8 @@ async def _call(request: Any) -> Any:
         ) from None
     except RequestFailed as exc:
         code = exc.response.status_code
+        if code in fine:
+            return None
         raise DeliveryError(
             f"GitHub answered {code}: {exc.response.text[:300]}", permanent=code in _PERMANENT
         ) from None

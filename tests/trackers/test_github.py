@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from adapters.trackers.github import GitHubTracker
 from bot.messages import Kind
+from storage.db import Database
 from storage.models import OutboxRow, Timer
 from storage.trackers import TrackerLink
-from tests.trackers.conftest import Synced
-from tests.trackers.fake_github import FakeGitHub
+from tests.trackers.conftest import GITHUB_SECRET, Synced, github_tracker, synced
+from tests.trackers.fake_github import TOKEN, FakeGitHub
 
 
 async def logged(s: Synced, who: str = "ivy", title: str = "Webhook signature check fails") -> str:
@@ -287,3 +289,12 @@ async def test_comments_reach_the_engineering_channel_and_labels_can_mean_a_stat
     status, answer = await sc.github("issues", gh.event("labeled", 101))
     assert answer["result"] == "ENG-1 is in_progress."
     assert "ENG-1 open → in_progress" in sc.d.customer_thread(key)[-1].text
+
+
+async def test_customer_text_is_shared_only_when_configured(db: Database, gh: FakeGitHub) -> None:
+    tracker = github_tracker(share_customer_text=True)
+    adapter = GitHubTracker(tracker, TOKEN, gh.url)
+    async for shared in synced(db, tracker, adapter, {"GITHUB_WEBHOOK_SECRET": GITHUB_SECRET}):
+        key = await logged(shared)
+        (create,) = gh.of("POST", "/repos/acme/widgets/issues")
+        assert f"- {key} (Initech, S3): Webhook signature check fails" in create.body["body"]
