@@ -202,14 +202,16 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
             case,
         )
         if case.state == State.SOLUTION_PROPOSED and old in FIXED and status in OPEN_ENG_STATUSES:
-            if (case.proposed_resolution or "").startswith(f"{issue.key} is "):
+            if (case.proposed_resolution or "").startswith(
+                tuple(_fix_resolution(issue, s) for s in FIXED)
+            ):
                 await _reopened(w, case, issue)
                 moved += 1
             continue
         if case.state != State.WAITING_ON_ENGINEERING:
             continue
         if status in FIXED:
-            resolution = f"{issue.key} is {status}" + (f": {note}" if note else ".")
+            resolution = _fix_resolution(issue, status) + (f": {note}" if note else ".")
             await propose_resolution(w, case, SYSTEM, resolution, Act.ENG_FIXED)
             moved += 1
         elif status == EngStatus.WONT_FIX:
@@ -253,6 +255,12 @@ async def set_status(w: Work, actor: Actor, eng_key: str, status: str, note: str
     await _reprioritise(w, issue, f"now {status}")
     extra = f"; {moved} linked cases moved on" if moved else ""
     return f"{issue.key} is {status}{extra}."
+
+
+def _fix_resolution(issue: EngIssue, status: str) -> str:
+    """How a fix is put to the customer (``ENG-3 is fixed``); a reopened issue takes
+    back only the proposals that start so."""
+    return f"{issue.key} is {status}"
 
 
 async def _reopened(w: Work, case: Case, issue: EngIssue) -> None:

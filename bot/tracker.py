@@ -147,9 +147,7 @@ def parse_ref(tracker: Tracker, text: str) -> tuple[str, str]:
             return f"{owner}/{repo}#{int(n)}", t.split("#")[0].split("?")[0]
         if m := _GITHUB_SHORT.fullmatch(t):
             owner, repo, n = m.groups()
-            return f"{owner}/{repo}#{int(n)}", f"https://github.com/{owner}/{repo}/issues/{n}"
-        if t.startswith("#") and t[1:].isdigit() and tracker.repo:
-            return f"{tracker.repo}#{int(t[1:])}", _github_url(tracker.repo, int(t[1:]))
+            return f"{owner}/{repo}#{int(n)}", _github_url(f"{owner}/{repo}", int(n))
         raise Refusal(
             f"'{text}' is not a GitHub issue: give ENG-n, an issue URL or "
             f"{tracker.repo or 'owner/repo'}#123."

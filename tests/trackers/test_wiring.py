@@ -90,3 +90,44 @@ async def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
         assert "/webhooks/github" in paths
     finally:
         await bot.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        ("https://github.com/acme/widgets/issues/12", "acme/widgets#12"),
+        ("<https://github.example.com/acme/widgets/issues/12#issuecomment-1>", "acme/widgets#12"),
+        ("acme/widgets#012", "acme/widgets#12"),
+        ("other/repo#3", "other/repo#3"),
+    ],
+)
+def test_github_references(text: str, ref: str) -> None:
+    from bot.config.sections import Tracker
+    from bot.tracker import parse_ref
+
+    assert parse_ref(Tracker(kind="github", repo="acme/widgets"), text)[0] == ref
+
+
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        ("https://acme.atlassian.net/browse/ENGX-7", "ENGX-7"),
+        ("engx-7", "ENGX-7"),
+        ("CASE-3", None),
+        ("KB-3", None),
+        ("acme/widgets#3", None),
+    ],
+)
+def test_jira_references(text: str, ref: str | None) -> None:
+    from bot.config.sections import Tracker
+    from bot.errors import Refusal
+    from bot.tracker import parse_ref
+
+    tracker = Tracker(kind="jira", url="https://acme.atlassian.net", project="ENGX")
+    if ref is None:
+        with pytest.raises(
+            Refusal, match="is not a Jira issue: give ENG-n, an issue URL or ENGX-123"
+        ):
+            parse_ref(tracker, text)
+    else:
+        assert parse_ref(tracker, text) == (ref, f"https://acme.atlassian.net/browse/{ref}")
