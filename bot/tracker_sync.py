@@ -107,14 +107,7 @@ class TrackerSync:
     async def ensure_reconciler(self) -> None:
         """Start the reconciliation timer unless one is already pending."""
         async with self.units.work() as w:
-            pending = (
-                await w.session.scalars(
-                    select(Timer.id).where(
-                        Timer.kind == RECONCILE_TIMER, Timer.state.in_(("pending", "running"))
-                    )
-                )
-            ).first()
-            if pending is None and w.config.tracker is not None:
+            if w.config.tracker is not None and not await _reconcile_pending(w):
                 w.schedule(RECONCILE_TIMER, _next_reconcile(w))
 
 
@@ -238,7 +231,8 @@ async def reconcile(w: Work, case: Case | None, payload: dict) -> None:
     """Read every linked issue that can still change, so a lost webhook only delays."""
     if w.config.tracker is None:
         return
-    w.schedule(RECONCILE_TIMER, _next_reconcile(w))
+    if not await _reconcile_pending(w):  # two workers starting at once made two: keep one
+        w.schedule(RECONCILE_TIMER, _next_reconcile(w))
     rows = (
         await w.session.execute(
             select(EngIssue.key, TrackerLink.ref)
@@ -249,6 +243,15 @@ async def reconcile(w: Work, case: Case | None, payload: dict) -> None:
     ).all()
     for key, ref in rows:
         queue(w, TrackerCall("fetch", key, ref=ref))
+
+
+async def _reconcile_pending(w: Work) -> bool:
+    pending = (
+        await w.session.scalars(
+            select(Timer.id).where(Timer.kind == RECONCILE_TIMER, Timer.state == "pending")
+        )
+    ).first()
+    return pending is not None
 
 
 def _next_reconcile(w: Work) -> datetime:

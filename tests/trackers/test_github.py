@@ -298,3 +298,18 @@ async def test_customer_text_is_shared_only_when_configured(db: Database, gh: Fa
         key = await logged(shared)
         (create,) = gh.of("POST", "/repos/acme/widgets/issues")
         assert f"- {key} (Initech, S3): Webhook signature check fails" in create.body["body"]
+
+
+async def test_two_reconcilers_started_at_once_collapse_into_one(s: Synced, gh: FakeGitHub) -> None:
+    await logged(s)
+    async with s.d.bot.units.work() as w:  # a second worker started at the same moment
+        w.schedule("tracker.reconcile", s.d.now)
+    await s.d.advance("15m")
+    await s.d.advance("15m")
+    async with s.d.bot.db.read() as session:
+        pending = (
+            await session.scalars(
+                select(Timer).where(Timer.kind == "tracker.reconcile", Timer.state == "pending")
+            )
+        ).all()
+    assert len(pending) == 1
