@@ -6,11 +6,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import templates as t
+from bot import tracker
 from bot.actors import SYSTEM, Actor
 from bot.cases import first_response, propose_resolution
+from bot.cases.chase import stop_chase
 from bot.disclosure import eng_status_words, public_note
 from bot.eng_issues import customer_issue, eng_issue_for, followed_by_account, notice_ref
 from bot.errors import Refusal
+from bot.keys import normalize_key
 from bot.lifecycle import ACTIVE, WORKING, Act, State, next_state
 from bot.messages import Target
 from bot.policy import Deed
@@ -67,6 +70,7 @@ async def _reprioritise(w: Work, issue: EngIssue, why: str) -> str:
             )
             msg.platform = issue.platform
             w.notify(msg)
+    await tracker.impact_changed(w, issue)
     return line
 
 
@@ -93,13 +97,19 @@ async def log_issue(w: Work, actor: Actor, key: str, kind: str, title: str) -> s
     await w.session.flush()
     await _link(w, actor, case, issue, to)
     line = await _reprioritise(w, issue, "logged")
+    await tracker.issue_logged(w, issue, await priority(w, issue))
     return f"Logged {kind} {issue.key} for {case.key}; {line}."
 
 
 async def link(w: Work, actor: Actor, key: str, eng_key: str) -> str:
+    """Link to ``ENG-n``, or to a tracker issue by URL / ``owner/repo#123`` / ``KEY-123``
+    (its ENG issue, made on first sight)."""
     case = await w.case(key)
     w.require(actor, Deed.LINK, case)
-    issue = await eng_issue_for(w, eng_key)
+    if _is_eng_key(eng_key):
+        issue = await eng_issue_for(w, eng_key)
+    else:
+        issue = await tracker.adopt(w, eng_key, actor.id, case.platform)
     if issue.status in DONE_ENG_STATUSES:
         raise Refusal(
             f"{issue.key} is {issue.status}; link only open engineering issues. If the "
@@ -119,6 +129,14 @@ async def link(w: Work, actor: Actor, key: str, eng_key: str) -> str:
     await _link(w, actor, case, issue, to, again=exists is not None)
     line = await _reprioritise(w, issue, f"linked to {case.key}")
     return f"Linked {case.key} to {issue.key}; {line}."
+
+
+def _is_eng_key(text: str) -> bool:
+    try:
+        normalize_key(text, "ENG")
+    except Refusal:
+        return False
+    return True
 
 
 async def _link(
@@ -173,7 +191,7 @@ async def set_status(
     shared = public_note(note, public)
     text = f"{issue.key} {old} → {status}" + (f": {note}" if note else "")
     words = eng_status_words(status)
-    told = f"{issue.key} is now {words}" + (f": {shared}" if shared else ".")
+    told = _fix_resolution(issue, status) + (f": {shared}" if shared else ".")
     # Every notice below is built after the change it reports, priority included.
     await _reprioritise(w, issue, f"now {status}")
     cases = (
@@ -209,6 +227,13 @@ async def set_status(
             ),
             case,
         )
+        if case.state == State.SOLUTION_PROPOSED and old in FIXED and status in OPEN_ENG_STATUSES:
+            if (case.proposed_resolution or "").startswith(
+                tuple(_fix_resolution(issue, s) for s in FIXED)
+            ):
+                await _reopened(w, case, issue)
+                moved += 1
+            continue
         if case.state != State.WAITING_ON_ENGINEERING:
             if (
                 status in FIXED
@@ -285,6 +310,35 @@ async def set_status(
     return f"{issue.key} is {status}{extra}.{said}"
 
 
+def _fix_resolution(issue: EngIssue, status: str) -> str:
+    """How a status is put to the customer (``ENG-3 is now fixed``); a reopened issue
+    takes back only the proposals that start so."""
+    return f"{issue.key} is now {eng_status_words(status)}"
+
+
+async def _reopened(w: Work, case: Case, issue: EngIssue) -> None:
+    """The fix did not hold: the proposal it made is withdrawn and the case waits on
+    engineering again."""
+    await stop_chase(w, case)
+    case.proposed_resolution = None
+    w.move(
+        case,
+        SYSTEM,
+        next_state(case.key, case.state, Act.ENG_REOPENED),
+        "eng_reopened",
+        f"{issue.key} reopened",
+    )
+    w.notify(
+        t.case_status(
+            w.config,
+            case,
+            await w.person_name(case.assignee_id),
+            f"{issue.key} was reopened: waiting on engineering again, nothing to confirm yet.",
+        ),
+        case,
+    )
+
+
 async def backlog(w: Work, actor: Actor) -> str:
     w.require(actor, Deed.ENG)
     issues = (
@@ -320,6 +374,8 @@ async def show(w: Work, actor: Actor, eng_key: str) -> str:
         f"Status: {issue.status}",
         f"Priority: {score} ({t.count(accounts, 'account')}, {t.count(n, 'open case')})",
     ]
+    if actor.is_staff and (remote := await tracker.link_of(w, issue)) is not None:
+        lines.append(f"Tracker: {remote.ref} {remote.url}".rstrip())
     if actor.is_staff:
         cases = (
             await w.session.scalars(

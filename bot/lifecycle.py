@@ -50,6 +50,7 @@ class Act(StrEnum):
     LINK_ENG = "link_eng"
     ENG_FIXED = "eng_fixed"
     ENG_WONT_FIX = "eng_wont_fix"
+    ENG_REOPENED = "eng_reopened"
     CONFIRM = "confirm"
     REJECT = "reject"
     ACCEPT_KB = "accept_kb"
@@ -92,6 +93,8 @@ TRANSITIONS: dict[Act, dict[State, State]] = {
     },
     Act.ENG_FIXED: {S.WAITING_ON_ENGINEERING: S.SOLUTION_PROPOSED},
     Act.ENG_WONT_FIX: {S.WAITING_ON_ENGINEERING: S.REPLICATING},
+    # The fix did not hold (the tracker issue reopened): the proposal is withdrawn.
+    Act.ENG_REOPENED: {S.SOLUTION_PROPOSED: S.WAITING_ON_ENGINEERING},
     Act.CONFIRM: {S.SOLUTION_PROPOSED: S.RESOLVED},
     Act.REJECT: {S.SOLUTION_PROPOSED: S.REPLICATING},
     Act.ACCEPT_KB: {S.OPEN: S.RESOLVED, S.TRIAGED: S.RESOLVED, S.ASSIGNED: S.RESOLVED},
@@ -132,6 +135,7 @@ VERBS: dict[Act, str] = {
     Act.LINK_ENG: "link an engineering issue to it",
     Act.ENG_FIXED: "mark it fixed",
     Act.ENG_WONT_FIX: "mark it won't fix",
+    Act.ENG_REOPENED: "reopen the engineering issue of it",
     Act.CONFIRM: "confirm a resolution of it",
     Act.REJECT: "reject a resolution of it",
     Act.ACCEPT_KB: "close it with a knowledge-base article",

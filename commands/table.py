@@ -71,6 +71,13 @@ class Command:
 CASE = Param("case", Kind.CASE, "The case, e.g. CASE-12")
 ISSUE = Param("issue", Kind.ENG, "The engineering issue, e.g. ENG-3")
 DRAFT = Param("draft", Kind.KB, "The draft, e.g. KB-7")
+# What `link` links to: an ENG key or, with a tracker, an issue URL or reference.
+LINKED = Param(
+    "issue",
+    Kind.TEXT,
+    "ENG-3, or a tracker issue: its URL, owner/repo#123 or KEY-123",
+    placeholder="ENG-n|issue URL|owner/repo#123|KEY-123",
+)
 
 
 def text(name: str, describe: str, *, required: bool = True, placeholder: str = "") -> Param:
@@ -236,7 +243,7 @@ COMMANDS: tuple[Command, ...] = (
         "link",
         Deed.LINK,
         "link to an existing engineering issue",
-        (CASE, ISSUE),
+        (CASE, LINKED),
         h.link,
         section="eng",
     ),

@@ -9,17 +9,19 @@ CLI, the worker, the demo and the tests all hold a :class:`Casebot`; nothing in
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextlib import suppress
 
 from sqlalchemy.exc import IntegrityError
 
-from bot import cases, knowledge, sla
+from bot import cases, knowledge, sla, tracker_sync
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.delivery.runtime import Runtime
 from bot.delivery.timers import Handler
-from bot.ports import Clock, Coordination, Outlet, Platform, UsesInbox
+from bot.ports import Clock, Coordination, Outlet, Platform, PlatformError, UsesInbox
+from bot.tracker import EngineeringTracker
 from commands.invoke import CaseCommands
 from storage.accounts import sync_people
 from storage.coordination import LocalCoordination
@@ -28,7 +30,7 @@ from storage.db import Database, database_url_from_env
 
 def timer_handlers() -> dict[str, Handler]:
     """Every timer kind and what fires it: the one table."""
-    return {**cases.TIMER_HANDLERS, **sla.TIMER_HANDLERS}
+    return {**cases.TIMER_HANDLERS, **sla.TIMER_HANDLERS, **tracker_sync.TIMER_HANDLERS}
 
 
 class Casebot:
@@ -42,6 +44,7 @@ class Casebot:
         clock: Clock | None = None,
         worker_id: str | None = None,
         coordination: Coordination | None = None,
+        tracker: EngineeringTracker | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -58,6 +61,11 @@ class Casebot:
         self.units = self.runtime.units
         self.commands = CaseCommands(self.units)
         self.running: list[Platform] = []
+        # The team's tracker: its calls are the outbox's "tracker" outlet.
+        self.tracker_sync: tracker_sync.TrackerSync | None = None
+        if config.tracker is not None and tracker is not None:
+            self.tracker_sync = tracker_sync.TrackerSync(self.units, tracker)
+            self.runtime.add_platform(self.tracker_sync)
 
     @classmethod
     async def create(
@@ -76,9 +84,19 @@ class Casebot:
             except BaseException:  # unreachable: let its connection threads go first
                 await db.dispose()
                 raise
-        bot = cls(config, db, clock, worker_id)
+        tracker = None
+        if config.tracker is not None:
+            from adapters.trackers import build
+
+            try:
+                tracker = build(config.tracker, os.environ if env is None else env)
+            except ValueError as exc:
+                raise PlatformError(str(exc)) from None
+        bot = cls(config, db, clock, worker_id, tracker=tracker)
         bot.runtime.tune(env)
         await bot.sync_config()
+        if bot.tracker_sync is not None:
+            await bot.tracker_sync.ensure_reconciler()
         return bot
 
     async def sync_config(self) -> None:
@@ -132,3 +150,6 @@ class Casebot:
     async def close(self) -> None:
         await self.stop_platforms()
         await self.runtime.close()
+        if self.tracker_sync is not None:
+            with suppress(Exception):
+                await self.tracker_sync.close()

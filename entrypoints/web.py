@@ -27,6 +27,7 @@ SURFACES: dict[str, str] = {
     "email_links": "adapters.email.links",
     "dashboard": "entrypoints.dashboard",
     "operators": "entrypoints.operators",
+    "trackers": "entrypoints.trackers",  # tracker webhooks (issue #12)
 }
 
 

@@ -6,6 +6,7 @@ load what a use case needs explicitly.
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from typing import Any
 
@@ -413,3 +414,8 @@ class SpentLink(Base):
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+# Tables kept in modules of their own join Base.metadata here. They import Base from
+# this module, so they are loaded by name once it is complete (not an import cycle).
+importlib.import_module("storage.trackers")  # issue #12: eng_tracker_links

@@ -41,6 +41,7 @@ link_eng: waiting_on_customer → waiting_on_engineering
 link_eng: waiting_on_engineering → waiting_on_engineering
 eng_fixed: waiting_on_engineering → solution_proposed
 eng_wont_fix: waiting_on_engineering → replicating
+eng_reopened: solution_proposed → waiting_on_engineering
 confirm: solution_proposed → resolved
 reject: solution_proposed → replicating
 accept_kb: open → resolved

@@ -30,6 +30,7 @@ from bot.config.sections import (
     Support,
     Survey,
     Team,
+    Tracker,
     _Model,
 )
 from bot.durations import Duration
@@ -54,6 +55,7 @@ __all__ = [
     "Support",
     "Survey",
     "Team",
+    "Tracker",
 ]
 
 # Identities and channels that are not chat platforms (never "in use" as an adapter).
@@ -109,6 +111,7 @@ class Config(_Model):
     escalation: Escalation = Field(default_factory=Escalation)
     survey: Survey = Field(default_factory=Survey)
     email: Email | None = None
+    tracker: Tracker | None = None
 
     _source: str = PrivateAttr(default="<code>")
     _warnings: list[str] = PrivateAttr(default_factory=list)

@@ -11,7 +11,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from bot.actors import STAFF
@@ -350,3 +358,66 @@ class Email(_Model):
     @classmethod
     def _valid_feedback(cls, value: str | None) -> str | None:
         return None if value is None else _check_address(value)
+
+
+# The casebot statuses a tracker's own states may map to (bot.terms.EngStatus).
+EngStatusWord = Literal["open", "in_progress", "fixed", "released", "wont_fix"]
+
+
+def _jira_statuses() -> dict[str, EngStatusWord]:
+    return {"To Do": "open", "In Progress": "in_progress", "Done": "fixed"}
+
+
+class Tracker(_Model):
+    """The team's issue tracker that ENG issues are mirrored in (``tracker:``).
+
+    ``{kind: github, repo: owner/name}`` or ``{kind: jira, url: https://….atlassian.net,
+    project: KEY, issue_type: Bug}``; secrets come from the environment only.
+    ``statuses`` maps the tracker's words to casebot's statuses: Jira status names, or
+    GitHub labels (closing and reopening need no mapping)."""
+
+    kind: Literal["github", "jira"]
+    repo: str | None = None
+    url: str | None = None
+    project: str | None = None
+    issue_type: str = "Bug"
+    statuses: dict[str, EngStatusWord] = Field(default_factory=dict)
+    share_customer_text: bool = False
+    # Post GitHub issue comments / Jira comments to the engineering team's channel.
+    comments: bool = False
+    # Push priority by impact as labels (impact:12, customers:3); Jira may use a field.
+    impact_labels: bool = True
+    impact_field: str | None = None
+    impact_every: Duration = parse_duration("1m")
+    reconcile_every: Duration = parse_duration("15m")
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", value.strip()):
+            raise _invalid(f"'{value}' is not a GitHub repository (write it owner/name)")
+        return value.strip() if value else value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value.strip()):
+            raise _invalid(f"'{value}' is not a URL (e.g. https://yourteam.atlassian.net)")
+        return value.strip().rstrip("/") if value else value
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z][A-Z0-9_]+", value.strip()):
+            raise _invalid(f"'{value}' is not a Jira project key (capitals, e.g. ENGX)")
+        return value.strip() if value else value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Tracker:
+        if self.kind == "github" and not self.repo:
+            raise _invalid("a GitHub tracker needs 'repo: owner/name'")
+        if self.kind == "jira" and not (self.url and self.project):
+            raise _invalid("a Jira tracker needs 'url: https://….atlassian.net' and 'project: KEY'")
+        if self.kind == "jira" and not self.statuses:
+            self.statuses = _jira_statuses()
+        return self

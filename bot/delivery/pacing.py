@@ -65,6 +65,9 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, ...]] = {
     # Mail: per recipient domain (the "channel" below), so one customer's server never
     # sees a burst that looks like spam; 30 a minute in bursts of ten.
     "email": (Limit(30, 60.0, burst=10),),
+    # The engineering tracker (one channel, "team:tracker"): GitHub asks for a second
+    # between mutating calls; a Retry-After there holds every tracker call (issue #12).
+    "tracker": (Limit(1, 1.0, burst=5),),
 }
 
 
