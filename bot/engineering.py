@@ -297,7 +297,7 @@ async def set_status(
         msg = t.eng_update(issue, text, issue.title, Target.team(team.key), follow=False)
         msg.platform = issue.platform
         w.notify(msg)
-    extra = f"; {moved} linked cases moved on" if moved else ""
+    extra = f"; {t.count(moved, 'linked case')} moved on" if moved else ""
     if not note:
         said = ""
     elif public:

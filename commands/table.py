@@ -1,11 +1,8 @@
-"""The ``/case`` command table: every subcommand once, with its typed parameters.
-
-Everything about a subcommand is its entry here: its name (``eng status`` is the
-``status`` subcommand of the ``eng`` group), the policy deed it is (who may use it is
-the policy table's answer, never a list here), its parameters, the line ``/case help``
-shows, the handler, and the ``section`` a platform that must group subcommands
-(Discord: 25 per level) files it under. The text parser, the buttons, the forms and
-Discord's generated command tree all read this table; a new subcommand is one entry.
+"""The ``/case`` command table: every subcommand once, with its typed parameters: its
+name (``eng status`` is ``status`` in the ``eng`` group), its policy deed (who may use it
+is the policy's answer), parameters, help line, handler, and the ``section`` a platform
+that must group subcommands (Discord: 25 per level) files it under. The parser, buttons,
+forms and Discord's tree all read this table; a new subcommand is one entry.
 """
 
 from __future__ import annotations

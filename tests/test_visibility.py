@@ -164,7 +164,7 @@ async def test_customers_see_no_tier_no_priority_no_sla_and_no_internal_notes(
     assert "ENG-1 is now being worked on." in notice.text
     reply = await d.say("alice", "/case eng status ENG-1 fixed --public Fixed in release 4.2")
     assert reply.ok and reply.text == (
-        "ENG-1 is fixed; 1 linked cases moved on. Your note was shared with the customers."
+        "ENG-1 is fixed; 1 linked case moved on. Your note was shared with the customers."
     )
     thread = d.customer_thread(key)
     (notice,) = of_kind(thread, Kind.ENG_UPDATE)

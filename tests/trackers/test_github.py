@@ -60,7 +60,10 @@ async def test_closing_on_github_proposes_the_fix_on_every_linked_case(
     for key in (one, two):
         case = await s.d.case(key)
         # Exactly what `/case eng status ENG-1 fixed` does.
-        assert (case.state, case.proposed_resolution) == ("solution_proposed", "ENG-1 is fixed.")
+        assert (case.state, case.proposed_resolution) == (
+            "solution_proposed",
+            "ENG-1 is now fixed, waiting for release.",  # the customer's words (disclosure)
+        )
         thread = s.d.customer_thread(key)
         assert Kind.RESOLUTION_PROPOSAL in [m.kind for m in thread]
         assert all("github" not in m.plain().lower() for m in thread)
@@ -82,12 +85,12 @@ async def test_reopening_on_github_sends_the_cases_back_to_waiting_on_engineerin
     s.d.look_at_everything()
 
     status, answer = await s.github("issues", gh.reopen(101))
-    assert status == 200 and answer["result"] == "ENG-1 is open; 1 linked cases moved on."
+    assert status == 200 and answer["result"] == "ENG-1 is open; 1 linked case moved on."
     case = await s.d.case(key)
     assert (case.state, case.proposed_resolution) == ("waiting_on_engineering", None)
     assert {t.state for t in await s.d.timers(key, "chase")} == {"cancelled"}
     (told, status_msg) = s.d.customer_thread(key)[-2:]
-    assert "ENG-1 fixed → open" in told.text
+    assert "ENG-1 is now logged with our engineers" in told.text  # the customer's words
     assert "reopened" in status_msg.text
     # The customer can no longer confirm a fix that did not hold.
     refused = await s.d.say("ivy", f"/case confirm {key}")
@@ -244,7 +247,7 @@ async def test_impact_labels_are_throttled_and_coalesced(s: Synced, gh: FakeGitH
 async def test_closed_as_not_planned_is_wont_fix(s: Synced, gh: FakeGitHub) -> None:
     key = await logged(s)
     status, answer = await s.github("issues", gh.close(101, reason="not_planned"))
-    assert answer["result"] == "ENG-1 is wont_fix; 1 linked cases moved on."
+    assert answer["result"] == "ENG-1 is wont_fix; 1 linked case moved on."
     assert (await s.d.case(key)).state == "replicating"  # back with its engineer
 
 
@@ -288,7 +291,7 @@ async def test_comments_reach_the_engineering_channel_and_labels_can_mean_a_stat
     gh.issues[101]["labels"].append(gh._label("in progress"))
     status, answer = await sc.github("issues", gh.event("labeled", 101))
     assert answer["result"] == "ENG-1 is in_progress."
-    assert "ENG-1 open → in_progress" in sc.d.customer_thread(key)[-1].text
+    assert "ENG-1 is now being worked on" in sc.d.customer_thread(key)[-1].text
 
 
 async def test_customer_text_is_shared_only_when_configured(db: Database, gh: FakeGitHub) -> None:

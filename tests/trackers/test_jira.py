@@ -38,9 +38,12 @@ async def test_done_in_jira_proposes_the_fix_and_reopening_takes_it_back(
     status, answer = await sj.jira(jira_fake.transition("ENGX-1", "In Progress"))
     assert (status, answer["result"]) == (200, "ENG-1 is in_progress.")
     status, answer = await sj.jira(jira_fake.transition("ENGX-1", "Done"), delivery="w-7")
-    assert answer["result"] == "ENG-1 is fixed; 1 linked cases moved on."
+    assert answer["result"] == "ENG-1 is fixed; 1 linked case moved on."
     case = await sj.d.case(key)
-    assert (case.state, case.proposed_resolution) == ("solution_proposed", "ENG-1 is fixed.")
+    assert (case.state, case.proposed_resolution) == (
+        "solution_proposed",
+        "ENG-1 is now fixed, waiting for release.",  # the customer's words (disclosure)
+    )
     # Re-delivered: one effect.
     before = await sj.d.world()
     status, answer = await sj.jira(jira_fake.transition("ENGX-1", "Done"), delivery="w-7")
