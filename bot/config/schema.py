@@ -22,6 +22,7 @@ from bot.config.sections import (
     Person,
     PersonRole,
     Priority,
+    Search,
     ProductArea,
     Severity,
     Shift,
@@ -106,6 +107,7 @@ class Config(_Model):
     sla: Sla = Field(default_factory=Sla)
     escalation: Escalation = Field(default_factory=Escalation)
     survey: Survey = Field(default_factory=Survey)
+    search: Search = Field(default_factory=Search)
 
     _source: str = PrivateAttr(default="<code>")
     _warnings: list[str] = PrivateAttr(default_factory=list)

@@ -267,3 +267,28 @@ class Escalation(_Model):
 class Survey(_Model):
     question: str = "How satisfied are you with how we handled this case?"
     low_score: int = Field(default=2, ge=1, le=5)
+
+
+class SemanticSearch(_Model):
+    """Sentence-embedding ranking (the ``casebot[semantic]`` extra)."""
+
+    # auto: on when sentence-transformers is installed; off: lexical only; on: required.
+    enabled: Literal["auto", "on", "off"] = "off"
+    model: str = "all-MiniLM-L6-v2"
+    min_confidence: float = Field(default=0.45, ge=0, le=1)
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        # YAML reads a bare on/off as a boolean.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+
+class Search(_Model):
+    """Knowledge search: when a suggestion is confident enough to show, and the words
+    customers use for the words articles use."""
+
+    min_confidence: float = Field(default=0.4, ge=0, le=1)
+    # Groups of words or phrases that mean the same: [[chart, graph], [sign in, login]].
+    synonyms: list[list[str]] = Field(default_factory=list)
+    semantic: SemanticSearch = Field(default_factory=SemanticSearch)
