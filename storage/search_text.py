@@ -175,3 +175,8 @@ def analyse(query: str, synonyms: Synonyms, vocabulary: Vocabulary) -> list[Conc
         every = frozenset(stem(w) for w in ordered)
         concepts.append(Concept(term, every, ordered, every - sure))
     return concepts
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of Markdown text with its marks dropped, case kept (for embedding)."""
+    return re.findall(r"[^\s`*#>|\[\]()]+", text)
