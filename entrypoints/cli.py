@@ -158,6 +158,108 @@ def kb_export(directory: Path, database_url: DbOpt = None) -> None:
     asyncio.run(go())
 
 
+@kb_app.command("search")
+def kb_search(
+    query: Annotated[str | None, typer.Argument(help="What a customer would type.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="One query per line; one JSON line per answer.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    config: ConfigOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """The articles a customer would be shown for QUERY, best first (none below the
+    confidence threshold)."""
+    import json
+
+    from entrypoints import kb_search as ks
+    from storage.db import Database
+
+    if stdin == bool(query):
+        typer.echo("Give a QUERY, or --stdin with no QUERY.", err=True)
+        raise typer.Exit(2)
+    cfg = _load(config)
+
+    async def go() -> None:
+        db = Database(_db_url(database_url))
+        try:
+            await db.migrate()
+            if stdin:
+                await ks.search_lines(db, cfg, ks.stdin_lines(), sys.stdout, limit)
+                return
+            assert query is not None
+            hits = await ks.answer(db, cfg, query, limit)
+            if as_json:
+                typer.echo(json.dumps({"query": query, "hits": [ks.hit_json(h) for h in hits]}))
+            else:
+                typer.echo(ks.human(query, hits))
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+@kb_app.command("eval")
+def kb_eval(
+    file: Path,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List the misses.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: ConfigOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Score the live knowledge base on FILE ({"query", "expected": [keys]} per line):
+    R@1, R@3, MRR and the false-suggestion rate on questions no article answers."""
+    import json
+
+    from entrypoints import kb_search as ks
+    from storage.db import Database
+
+    try:
+        questions = ks.read_questions(file.read_text(encoding="utf-8").splitlines(), str(file))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        typer.echo(f"Cannot read {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    cfg = _load(config)
+
+    async def go() -> None:
+        db = Database(_db_url(database_url))
+        try:
+            await db.migrate()
+            scores = await ks.evaluate(db, cfg, questions)
+        finally:
+            await db.dispose()
+        typer.echo(json.dumps(scores.as_dict()) if as_json else ks.report(scores, verbose))
+
+    asyncio.run(go())
+
+
+@kb_app.command("index")
+def kb_index(config: ConfigOpt = None, database_url: DbOpt = None) -> None:
+    """Store the embeddings of every published article (semantic search only), so a
+    restarted process loads them instead of computing them."""
+    from bot.search import settings_for
+    from storage.db import Database
+    from storage.semantic import index_articles
+
+    cfg = _load(config)
+    semantic = settings_for(cfg).semantic
+    if semantic is None:
+        typer.echo("Semantic search is off (search.semantic.enabled): nothing to index.")
+        return
+
+    async def go() -> int:
+        db = Database(_db_url(database_url))
+        try:
+            await db.migrate()
+            async with db.transaction() as s:
+                return await index_articles(s, semantic)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"indexed {asyncio.run(go())} articles with {semantic.name}")
+
+
 @outbox_app.command("list")
 def outbox_list(
     failed: Annotated[bool, typer.Option("--failed")] = False, database_url: DbOpt = None

@@ -100,7 +100,9 @@ class Synonyms:
         self.groups = 0
         for group in groups:
             members = [tuple(stem(w) for w in meaningful_terms(m)) for m in group]
-            every = frozenset(w for m in group for w in meaningful_terms(m))
+            # A phrase is recognised in the query, but only one-word members stand for
+            # the group in a document: "missing data" must not make every "data" a gap.
+            every = frozenset(w for m in group if len(t := meaningful_terms(m)) == 1 for w in t)
             self.groups += 1
             for m in members:
                 if m:

@@ -17,6 +17,7 @@ from bot.terms import HIGHEST
 from bot.work import Work
 from storage.keys import next_key
 from storage.models import Case
+from bot.search import settings_for
 from storage.search import search_articles, search_eng_issues
 
 MAX_TITLE = 200
@@ -103,7 +104,13 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
     )
     w.notify(t.case_opened(config, case), case)
     # Knowledge first: show the customer the best matches before anyone is assigned.
-    hits = await search_articles(w.session, f"{title} {case.description}", limit=3, area=case.area)
+    hits = await search_articles(
+        w.session,
+        f"{title} {case.description}",
+        limit=3,
+        area=case.area,
+        settings=settings_for(w.config),
+    )
     case.kb_suggested = [h.key for h in hits]
     if hits and case.severity != HIGHEST:
         w.notify(t.kb_suggestions(case, [(h.key, h.title, h.snippet) for h in hits]), case)
@@ -141,7 +148,9 @@ async def route(w: Work, case: Case) -> None:
     case.routed_at = w.now
     await w.cancel_timers(case, "knowledge_wait")
     kb_lines = [f"{k}" for k in case.kb_suggested]
-    eng_hits = await search_eng_issues(w.session, f"{case.title} {case.description}", limit=3)
+    eng_hits = await search_eng_issues(
+        w.session, f"{case.title} {case.description}", limit=3, settings=settings_for(w.config)
+    )
     eng_lines = [f"{h.key} — {h.title}" for h in eng_hits]
     w.notify(t.triage_alert(w.config, case, kb_lines, eng_lines), case)
     engineer = await pick_engineer(w.session, w.config, case.area, w.now)
