@@ -66,7 +66,7 @@ SNIPPET_LENGTH = 200
 CANDIDATES = 30
 # Words in more than this share of the documents find no candidates (they still count
 # in the coverage): they would make the database rank half the table.
-COMMON_SHARE = 0.2
+COMMON_SHARE = 0.05
 # A query word the index has never seen weighs this much of a word written once:
 # customers add names, dates and feelings that no article holds.
 UNKNOWN_WEIGHT = 0.5
@@ -187,14 +187,14 @@ async def _candidates(
     where = corpus.where.replace("status", "d.status")
     if sqlite:
         sql = f"""
-            SELECT d.id, d.key, {cols}, {extra}, {rank} AS rank
+            SELECT d.id, d.key, d.updated_at, {cols}, {extra}, {rank} AS rank
             FROM {corpus.table}_fts JOIN {corpus.table} d ON d.id = {corpus.table}_fts.rowid
             WHERE {corpus.table}_fts MATCH :q AND {where}
             ORDER BY rank DESC, d.id LIMIT :limit
         """
     else:
         sql = f"""
-            SELECT d.id, d.key, {cols}, {extra}, {rank} AS rank
+            SELECT d.id, d.key, d.updated_at, {cols}, {extra}, {rank} AS rank
             FROM {corpus.table} d, to_tsquery('english'::regconfig, :q) AS q(query)
             WHERE ({vector}) @@ q.query AND {where}
             ORDER BY rank DESC, d.id LIMIT :limit
@@ -250,7 +250,7 @@ async def _rows(session: AsyncSession, corpus: Corpus, ids: list[int]) -> list[A
     cols = ", ".join(f"d.{c}" for c in corpus.fields)
     where = corpus.where.replace("status", "d.status")
     marks = ", ".join(str(int(i)) for i in ids)
-    sql = f"SELECT d.id, d.key, {cols}, d.area FROM {corpus.table} d WHERE d.id IN ({marks}) AND {where}"
+    sql = f"SELECT d.id, d.key, d.updated_at, {cols}, d.area FROM {corpus.table} d WHERE d.id IN ({marks}) AND {where}"
     return list((await session.execute(text(sql))).all())
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import weakref
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ SECTIONS = ("symptoms", "cause", "resolution")
 COSINE_FLOOR, COSINE_FULL = 0.15, 0.75
 # The blended confidence: this share semantic, the rest lexical.
 SEMANTIC_SHARE = 0.6
+MEMO_SIZE = 200_000
 
 
 def available() -> bool:
@@ -56,18 +58,26 @@ def chunks(row: Any) -> list[tuple[str, str]]:
     return out
 
 
+class _State:
+    """One database's vectors: article id -> (its updated_at, its sections' matrix)."""
+
+    def __init__(self) -> None:
+        self.vectors: dict[int, tuple[Any, np.ndarray]] = {}
+        self.matrix: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+        self.owners: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.loaded = False
+
+
 class SemanticIndex:
     _models: dict[str, SemanticIndex] = {}
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._model: Any = None
-        # article id -> (updated_at, matrix of its chunks)
-        self._vectors: dict[int, tuple[Any, np.ndarray]] = {}
-        self._matrix: np.ndarray = np.zeros((0, 0), dtype=np.float32)
-        self._owners: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._loaded: Any = None
-        self._stale = True
+        self._states: weakref.WeakKeyDictionary[Any, _State] = weakref.WeakKeyDictionary()
+        # Text -> vector: re-indexing unchanged sections (another database, a restart of
+        # the cache) costs a dictionary lookup instead of a forward pass.
+        self._memo: dict[str, np.ndarray] = {}
 
     @classmethod
     def for_model(cls, name: str) -> SemanticIndex:
@@ -83,17 +93,32 @@ class SemanticIndex:
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model().encode(
-            texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True
+        todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if todo:
+            vectors = self.model().encode(
+                todo, batch_size=64, normalize_embeddings=True, convert_to_numpy=True
+            )
+            if len(self._memo) + len(todo) > MEMO_SIZE:
+                self._memo.clear()
+            self._memo.update(zip(todo, np.asarray(vectors, dtype=np.float32), strict=True))
+        return np.stack([self._memo[t] for t in texts])
+
+    def encode_query(self, query: str) -> np.ndarray:
+        vector = self.model().encode(
+            [query], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(vector, dtype=np.float32)[0]
 
     def blend(self, lexical: float, cosine: float) -> float:
         semantic = min(1.0, max(0.0, (cosine - COSINE_FLOOR) / (COSINE_FULL - COSINE_FLOOR)))
         return SEMANTIC_SHARE * semantic + (1 - SEMANTIC_SHARE) * lexical
 
-    async def _refresh(self, session: AsyncSession) -> None:
-        """Bring the in-memory vectors level with the published articles."""
+    async def _refresh(self, session: AsyncSession) -> _State:
+        """Bring this database's vectors level with its published articles."""
+        engine = session.get_bind()
+        state = self._states.get(engine)
+        if state is None:
+            state = self._states[engine] = _State()
         rows = (
             await session.execute(
                 text(
@@ -102,8 +127,8 @@ class SemanticIndex:
                 )
             )
         ).all()
-        live = {r.id: r for r in rows}
-        if self._loaded is None:
+        live = {r.id for r in rows}
+        if not state.loaded:
             stored = (
                 await session.scalars(select(KbChunk).where(KbChunk.model == self.name))
             ).all()
@@ -112,39 +137,40 @@ class SemanticIndex:
                 by_article.setdefault(c.article_id, []).append(c)
             for article_id, cs in by_article.items():
                 vecs = np.stack([np.frombuffer(c.vector, dtype="<f4") for c in cs])
-                self._vectors[article_id] = (_naive(cs[0].updated_at), vecs)
-            self._loaded = True
-        for gone in set(self._vectors) - set(live):
-            del self._vectors[gone]
-        todo = [r for r in rows if self._vectors.get(r.id, (None,))[0] != _naive(r.updated_at)]
+                state.vectors[article_id] = (_stamp(cs[0].updated_at), vecs)
+            state.loaded = True
+        gone = set(state.vectors) - live
+        for article_id in gone:
+            del state.vectors[article_id]
+        todo = [r for r in rows if state.vectors.get(r.id, (None,))[0] != _stamp(r.updated_at)]
         if todo:
-            texts = [(r, c) for r in todo for c in chunks(r)]
-            vecs = await asyncio.to_thread(self.encode, [t for _, (_, t) in texts])
+            texts = [(r.id, body) for r in todo for _, body in chunks(r)]
+            vecs = await asyncio.to_thread(self.encode, [body for _, body in texts])
             grouped: dict[int, list[np.ndarray]] = {}
-            for (r, _), v in zip(texts, vecs, strict=True):
-                grouped.setdefault(r.id, []).append(v)
+            for (article_id, _), v in zip(texts, vecs, strict=True):
+                grouped.setdefault(article_id, []).append(v)
             for r in todo:
-                self._vectors[r.id] = (_naive(r.updated_at), np.stack(grouped[r.id]))
-        if todo or self._stale or len(self._owners) == 0:
-            items = list(self._vectors.items())
-            if items:
-                self._matrix = np.concatenate([v for _, (_, v) in items])
-                self._owners = np.concatenate(
-                    [np.full(len(v), i, dtype=np.int64) for i, (_, v) in items]
-                )
-            self._stale = False
+                state.vectors[r.id] = (_stamp(r.updated_at), np.stack(grouped[r.id]))
+        if todo or gone or (state.vectors and len(state.owners) == 0):
+            items = list(state.vectors.items())
+            state.matrix = np.concatenate([v for _, (_, v) in items])
+            state.owners = np.concatenate(
+                [np.full(len(v), i, dtype=np.int64) for i, (_, v) in items]
+            )
+        return state
 
     async def nearest(self, session: AsyncSession, query: str, k: int) -> list[tuple[int, float]]:
         """The ``k`` published articles whose best section is most like ``query``, with
         that cosine similarity, best first."""
-        await self._refresh(session)
-        if len(self._owners) == 0 or not query.strip():
+        state = await self._refresh(session)
+        if len(state.owners) == 0 or not query.strip():
             return []
-        q = (await asyncio.to_thread(self.encode, [query]))[0]
-        sims = self._matrix @ q
+        q = await asyncio.to_thread(self.encode_query, query)
+        sims = state.matrix @ q
         best: dict[int, float] = {}
-        for i in np.argsort(-sims)[: k * 4]:
-            owner = int(self._owners[i])
+        top = np.argpartition(-sims, min(k * 4, len(sims) - 1))[: k * 4]
+        for i in top[np.argsort(-sims[top])]:
+            owner = int(state.owners[i])
             if owner not in best:
                 best[owner] = float(sims[i])
             if len(best) == k:
@@ -152,14 +178,14 @@ class SemanticIndex:
         return list(best.items())
 
 
-def _naive(value: Any) -> str:
+def _stamp(value: Any) -> str:
     return str(value)[:19]
 
 
 async def index_articles(session: AsyncSession, index: SemanticIndex) -> int:
     """Store the embeddings of every published article for the index's model (``kb
     index``): a restarted process then loads instead of embedding. Returns the count."""
-    await index._refresh(session)
+    state = await index._refresh(session)
     await session.execute(delete(KbChunk).where(KbChunk.model == index.name))
     rows = (
         await session.execute(
@@ -167,7 +193,7 @@ async def index_articles(session: AsyncSession, index: SemanticIndex) -> int:
         )
     ).all()
     for r in rows:
-        _, vecs = index._vectors[r.id]
+        _, vecs = state.vectors[r.id]
         for n, v in enumerate(vecs):
             session.add(
                 KbChunk(
