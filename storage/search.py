@@ -222,12 +222,12 @@ async def rank(
     for row in rows:
         score = lexical_score(concepts, weights, corpus, row, index)
         if area and getattr(row, "area", None) == area:
-            score = min(1.0, score * AREA_BOOST)
+            score *= AREA_BOOST  # ranks above its twin; the confidence is capped at 1
         scored[row.id] = Scored(row, score)
     lexical = sorted(scored.values(), key=lambda s: -s.lexical)
     if semantic is None:
         for s in lexical:
-            s.confidence = s.lexical
+            s.confidence = min(1.0, s.lexical)
         return concepts, lexical
     near = await semantic.nearest(session, query, CANDIDATES)
     missing = [doc_id for doc_id, _ in near if doc_id not in scored]
@@ -240,7 +240,7 @@ async def rank(
             scored[doc_id].semantic = cosine
             scored[doc_id].fused += 1 / (RRF_K + position + 1)
     for s in scored.values():
-        s.confidence = semantic.blend(s.lexical, s.semantic)
+        s.confidence = semantic.blend(min(1.0, s.lexical), s.semantic)
     return concepts, sorted(scored.values(), key=lambda s: (-s.fused, -s.confidence))
 
 

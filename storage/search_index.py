@@ -109,13 +109,14 @@ async def stats(session: AsyncSession, corpus: Corpus) -> IndexStats:
     return built
 
 
-_DOCS: dict[tuple[str, int, str], dict[str, set[str]]] = {}
+_DOCS: dict[tuple[str, ...], dict[str, set[str]]] = {}
 DOC_CACHE = 50_000
 
 
 def document_stems(corpus: Corpus, row: Any) -> dict[str, set[str]]:
-    """Each field's stems, remembered per (table, id, updated_at): candidates repeat."""
-    key = (corpus.table, row.id, str(row.updated_at))
+    """Each field's stems, remembered by the fields' text: candidates repeat, and hashing
+    text is far cheaper than stemming it."""
+    key = tuple(field_text(getattr(row, name)) for name in corpus.fields)
     found = _DOCS.get(key)
     if found is None:
         if len(_DOCS) >= DOC_CACHE:
