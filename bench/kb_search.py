@@ -169,7 +169,9 @@ async def run_one(label: str, url: str, opts: argparse.Namespace) -> None:
                 semantic_min_confidence=config.search.semantic.min_confidence,
             )
             for name in ("tune", "heldout"):
-                print(f"{label:10} {mode:8} 45 articles  {name:8} {await quality(db, settings, name)}")
+                print(
+                    f"{label:10} {mode:8} 45 articles  {name:8} {await quality(db, settings, name)}"
+                )
         extra = opts.articles - 45
         async with db.transaction() as s:
             rows = generated(extra, 1000)
@@ -185,7 +187,9 @@ async def run_one(label: str, url: str, opts: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             held = await quality(db, settings, "heldout")
             warm = time.perf_counter() - t0
-            print(f"{label:10} {mode:8} {opts.articles} articles heldout {held} (first pass {warm:.1f} s)")
+            print(
+                f"{label:10} {mode:8} {opts.articles} articles heldout {held} (first pass {warm:.1f} s)"
+            )
             t = await timing(db, settings, opts.rounds)
             print(
                 f"{label:10} {mode:8} {opts.articles} articles per query: p50 {t['p50']:.2f} ms, "
@@ -201,7 +205,7 @@ async def main(opts: argparse.Namespace) -> None:
         try:
             await run_one("SQLite", f"sqlite:///{path}", opts)
         finally:
-            path.unlink(missing_ok=True)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
     if not opts.only or opts.only == "postgres":
         pg = postgres_database()
         if pg:

@@ -171,33 +171,13 @@ def kb_search(
 ) -> None:
     """The articles a customer would be shown for QUERY, best first (none below the
     confidence threshold)."""
-    import json
-
     from entrypoints import kb_search as ks
-    from storage.db import Database
 
     if stdin == bool(query):
         typer.echo("Give a QUERY, or --stdin with no QUERY.", err=True)
         raise typer.Exit(2)
     cfg = _load(config)
-
-    async def go() -> None:
-        db = Database(_db_url(database_url))
-        try:
-            await db.migrate()
-            if stdin:
-                await ks.search_lines(db, cfg, ks.stdin_lines(), sys.stdout, limit)
-                return
-            assert query is not None
-            hits = await ks.answer(db, cfg, query, limit)
-            if as_json:
-                typer.echo(json.dumps({"query": query, "hits": [ks.hit_json(h) for h in hits]}))
-            else:
-                typer.echo(ks.human(query, hits))
-        finally:
-            await db.dispose()
-
-    asyncio.run(go())
+    asyncio.run(ks.search_command(_db_url(database_url), cfg, query, as_json, limit))
 
 
 @kb_app.command("eval")
@@ -210,10 +190,7 @@ def kb_eval(
 ) -> None:
     """Score the live knowledge base on FILE ({"query", "expected": [keys]} per line):
     R@1, R@3, MRR and the false-suggestion rate on questions no article answers."""
-    import json
-
     from entrypoints import kb_search as ks
-    from storage.db import Database
 
     try:
         questions = ks.read_questions(file.read_text(encoding="utf-8").splitlines(), str(file))
@@ -221,43 +198,18 @@ def kb_eval(
         typer.echo(f"Cannot read {file}: {exc}", err=True)
         raise typer.Exit(2) from None
     cfg = _load(config)
-
-    async def go() -> None:
-        db = Database(_db_url(database_url))
-        try:
-            await db.migrate()
-            scores = await ks.evaluate(db, cfg, questions)
-        finally:
-            await db.dispose()
-        typer.echo(json.dumps(scores.as_dict()) if as_json else ks.report(scores, verbose))
-
-    asyncio.run(go())
+    typer.echo(
+        asyncio.run(ks.eval_command(_db_url(database_url), cfg, questions, as_json, verbose))
+    )
 
 
 @kb_app.command("index")
 def kb_index(config: ConfigOpt = None, database_url: DbOpt = None) -> None:
     """Store the embeddings of every published article (semantic search only), so a
     restarted process loads them instead of computing them."""
-    from bot.search import settings_for
-    from storage.db import Database
-    from storage.semantic import index_articles
+    from entrypoints import kb_search as ks
 
-    cfg = _load(config)
-    semantic = settings_for(cfg).semantic
-    if semantic is None:
-        typer.echo("Semantic search is off (search.semantic.enabled): nothing to index.")
-        return
-
-    async def go() -> int:
-        db = Database(_db_url(database_url))
-        try:
-            await db.migrate()
-            async with db.transaction() as s:
-                return await index_articles(s, semantic)
-        finally:
-            await db.dispose()
-
-    typer.echo(f"indexed {asyncio.run(go())} articles with {semantic.name}")
+    typer.echo(asyncio.run(ks.index_command(_db_url(database_url), _load(config))))
 
 
 @outbox_app.command("list")

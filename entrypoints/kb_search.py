@@ -27,9 +27,7 @@ def hit_json(hit: Hit) -> dict[str, object]:
 
 async def answer(db: Database, config: Config, query: str, limit: int = LIMIT) -> list[Hit]:
     async with db.read() as session:
-        return await search_articles(
-            session, query, limit=limit, settings=settings_for(config)
-        )
+        return await search_articles(session, query, limit=limit, settings=settings_for(config))
 
 
 async def search_lines(
@@ -72,6 +70,53 @@ def report(scores: Scores, verbose: bool = False) -> str:
         for m in scores.misses:
             lines.append(f"miss: {m['query']!r} expected {m['expected']} shown {m['shown']}")
     return "\n".join(lines)
+
+
+async def search_command(
+    url: str, config: Config, query: str | None, as_json: bool, limit: int
+) -> None:
+    """``kb search``: one query (``query``), or every line of standard input."""
+    db = Database(url)
+    try:
+        await db.migrate()
+        if query is None:
+            await search_lines(db, config, stdin_lines(), sys.stdout, limit)
+            return
+        hits = await answer(db, config, query, limit)
+        if as_json:
+            print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}), flush=True)
+        else:
+            print(human(query, hits), flush=True)
+    finally:
+        await db.dispose()
+
+
+async def eval_command(
+    url: str, config: Config, questions: list[Question], as_json: bool, verbose: bool
+) -> str:
+    db = Database(url)
+    try:
+        await db.migrate()
+        scores = await evaluate(db, config, questions)
+    finally:
+        await db.dispose()
+    return json.dumps(scores.as_dict()) if as_json else report(scores, verbose)
+
+
+async def index_command(url: str, config: Config) -> str:
+    semantic = settings_for(config).semantic
+    if semantic is None:
+        return "Semantic search is off (search.semantic.enabled): nothing to index."
+    from storage.semantic import index_articles
+
+    db = Database(url)
+    try:
+        await db.migrate()
+        async with db.transaction() as s:
+            count = await index_articles(s, semantic)
+    finally:
+        await db.dispose()
+    return f"indexed {count} articles with {semantic.name}"
 
 
 def stdin_lines() -> Iterable[str]:

@@ -354,4 +354,3 @@ class ProcessedEvent(Base):
     __tablename__ = "processed_events"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
-from storage import search_models as _search_models  # noqa: E402,F401  (kb_chunks)

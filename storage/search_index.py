@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.search_text import STOP_WORDS, Concept, Vocabulary, stem, words
 
-
 # A concept matched only through a typo correction counts this much of a sure match.
 TYPO_CREDIT = 0.75
 
@@ -99,9 +98,7 @@ async def stats(session: AsyncSession, corpus: Corpus) -> IndexStats:
     documents = 0
     for row in rows:
         documents += 1
-        doc_words = {
-            w for value in row for w in words(field_text(value)) if w not in STOP_WORDS
-        }
+        doc_words = {w for value in row for w in words(field_text(value)) if w not in STOP_WORDS}
         vocabulary |= doc_words
         df.update({stem(w) for w in doc_words})
     built = IndexStats(documents, dict(df), Vocabulary(vocabulary), fp)
@@ -122,8 +119,7 @@ def document_stems(corpus: Corpus, row: Any) -> dict[str, set[str]]:
         if len(_DOCS) >= DOC_CACHE:
             _DOCS.clear()
         found = _DOCS[key] = {
-            name: {stem(w) for w in words(field_text(getattr(row, name)))}
-            for name in corpus.fields
+            name: {stem(w) for w in words(field_text(getattr(row, name)))} for name in corpus.fields
         }
     return found
 

@@ -245,7 +245,9 @@ async def test_open_engineering_issues_are_searched(db: Database) -> None:
     await add_issue(db, "ENG-3", "Webhook payload missing timestamp", status="fixed")
     await add_issue(db, "ENG-4", "Invoice totals rounded wrongly")
     async with db.read() as s:
-        hits = await search_eng_issues(s, "webhook deliveries fail after token rotation", settings=ALL)
+        hits = await search_eng_issues(
+            s, "webhook deliveries fail after token rotation", settings=ALL
+        )
         assert await search_eng_issues(s, "nothing matches this", settings=ALL) == []
     assert [hit.key for hit in hits] == ["ENG-1", "ENG-2"]
     assert hits[0].snippet == "Defect, open"

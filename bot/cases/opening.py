@@ -13,11 +13,11 @@ from bot.errors import Refusal
 from bot.lifecycle import STATE_WORDS, TRANSITIONS, Act, State, next_state
 from bot.policy import Deed, rule
 from bot.routing import pick_engineer
+from bot.search import settings_for
 from bot.terms import HIGHEST
 from bot.work import Work
 from storage.keys import next_key
 from storage.models import Case
-from bot.search import settings_for
 from storage.search import search_articles, search_eng_issues
 
 MAX_TITLE = 200

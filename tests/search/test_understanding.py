@@ -81,7 +81,10 @@ async def test_engineering_issues_are_ranked_the_same_way(db: Database) -> None:
     from storage.models import EngIssue
 
     async with db.transaction() as s:
-        for key, title in (("ENG-1", "Webhook retries ignore Retry-After"), ("ENG-2", "Login loop")):
+        for key, title in (
+            ("ENG-1", "Webhook retries ignore Retry-After"),
+            ("ENG-2", "Login loop"),
+        ):
             s.add(
                 EngIssue(
                     key=key,
