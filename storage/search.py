@@ -80,16 +80,8 @@ QUERY_SHARE = 0.5
 # title, symptoms, cause, resolution, tags. Title and symptoms are what customers type.
 _BM25_KB = "bm25(kb_articles_fts, 10.0, 5.0, 1.0, 2.0, 3.0)"
 
-# Byte-identical to the GIN index expressions of migration 0002, or PostgreSQL will not
-# use the indexes. Weights: A title, B symptoms and tags, C resolution, D cause.
-PG_KB_VECTOR = (
-    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(symptoms, '')), 'B') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(tags::text, '')), 'B') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(resolution, '')), 'C') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(cause, '')), 'D')"
-)
-PG_ENG_VECTOR = "to_tsvector('english'::regconfig, coalesce(title, ''))"
+# PostgreSQL ranks the stored, GIN-indexed column ``search_fts`` (migration 0007): the
+# english configuration, weighted A title, B symptoms and tags, C resolution, D cause.
 
 OPEN_ENG_STATUSES = ("open", "in_progress")
 
@@ -178,12 +170,10 @@ async def _candidates(
     cols = ", ".join(f"d.{c}" for c in corpus.fields)
     if corpus is KB:
         extra = "d.area"
-        rank = f"-{_BM25_KB}" if sqlite else f"ts_rank_cd({PG_KB_VECTOR}, q.query)"
-        vector = PG_KB_VECTOR
+        rank = f"-{_BM25_KB}" if sqlite else "ts_rank_cd(d.search_fts, q.query)"
     else:
         extra = "d.kind, d.status"
-        rank = "-bm25(eng_issues_fts)" if sqlite else f"ts_rank_cd({PG_ENG_VECTOR}, q.query)"
-        vector = PG_ENG_VECTOR
+        rank = "-bm25(eng_issues_fts)" if sqlite else "ts_rank_cd(d.search_fts, q.query)"
     where = corpus.where.replace("status", "d.status")
     if sqlite:
         sql = f"""
@@ -196,7 +186,7 @@ async def _candidates(
         sql = f"""
             SELECT d.id, d.key, d.updated_at, {cols}, {extra}, {rank} AS rank
             FROM {corpus.table} d, to_tsquery('english'::regconfig, :q) AS q(query)
-            WHERE ({vector}) @@ q.query AND {where}
+            WHERE d.search_fts @@ q.query AND {where}
             ORDER BY rank DESC, d.id LIMIT :limit
         """
     return list((await session.execute(text(sql), params)).all())
