@@ -42,6 +42,7 @@ from storage.search_text import (
     Synonyms,
     analyse,
     meaningful_terms,
+    stem,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ CANDIDATES = 30
 # Words in more than this share of the documents find no candidates (they still count
 # in the coverage): they would make the database rank half the table.
 COMMON_SHARE = 0.05
+MAX_LOOKUP = 8
 # A query word the index has never seen weighs this much of a word written once:
 # customers add names, dates and feelings that no article holds.
 UNKNOWN_WEIGHT = 0.5
@@ -136,10 +138,15 @@ def pg_tsquery(terms: Sequence[str]) -> str:
 
 
 def lookup_words(concepts: Sequence[Concept], index: IndexStats) -> list[str]:
-    """The words that find candidates: every concept's spellings, less the very common."""
+    """The words that find candidates: the rarest spellings the index holds, at most
+    :data:`MAX_LOOKUP`, less the very common. Rare words are what tell articles apart,
+    and every row a word matches is a row the database must rank."""
     every = list(dict.fromkeys(w for c in concepts for w in c.lookup))
-    rare = [w for w in every if not index.common(w, COMMON_SHARE)]
-    return rare or every
+    if index.documents < 50:
+        return every
+    held = sorted((w for w in every if index.df.get(stem(w), 0)), key=lambda w: index.df[stem(w)])
+    rare = [w for w in held if not index.common(w, COMMON_SHARE)]
+    return (rare or held[:3])[:MAX_LOOKUP] or every
 
 
 def concept_weights(concepts: Sequence[Concept], index: IndexStats) -> list[float]:
