@@ -56,7 +56,11 @@ def upgrade() -> None:
                 f"ALTER TABLE {table} ADD COLUMN search_fts tsvector "
                 f"GENERATED ALWAYS AS ({vector}) STORED"
             )
-            op.execute(f"CREATE INDEX ix_{table}_search_fts ON {table} USING gin (search_fts)")
+            # No pending list: articles change rarely, searches must never scan one.
+            op.execute(
+                f"CREATE INDEX ix_{table}_search_fts ON {table} USING gin (search_fts) "
+                "WITH (fastupdate = off)"
+            )
 
 
 def downgrade() -> None:
