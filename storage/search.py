@@ -95,10 +95,10 @@ class SearchSettings:
     synonyms: Synonyms = field(default_factory=Synonyms)
     # A hit below this confidence is never shown (calibrated on bench/kb, see
     # docs/knowledge-search.md); 0 shows everything that shares a word.
-    min_confidence: float = 0.4
+    min_confidence: float = 0.35
     semantic: SemanticIndex | None = None
     # The semantic ranking's own threshold, on the blended confidence.
-    semantic_min_confidence: float = 0.45
+    semantic_min_confidence: float = 0.5
 
 
 DEFAULT_SETTINGS = SearchSettings()

@@ -275,7 +275,7 @@ class SemanticSearch(_Model):
     # auto: on when sentence-transformers is installed; off: lexical only; on: required.
     enabled: Literal["auto", "on", "off"] = "off"
     model: str = "all-MiniLM-L6-v2"
-    min_confidence: float = Field(default=0.45, ge=0, le=1)
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("enabled", mode="before")
     @classmethod
@@ -288,7 +288,7 @@ class Search(_Model):
     """Knowledge search: when a suggestion is confident enough to show, and the words
     customers use for the words articles use."""
 
-    min_confidence: float = Field(default=0.4, ge=0, le=1)
+    min_confidence: float = Field(default=0.35, ge=0, le=1)
     # Groups of words or phrases that mean the same: [[chart, graph], [sign in, login]].
-    synonyms: list[list[str]] = Field(default_factory=list)
+    synonyms: list[list[Id]] = Field(default_factory=list)
     semantic: SemanticSearch = Field(default_factory=SemanticSearch)
