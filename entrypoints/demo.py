@@ -22,8 +22,9 @@ SCRIPT: list[tuple[str, list[str]]] = [
         ["as gus", "/case open Dashboard export to PDF shows blank charts on every dashboard"],
     ),
     (
-        "The knowledge base is searched first; the customer says none of it is their problem",
-        ["press CASE-1 kb_reject"],
+        "The knowledge base was searched first: no article answers it with confidence, so "
+        "nothing is suggested (no suggestion beats a wrong one) and the case was routed",
+        [],
     ),
     ("(the triage alert and the assignment by skill went out above)", []),
     (
@@ -53,7 +54,6 @@ SCRIPT: list[tuple[str, list[str]]] = [
         [
             "as ivy",
             "/case open The PDF export of our dashboard comes out blank",
-            "press CASE-2 kb_reject",
             "as omar",
             "/case severity CASE-2 S3",
             "/case replicating CASE-2",
@@ -93,6 +93,14 @@ SCRIPT: list[tuple[str, list[str]]] = [
         ],
     ),
     ("The customer answers the survey", ["as gus", "press CASE-1 rate:5", "/case show CASE-1"]),
+    (
+        "Another customer asks what an article answers: it is suggested, and solves it",
+        [
+            "as ivy",
+            "/case open Helm upgrade fails: the migration job times out",
+            "press CASE-3 kb_accept:KB-8",
+        ],
+    ),
 ]
 
 

@@ -76,8 +76,6 @@ def test_demo_shows_the_whole_life_cycle_in_order(monkeypatch: pytest.MonkeyPatc
     out = result.output
     milestones = [
         "CASE-1 opened",
-        "do any of these articles solve it?",
-        "press CASE-1 kb_reject",
         "New case CASE-1",  # the triage alert
         "CASE-1 is yours",  # assignment by skill
         "replicating CASE-1",
@@ -94,6 +92,8 @@ def test_demo_shows_the_whole_life_cycle_in_order(monkeypatch: pytest.MonkeyPatc
         "CASE-2 is back with its engineer",
         "KB-11 is published",
         "Thanks for rating CASE-1 5/5",
+        "CASE-3: do any of these articles solve it?",  # an article that answers is shown
+        "Glad KB-8 solved it",
     ]
     pos = 0
     for m in milestones:
