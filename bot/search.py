@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Config
+from storage.db import Database
 from storage.search import SearchSettings
 from storage.search_text import Synonyms
 
@@ -51,6 +52,15 @@ def settings_for(config: Config) -> SearchSettings:
     )
     _SETTINGS[id(config)] = (config, built)
     return built
+
+
+async def warm_up(db: Database, config: Config) -> None:
+    """Before the first case opens: load the embedding model and embed what ``kb index``
+    did not store, so no case waits for it inside its transaction."""
+    semantic = settings_for(config).semantic
+    if semantic is not None:
+        async with db.read() as session:
+            await semantic.nearest(session, "warm up", 1)
 
 
 # ------------------------------------------------------------------- evaluation

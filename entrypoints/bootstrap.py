@@ -20,6 +20,7 @@ from bot.config import Config
 from bot.delivery.runtime import Runtime
 from bot.delivery.timers import Handler
 from bot.ports import Clock, Coordination, Outlet, Platform
+from bot.search import warm_up
 from commands.invoke import CaseCommands
 from storage.accounts import sync_people
 from storage.coordination import LocalCoordination
@@ -75,6 +76,7 @@ class Casebot:
         bot = cls(config, db, clock, worker_id)
         bot.runtime.tune(env)
         await bot.sync_config()
+        await warm_up(db, config)  # knowledge search: the semantic extra's model and vectors
         return bot
 
     async def sync_config(self) -> None:

@@ -283,6 +283,18 @@ class SemanticSearch(_Model):
         # YAML reads a bare on/off as a boolean.
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
+    @field_validator("enabled")
+    @classmethod
+    def _extra_installed(cls, value: str) -> str:
+        import importlib.util
+
+        if value == "on" and importlib.util.find_spec("sentence_transformers") is None:
+            raise _invalid(
+                "on, but the semantic extra is not installed: pip install 'casebot[semantic]' "
+                "(or set auto, or off)"
+            )
+        return value
+
 
 class Search(_Model):
     """Knowledge search: when a suggestion is confident enough to show, and the words
