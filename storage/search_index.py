@@ -77,7 +77,7 @@ def field_text(value: Any) -> str:
     return str(value or "")
 
 
-async def _fingerprint(session: AsyncSession, corpus: Corpus) -> tuple[Any, ...]:
+async def fingerprint(session: AsyncSession, corpus: Corpus) -> tuple[Any, ...]:
     # Two single-aggregate subqueries, so each is one index probe (a count would scan).
     t = corpus.table
     row = (
@@ -96,7 +96,7 @@ async def stats(session: AsyncSession, corpus: Corpus) -> IndexStats:
     now = time.monotonic()
     if cached is not None and now - cached.checked < FRESH_FOR:
         return cached
-    fp = await _fingerprint(session, corpus)
+    fp = await fingerprint(session, corpus)
     if cached is not None and cached.fingerprint == fp:
         cached.checked = now
         return cached

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import time
 import weakref
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.search_index import FRESH_FOR, KB, fingerprint
 from storage.search_models import KbChunk
 from storage.search_text import plain_words
 
@@ -66,6 +68,8 @@ class _State:
         self.matrix: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self.owners: np.ndarray = np.zeros(0, dtype=np.int64)
         self.loaded = False
+        self.fingerprint: tuple[Any, ...] = ()
+        self.checked = 0.0
 
 
 class SemanticIndex:
@@ -119,15 +123,20 @@ class SemanticIndex:
         state = self._states.get(engine)
         if state is None:
             state = self._states[engine] = _State()
-        rows = (
+        now = time.monotonic()
+        if state.loaded and now - state.checked < FRESH_FOR:
+            return state
+        fp = await fingerprint(session, KB)
+        state.checked = now
+        if state.loaded and fp == state.fingerprint:
+            return state
+        state.fingerprint = fp
+        stamps = (
             await session.execute(
-                text(
-                    "SELECT id, title, symptoms, cause, resolution, updated_at "
-                    "FROM kb_articles WHERE status = 'published'"
-                )
+                text("SELECT id, updated_at FROM kb_articles WHERE status = 'published'")
             )
         ).all()
-        live = {r.id for r in rows}
+        live = {r.id for r in stamps}
         if not state.loaded:
             stored = (
                 await session.scalars(select(KbChunk).where(KbChunk.model == self.name))
@@ -142,7 +151,8 @@ class SemanticIndex:
         gone = set(state.vectors) - live
         for article_id in gone:
             del state.vectors[article_id]
-        todo = [r for r in rows if state.vectors.get(r.id, (None,))[0] != _stamp(r.updated_at)]
+        stale = [r.id for r in stamps if state.vectors.get(r.id, (None,))[0] != _stamp(r.updated_at)]
+        todo = await _texts(session, stale)
         if todo:
             texts = [(r.id, body) for r in todo for _, body in chunks(r)]
             vecs = await asyncio.to_thread(self.encode, [body for _, body in texts])
@@ -176,6 +186,21 @@ class SemanticIndex:
             if len(best) == k:
                 break
         return list(best.items())
+
+
+async def _texts(session: AsyncSession, ids: list[int]) -> list[Any]:
+    rows: list[Any] = []
+    for i in range(0, len(ids), 500):
+        marks = ", ".join(str(int(n)) for n in ids[i : i + 500])
+        rows += (
+            await session.execute(
+                text(
+                    "SELECT id, title, symptoms, cause, resolution, updated_at "
+                    f"FROM kb_articles WHERE id IN ({marks})"
+                )
+            )
+        ).all()
+    return rows
 
 
 def _stamp(value: Any) -> str:
