@@ -157,7 +157,9 @@ class SemanticIndex:
         gone = set(state.vectors) - live
         for article_id in gone:
             del state.vectors[article_id]
-        stale = [r.id for r in stamps if state.vectors.get(r.id, (None,))[0] != _stamp(r.updated_at)]
+        stale = [
+            r.id for r in stamps if state.vectors.get(r.id, (None,))[0] != _stamp(r.updated_at)
+        ]
         todo = await _texts(session, stale)
         if todo:
             texts = [(r.id, body) for r in todo for _, body in chunks(r)]
