@@ -17,6 +17,7 @@ from bot.actors import SYSTEM, Actor
 from bot.errors import Refusal
 from bot.keys import normalize_key
 from bot.policy import Deed
+from bot.search import settings_for
 from bot.terms import ArticleStatus
 from bot.work import Work
 from storage.keys import next_key
@@ -224,7 +225,7 @@ async def search(w: Work, actor: Actor, query: str) -> str:
     w.require(actor, Deed.KB)
     if not query.strip():
         raise Refusal("Search for something: `/case kb search <words>`.")
-    hits = await search_articles(w.session, query, limit=5)
+    hits = await search_articles(w.session, query, limit=5, settings=settings_for(w.config))
     if not hits:
         return f"No article matches '{query.strip()}'."
     return "\n".join(f"{h.key} — {h.title}\n  {h.snippet}" for h in hits)

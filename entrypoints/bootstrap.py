@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.delivery.runtime import Runtime
 from bot.delivery.timers import Handler
 from bot.ports import Clock, Coordination, Outlet, Platform, PlatformError, UsesInbox
+from bot.search import warm_up
 from bot.tracker import EngineeringTracker
 from commands.invoke import CaseCommands
 from storage.accounts import sync_people
@@ -97,6 +98,7 @@ class Casebot:
         await bot.sync_config()
         if bot.tracker_sync is not None:
             await bot.tracker_sync.ensure_reconciler()
+        await warm_up(db, config)  # knowledge search: the semantic extra's model and vectors
         return bot
 
     async def sync_config(self) -> None:

@@ -4,6 +4,7 @@ anything."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -103,6 +104,62 @@ def kb_export(
         typer.echo(f"wrote {len(paths)} articles to {directory}")
 
     or_exit(go(), url)
+
+
+@kb_app.command("search")
+def kb_search(
+    query: Annotated[str | None, typer.Argument(help="What a customer would type.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="One query per line; one JSON line per answer.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    config: ConfigOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """The articles a customer would be shown for QUERY, best first (none below the
+    confidence threshold)."""
+    from entrypoints import kb_search as ks
+
+    if stdin == bool(query):
+        typer.echo("Give a QUERY, or --stdin with no QUERY.", err=True)
+        raise typer.Exit(2)
+    cfg = load(config)
+    url = db_url(database_url)
+    or_exit(ks.search_command(url, cfg, query, as_json, limit), url)
+
+
+@kb_app.command("eval")
+def kb_eval(
+    file: Path,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List the misses.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: ConfigOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Score the live knowledge base on FILE ({"query", "expected": [keys]} per line):
+    R@1, R@3, MRR and the false-suggestion rate on questions no article answers."""
+    from entrypoints import kb_search as ks
+
+    try:
+        questions = ks.read_questions(file.read_text(encoding="utf-8").splitlines(), str(file))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        typer.echo(f"Cannot read {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    cfg = load(config)
+    url = db_url(database_url)
+    typer.echo(or_exit(ks.eval_command(url, cfg, questions, as_json, verbose), url))
+
+
+@kb_app.command("index")
+def kb_index(config: ConfigOpt = None, database_url: DbOpt = None) -> None:
+    """Store the embeddings of every published article (semantic search only), so a
+    restarted process loads them instead of computing them."""
+    from entrypoints import kb_search as ks
+
+    cfg = load(config)
+    url = db_url(database_url)
+    typer.echo(or_exit(ks.index_command(url, cfg), url))
 
 
 @outbox_app.command("list")

@@ -1,78 +1,112 @@
 """Relevance search over knowledge-base articles and open engineering issues.
 
-Cases are described in natural language, so a query is never passed to the database as
-typed: it is reduced to its meaningful words (stop words and punctuation dropped), each
-word quoted, and the words OR-ed together. User text therefore can never inject FTS
-syntax, and a hit always shares at least one meaningful word with the query, which is
-the minimum relevance that keeps unrelated articles out of the suggestions.
+A query is never passed to the database as typed. :mod:`storage.search_text` reduces it
+to concepts (meaningful words, with their synonyms and typo corrections); each lookup word
+is quoted and the words OR-ed, so user text can never inject FTS syntax. The database
+finds candidates with its own stemming and column weights — SQLite FTS5 ``bm25()`` over a
+``porter unicode61`` index, PostgreSQL ``ts_rank_cd`` over the ``english`` configuration
+with ``setweight`` (migration 0002) — and each candidate is then scored by how much of the
+query it covers (:func:`storage.search_index.coverage`). That score is comparable across
+queries, which is what lets one confidence threshold decide whether a customer is shown a
+suggestion at all: no suggestion is better than a wrong one.
 
-SQLite ranks with FTS5 ``bm25()`` (see migration 0002 for the tables and triggers);
-PostgreSQL with ``ts_rank_cd`` over GIN-indexed ``to_tsvector`` expressions. Scores are
-only comparable within one result list.
+With the semantic extra (:mod:`storage.semantic`) the lexical and the embedding rankings
+are fused by reciprocal rank, and the confidence blends both scores.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Multiplies the score of an article in the case's product area: a boost, not a filter,
-# because customers often pick the wrong area.
-AREA_BOOST = 1.5
-# Bounds the query a whole case description produces; the first words (the title) win.
-MAX_TERMS = 40
-MAX_TERM_LENGTH = 40
+from storage.search_index import (
+    ENG,
+    KB,
+    Corpus,
+    IndexStats,
+    coverage,
+    document_stems,
+    stats,
+    title_coverage,
+)
+from storage.search_text import (
+    MAX_TERM_LENGTH,
+    MAX_TERMS,
+    STOP_WORDS,
+    Concept,
+    Synonyms,
+    analyse,
+    meaningful_terms,
+    stem,
+)
+
+if TYPE_CHECKING:
+    from storage.semantic import SemanticIndex
+
+__all__ = [
+    "MAX_TERMS",
+    "MAX_TERM_LENGTH",
+    "STOP_WORDS",
+    "Hit",
+    "SearchSettings",
+    "meaningful_terms",
+    "search_articles",
+    "search_eng_issues",
+]
+
+# Multiplies the confidence of an article in the case's product area: a boost, not a
+# filter, because customers often pick the wrong area.
+AREA_BOOST = 1.1
 SNIPPET_LENGTH = 200
+# How many candidates the database hands to the scorer.
+CANDIDATES = 30
+# Words in more than this share of the documents find no candidates (they still count
+# in the coverage): they would make the database rank half the table.
+COMMON_SHARE = 0.05
+MAX_LOOKUP = 8
+# A query word the index has never seen weighs this much of a word written once:
+# customers add names, dates and feelings that no article holds.
+UNKNOWN_WEIGHT = 0.5
+# Reciprocal-rank fusion constant (Cormack et al. use 60; short lists favour smaller).
+RRF_K = 20
+# The lexical confidence: this share from how much of the query the document covers, the
+# rest from how much of the document's title the query speaks of.
+QUERY_SHARE = 0.5
 
 # FTS5 column weights, in the column order of kb_articles_fts (migration 0002):
 # title, symptoms, cause, resolution, tags. Title and symptoms are what customers type.
 _BM25_KB = "bm25(kb_articles_fts, 10.0, 5.0, 1.0, 2.0, 3.0)"
 
-# Byte-identical to the GIN index expressions of migration 0002, or PostgreSQL will not
-# use the indexes. Weights: A title, B symptoms and tags, C resolution, D cause.
-PG_KB_VECTOR = (
-    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(symptoms, '')), 'B') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(tags::text, '')), 'B') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(resolution, '')), 'C') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(cause, '')), 'D')"
-)
-PG_ENG_VECTOR = "to_tsvector('english'::regconfig, coalesce(title, ''))"
+# PostgreSQL ranks the stored, GIN-indexed column ``search_fts`` (migration 0007): the
+# english configuration, weighted A title, B symptoms and tags, C resolution, D cause.
 
 OPEN_ENG_STATUSES = ("open", "in_progress")
 
-STOP_WORDS = frozenset(
-    """
-    a about above after again against all almost also am an and any anyone anything are
-    aren as at be because been before being below between both but by can cannot could
-    couldn did didn do does doesn doing don down during each either else even ever every
-    few for from further get gets getting got had hadn has hasn have haven having he her
-    here hers herself him himself his how however i if in into is isn it its itself just
-    let lets like may me might more most much must mustn my myself near neither no nor not
-    now of off on once one only or other ought our ours ourselves out over own per please
-    quite rather really same seem seems shall shan she should shouldn since so some
-    someone something still such than that the their theirs them themselves then there
-    these they this those though through thus to too under until up upon us very via was
-    wasn we were weren what when where whether which while who whom whose why will with
-    within without won would wouldn yet you your yours yourself yourselves
-    hi hello hey thanks thank thx regards cheers dear team guys folks anybody somebody
-    help question issue issues problem problems happen happens happened happening
-    see seeing seen saw try tried trying need needs want wants know let today yesterday
-    able unable currently suddenly anymore already show shows showing shown use uses using
-    used work works working worked
-    """.split()
-)
 
-_WORD = re.compile(r"[^\W_]+")
+@dataclass
+class SearchSettings:
+    """How a search ranks and when it stays silent (configuration ``search``)."""
+
+    synonyms: Synonyms = field(default_factory=Synonyms)
+    # A hit below this confidence is never shown (calibrated on bench/kb, see
+    # docs/knowledge-search.md); 0 shows everything that shares a word.
+    min_confidence: float = 0.35
+    semantic: SemanticIndex | None = None
+    # The semantic ranking's own threshold, on the blended confidence.
+    semantic_min_confidence: float = 0.5
+
+
+DEFAULT_SETTINGS = SearchSettings()
 
 
 @dataclass
 class Hit:
-    """One search result; ``score`` is higher for more relevant hits."""
+    """One search result; ``score`` is the confidence, 0..1, comparable across queries."""
 
     key: str
     title: str
@@ -80,119 +114,198 @@ class Hit:
     snippet: str
 
 
-def meaningful_terms(query: str) -> list[str]:
-    """The distinct lower-case words of ``query`` worth searching for, in order.
-
-    Only letters and digits survive, so quotes, ``*``, ``:``, ``-``, parentheses never
-    reach the database; operator words (AND, OR, NOT, NEAR) are stop words.
-    """
-    terms: list[str] = []
-    seen: set[str] = set()
-    for word in _WORD.findall(query.lower()):
-        if len(word) < 2 or len(word) > MAX_TERM_LENGTH or word in STOP_WORDS or word in seen:
-            continue
-        seen.add(word)
-        terms.append(word)
-        if len(terms) == MAX_TERMS:
-            break
-    return terms
-
-
-def fts5_query(terms: list[str]) -> str:
-    """An FTS5 MATCH expression: every term a quoted string, OR-ed."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-
-
-def pg_tsquery(terms: list[str]) -> str:
-    """A ``to_tsquery`` expression: every term a quoted lexeme, OR-ed."""
-    return " | ".join("'" + t.replace("'", "''").replace("\\", "") + "'" for t in terms)
+@dataclass
+class Scored:
+    row: Any
+    lexical: float
+    semantic: float = 0.0
+    fused: float = 0.0
+    confidence: float = 0.0
 
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-async def search_articles(
-    session: AsyncSession, query: str, *, limit: int = 3, area: str | None = None
-) -> list[Hit]:
-    """Published articles most relevant to ``query``, best first; articles of ``area``
-    are boosted by :data:`AREA_BOOST`."""
-    terms = meaningful_terms(query)
-    if not terms or limit <= 0:
-        return []
-    params: dict[str, Any] = {"area": area, "boost": AREA_BOOST, "limit": limit}
-    boost = "(CASE WHEN a.area = :area THEN :boost ELSE 1.0 END)"
-    if _dialect(session) == "sqlite":
-        params["q"] = fts5_query(terms)
-        sql = f"""
-            SELECT a.key, a.title, a.symptoms, a.resolution, -{_BM25_KB} * {boost} AS score
-            FROM kb_articles_fts JOIN kb_articles a ON a.id = kb_articles_fts.rowid
-            WHERE kb_articles_fts MATCH :q AND a.status = 'published'
-            ORDER BY score DESC, a.id
-            LIMIT :limit
-        """
-    else:
-        params["q"] = pg_tsquery(terms)
-        sql = f"""
-            SELECT a.key, a.title, a.symptoms, a.resolution,
-                   ts_rank_cd({PG_KB_VECTOR}, q.query) * {boost} AS score
-            FROM kb_articles a, to_tsquery('english'::regconfig, :q) AS q(query)
-            WHERE ({PG_KB_VECTOR}) @@ q.query AND a.status = 'published'
-            ORDER BY score DESC, a.id
-            LIMIT :limit
-        """
-    rows = (await session.execute(text(sql), params)).all()
+def fts5_query(terms: Sequence[str]) -> str:
+    """An FTS5 MATCH expression: every term a quoted string, OR-ed."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def pg_tsquery(terms: Sequence[str]) -> str:
+    """A ``to_tsquery`` expression: every term a quoted lexeme, OR-ed."""
+    return " | ".join("'" + t.replace("'", "''").replace("\\", "") + "'" for t in terms)
+
+
+def lookup_words(concepts: Sequence[Concept], index: IndexStats) -> list[str]:
+    """The words that find candidates: the rarest spellings the index holds, at most
+    :data:`MAX_LOOKUP`, less the very common. Rare words are what tell articles apart,
+    and every row a word matches is a row the database must rank."""
+    every = list(dict.fromkeys(w for c in concepts for w in c.lookup))
+    if index.documents < 50:
+        return every
+    held = sorted((w for w in every if index.df.get(stem(w), 0)), key=lambda w: index.df[stem(w)])
+    rare = [w for w in held if not index.common(w, COMMON_SHARE)]
+    return (rare or held[:3])[:MAX_LOOKUP] or every
+
+
+def concept_weights(concepts: Sequence[Concept], index: IndexStats) -> list[float]:
     return [
-        Hit(
-            key=row.key,
-            title=row.title,
-            score=float(row.score),
-            snippet=snippet(row.symptoms or row.resolution or "", terms),
-        )
-        for row in rows
+        index.idf(c.stems) * (1.0 if any(s in index.df for s in c.stems) else UNKNOWN_WEIGHT)
+        for c in concepts
     ]
 
 
-async def search_eng_issues(session: AsyncSession, query: str, *, limit: int = 3) -> list[Hit]:
-    """Open or in-progress engineering issues whose title is relevant to ``query``.
+def lexical_score(
+    concepts: Sequence[Concept],
+    weights: Sequence[float],
+    corpus: Corpus,
+    row: Any,
+    index: IndexStats,
+) -> float:
+    doc = document_stems(corpus, row)
+    query = coverage(concepts, weights, corpus, doc)
+    return QUERY_SHARE * query + (1 - QUERY_SHARE) * title_coverage(concepts, doc["title"], index)
+
+
+async def _candidates(
+    session: AsyncSession, corpus: Corpus, words_: list[str], limit: int
+) -> list[Any]:
+    sqlite = _dialect(session) == "sqlite"
+    params: dict[str, Any] = {"limit": limit}
+    params["q"] = fts5_query(words_) if sqlite else pg_tsquery(words_)
+    cols = ", ".join(f"d.{c}" for c in corpus.fields)
+    if corpus is KB:
+        extra = "d.area"
+        rank = f"-{_BM25_KB}" if sqlite else "ts_rank_cd(d.search_fts, q.query)"
+    else:
+        extra = "d.kind, d.status"
+        rank = "-bm25(eng_issues_fts)" if sqlite else "ts_rank_cd(d.search_fts, q.query)"
+    where = corpus.where.replace("status", "d.status")
+    if sqlite:
+        sql = f"""
+            SELECT d.id, d.key, d.updated_at, {cols}, {extra}, {rank} AS rank
+            FROM {corpus.table}_fts JOIN {corpus.table} d ON d.id = {corpus.table}_fts.rowid
+            WHERE {corpus.table}_fts MATCH :q AND {where}
+            ORDER BY rank DESC, d.id LIMIT :limit
+        """
+    else:
+        sql = f"""
+            SELECT d.id, d.key, d.updated_at, {cols}, {extra}, {rank} AS rank
+            FROM {corpus.table} d, to_tsquery('english'::regconfig, :q) AS q(query)
+            WHERE d.search_fts @@ q.query AND {where}
+            ORDER BY rank DESC, d.id LIMIT :limit
+        """
+    return list((await session.execute(text(sql), params)).all())
+
+
+async def rank(
+    session: AsyncSession,
+    corpus: Corpus,
+    query: str,
+    settings: SearchSettings,
+    *,
+    area: str | None = None,
+    semantic: SemanticIndex | None = None,
+) -> tuple[list[Concept], list[Scored]]:
+    """Every candidate for ``query`` with its scores, best first (no threshold)."""
+    index = await stats(session, corpus)
+    concepts = analyse(query, settings.synonyms, index.vocabulary)
+    if not concepts:
+        return concepts, []
+    weights = concept_weights(concepts, index)
+    rows = await _candidates(session, corpus, lookup_words(concepts, index), CANDIDATES)
+    scored: dict[int, Scored] = {}
+    for row in rows:
+        score = lexical_score(concepts, weights, corpus, row, index)
+        if area and getattr(row, "area", None) == area:
+            score *= AREA_BOOST  # ranks above its twin; the confidence is capped at 1
+        scored[row.id] = Scored(row, score)
+    lexical = sorted(scored.values(), key=lambda s: -s.lexical)
+    if semantic is None:
+        for s in lexical:
+            s.confidence = min(1.0, s.lexical)
+        return concepts, lexical
+    near = await semantic.nearest(session, query, CANDIDATES)
+    missing = [doc_id for doc_id, _ in near if doc_id not in scored]
+    for row in await _rows(session, corpus, missing):
+        scored[row.id] = Scored(row, lexical_score(concepts, weights, corpus, row, index))
+    for position, s in enumerate(lexical):
+        s.fused += 1 / (RRF_K + position + 1)
+    for position, (doc_id, cosine) in enumerate(near):
+        if doc_id in scored:
+            scored[doc_id].semantic = cosine
+            scored[doc_id].fused += 1 / (RRF_K + position + 1)
+    for s in scored.values():
+        s.confidence = semantic.blend(min(1.0, s.lexical), s.semantic)
+    return concepts, sorted(scored.values(), key=lambda s: (-s.fused, -s.confidence))
+
+
+async def _rows(session: AsyncSession, corpus: Corpus, ids: list[int]) -> list[Any]:
+    if not ids:
+        return []
+    cols = ", ".join(f"d.{c}" for c in corpus.fields)
+    where = corpus.where.replace("status", "d.status")
+    marks = ", ".join(str(int(i)) for i in ids)
+    sql = f"SELECT d.id, d.key, d.updated_at, {cols}, d.area FROM {corpus.table} d WHERE d.id IN ({marks}) AND {where}"
+    return list((await session.execute(text(sql))).all())
+
+
+async def search_articles(
+    session: AsyncSession,
+    query: str,
+    *,
+    limit: int = 3,
+    area: str | None = None,
+    settings: SearchSettings = DEFAULT_SETTINGS,
+) -> list[Hit]:
+    """Published articles that answer ``query`` with enough confidence, best first;
+    articles of ``area`` are boosted by :data:`AREA_BOOST`. What a customer is shown."""
+    if limit <= 0:
+        return []
+    concepts, scored = await rank(
+        session, KB, query, settings, area=area, semantic=settings.semantic
+    )
+    floor = settings.semantic_min_confidence if settings.semantic else settings.min_confidence
+    terms = [c.word for c in concepts]
+    return [
+        Hit(
+            key=s.row.key,
+            title=s.row.title,
+            score=round(s.confidence, 4),
+            snippet=snippet(s.row.symptoms or s.row.resolution or "", terms),
+        )
+        for s in scored
+        if s.confidence >= floor and s.confidence > 0
+    ][:limit]
+
+
+async def search_eng_issues(
+    session: AsyncSession,
+    query: str,
+    *,
+    limit: int = 3,
+    settings: SearchSettings = DEFAULT_SETTINGS,
+) -> list[Hit]:
+    """Open or in-progress engineering issues whose title is relevant to ``query``: the
+    triage alert's look-alikes, ranked the same way as articles.
 
     The snippet says what the issue is and where it stands ("Defect, in progress"), as an
     issue has no body to excerpt.
     """
-    terms = meaningful_terms(query)
-    if not terms or limit <= 0:
+    if limit <= 0:
         return []
-    params: dict[str, Any] = {"limit": limit}
-    statuses = "e.status IN (" + ", ".join(f"'{s}'" for s in OPEN_ENG_STATUSES) + ")"
-    if _dialect(session) == "sqlite":
-        params["q"] = fts5_query(terms)
-        sql = f"""
-            SELECT e.key, e.title, e.kind, e.status, -bm25(eng_issues_fts) AS score
-            FROM eng_issues_fts JOIN eng_issues e ON e.id = eng_issues_fts.rowid
-            WHERE eng_issues_fts MATCH :q AND {statuses}
-            ORDER BY score DESC, e.id
-            LIMIT :limit
-        """
-    else:
-        params["q"] = pg_tsquery(terms)
-        sql = f"""
-            SELECT e.key, e.title, e.kind, e.status,
-                   ts_rank_cd({PG_ENG_VECTOR}, q.query) AS score
-            FROM eng_issues e, to_tsquery('english'::regconfig, :q) AS q(query)
-            WHERE ({PG_ENG_VECTOR}) @@ q.query AND {statuses}
-            ORDER BY score DESC, e.id
-            LIMIT :limit
-        """
-    rows = (await session.execute(text(sql), params)).all()
+    _, scored = await rank(session, ENG, query, settings)
     return [
         Hit(
-            key=row.key,
-            title=row.title,
-            score=float(row.score),
-            snippet=f"{row.kind.capitalize()}, {row.status.replace('_', ' ')}",
+            key=s.row.key,
+            title=s.row.title,
+            score=round(s.confidence, 4),
+            snippet=f"{s.row.kind.capitalize()}, {s.row.status.replace('_', ' ')}",
         )
-        for row in rows
-    ]
+        for s in scored
+        if s.confidence >= settings.min_confidence and s.confidence > 0
+    ][:limit]
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")

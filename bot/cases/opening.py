@@ -15,6 +15,7 @@ from bot.lifecycle import STATE_WORDS, TRANSITIONS, Act, State, next_state
 from bot.messages import Target
 from bot.policy import Deed, rule
 from bot.routing import pick_or_why
+from bot.search import settings_for
 from bot.terms import HIGHEST
 from bot.work import Work
 from storage.keys import next_key
@@ -110,7 +111,13 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
     w.notify(t.case_opened(config, case, how), case)
     # Knowledge first: show the customer the best matches; only automatic assignment
     # waits for their answer (S1 never waits). The team sees the case at once.
-    hits = await search_articles(w.session, f"{title} {case.description}", limit=3, area=case.area)
+    hits = await search_articles(
+        w.session,
+        f"{title} {case.description}",
+        limit=3,
+        area=case.area,
+        settings=settings_for(w.config),
+    )
     case.kb_suggested = [h.key for h in hits]
     if hits:
         w.notify(t.kb_suggestions(case, [(h.key, h.title, h.snippet) for h in hits]), case)

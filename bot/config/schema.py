@@ -24,6 +24,7 @@ from bot.config.sections import (
     PersonRole,
     Priority,
     ProductArea,
+    Search,
     Severity,
     Shift,
     Sla,
@@ -112,6 +113,7 @@ class Config(_Model):
     survey: Survey = Field(default_factory=Survey)
     email: Email | None = None
     tracker: Tracker | None = None
+    search: Search = Field(default_factory=Search)
 
     _source: str = PrivateAttr(default="<code>")
     _warnings: list[str] = PrivateAttr(default_factory=list)

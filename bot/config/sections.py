@@ -421,3 +421,40 @@ class Tracker(_Model):
         if self.kind == "jira" and not self.statuses:
             self.statuses = _jira_statuses()
         return self
+
+
+class SemanticSearch(_Model):
+    """Sentence-embedding ranking (the ``casebot[semantic]`` extra)."""
+
+    # auto: on when sentence-transformers is installed; off: lexical only; on: required.
+    enabled: Literal["auto", "on", "off"] = "off"
+    model: str = "all-MiniLM-L6-v2"
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        # YAML reads a bare on/off as a boolean.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+    @field_validator("enabled")
+    @classmethod
+    def _extra_installed(cls, value: str) -> str:
+        import importlib.util
+
+        if value == "on" and importlib.util.find_spec("sentence_transformers") is None:
+            raise _invalid(
+                "on, but the semantic extra is not installed: pip install 'casebot[semantic]' "
+                "(or set auto, or off)"
+            )
+        return value
+
+
+class Search(_Model):
+    """Knowledge search: when a suggestion is confident enough to show, and the words
+    customers use for the words articles use."""
+
+    min_confidence: float = Field(default=0.35, ge=0, le=1)
+    # Groups of words or phrases that mean the same: [[chart, graph], [sign in, login]].
+    synonyms: list[list[Id]] = Field(default_factory=list)
+    semantic: SemanticSearch = Field(default_factory=SemanticSearch)
