@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from bot.config import Config
-from bot.config.sections import Tracker
+from bot.config.integrations import Tracker
 from bot.errors import Refusal
 from bot.lifecycle import ACTIVE
 from bot.messages import Kind, Message, Target

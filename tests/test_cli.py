@@ -107,8 +107,6 @@ def test_demo_shows_the_whole_life_cycle_in_order(
         "withdrawn and closed",
         "Thanks for rating CASE-1 5/5",
         "Opened 4",  # stats
-        "CASE-3: do any of these articles solve it?",  # an article that answers is shown
-        "Glad KB-8 solved it",
     ]
     pos = 0
     for m in milestones:

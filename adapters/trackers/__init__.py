@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.config.sections import Tracker
+from bot.config.integrations import Tracker
 from bot.tracker import EngineeringTracker
 
 

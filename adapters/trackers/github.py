@@ -17,7 +17,7 @@ from githubkit import GitHub, TokenAuthStrategy
 from githubkit.exception import RateLimitExceeded, RequestError, RequestFailed
 from githubkit.webhooks import verify
 
-from bot.config.sections import Tracker
+from bot.config.integrations import Tracker
 from bot.ports import DeliveryError
 from bot.terms import EngStatus
 from bot.tracker import Impact, RemoteIssue

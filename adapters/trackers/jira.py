@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bot.config.sections import Tracker
+from bot.config.integrations import Tracker
 from bot.ports import DeliveryError
 from bot.terms import EngStatus
 from bot.tracker import Impact, RemoteIssue

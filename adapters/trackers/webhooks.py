@@ -15,7 +15,7 @@ from aiohttp import web
 
 from adapters.trackers import github, jira
 from adapters.web.server import MAX_BODY, Handler
-from bot.config.sections import Tracker
+from bot.config.integrations import Tracker
 from bot.tracker import RemoteIssue
 
 log = structlog.get_logger(__name__)

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field, PrivateAttr
 
 from bot.actors import Role
+from bot.config.integrations import Search, Tracker
 from bot.config.sections import (
     SEVERITIES,
     Account,
@@ -24,14 +25,12 @@ from bot.config.sections import (
     PersonRole,
     Priority,
     ProductArea,
-    Search,
     Severity,
     Shift,
     Sla,
     Support,
     Survey,
     Team,
-    Tracker,
     _Model,
 )
 from bot.durations import Duration

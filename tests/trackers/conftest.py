@@ -23,7 +23,7 @@ from adapters.trackers.github import GitHubTracker
 from adapters.trackers.jira import JiraTracker
 from adapters.web import WebServer
 from bot.clock import FakeClock
-from bot.config.sections import Tracker
+from bot.config.integrations import Tracker
 from entrypoints import trackers as surface
 from entrypoints.bootstrap import Casebot
 from storage.db import Database

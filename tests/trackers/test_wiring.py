@@ -102,7 +102,7 @@ async def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
     ],
 )
 def test_github_references(text: str, ref: str) -> None:
-    from bot.config.sections import Tracker
+    from bot.config.integrations import Tracker
     from bot.tracker import parse_ref
 
     assert parse_ref(Tracker(kind="github", repo="acme/widgets"), text)[0] == ref
@@ -119,7 +119,7 @@ def test_github_references(text: str, ref: str) -> None:
     ],
 )
 def test_jira_references(text: str, ref: str | None) -> None:
-    from bot.config.sections import Tracker
+    from bot.config.integrations import Tracker
     from bot.errors import Refusal
     from bot.tracker import parse_ref
 
