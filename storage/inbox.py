@@ -8,10 +8,10 @@ accepted request finds the row and is acknowledged without a second one.
 
 On PostgreSQL the rows live in the casebot database (an insert takes no lock a use
 case holds). On SQLite, which has one writer at a time, they live in a file of their
-own beside it (``casebot.db`` → ``casebot.db-inbox``, created at start-up), written
-synchronously from the event loop: an acknowledgement then never queues behind a use
-case's transaction, and costs no hop to a database thread (each hop waits for the GIL
-while the core keeps the process busy — milliseconds apiece). Nothing needs the two
+own beside it (``casebot.db`` → ``casebot.db-inbox``, created at start-up), each
+transaction in one trip to a thread: an acknowledgement then never queues behind a
+use case's transaction, and costs one hop to a thread rather than one per statement
+(each hop waits for the GIL while the core keeps the process busy). Nothing needs the two
 files in one transaction: what a request did is recorded in the casebot database with
 its effect (``processed_events``); the inbox only says which requests still need
 handling.
@@ -19,6 +19,7 @@ handling.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -50,25 +51,23 @@ class Store:
         self.db = db if db.is_sqlite else Database(db.url, pool_size=2, max_overflow=4)
         if db.is_sqlite and url.database not in (None, "", ":memory:"):
             self.own = create_engine(
-                f"sqlite:///{url.database}-inbox", connect_args={"timeout": 30}
+                f"sqlite:///{url.database}-inbox",
+                connect_args={"timeout": 30, "check_same_thread": False},
             )
             event.listen(self.own, "connect", _sqlite_setup)
             InboxRow.__table__.create(self.own, checkfirst=True)  # type: ignore[attr-defined]
         self.is_sqlite = db.is_sqlite
 
-    @property
-    def inline(self) -> bool:
-        """Whether :meth:`run_now` may be used (SQLite's own file: no I/O to await)."""
-        return self.own is not None
-
-    def run_now(self, op: Callable[..., T], *args: Any) -> T:
+    def _run_here(self, op: Callable[..., T], *args: Any) -> T:
         assert self.own is not None
         with Session(self.own) as s, s.begin():
             return op(s, self.is_sqlite, *args)
 
     async def run(self, op: Callable[..., T], *args: Any) -> T:
         if self.own is not None:
-            return self.run_now(op, *args)
+            # The whole transaction in one trip to a thread (aiosqlite makes one per
+            # statement, each waiting for the GIL while the core keeps the process busy).
+            return await asyncio.to_thread(self._run_here, op, *args)
         async with self.db.transaction() as session:
             return await session.run_sync(lambda s: op(s, self.is_sqlite, *args))
 
