@@ -8,10 +8,10 @@ accepted request finds the row and is acknowledged without a second one.
 
 On PostgreSQL the rows live in the casebot database (an insert takes no lock a use
 case holds). On SQLite, which has one writer at a time, they live in a file of their
-own beside it (``casebot.db`` → ``casebot.db-inbox``, created at start-up), written
-synchronously from the event loop: an acknowledgement then never queues behind a use
-case's transaction, and costs no hop to a database thread (each hop waits for the GIL
-while the core keeps the process busy — milliseconds apiece). Nothing needs the two
+own beside it (``casebot.db`` → ``casebot.db-inbox``, created at start-up), each
+transaction in one trip to a thread: an acknowledgement then never queues behind a
+use case's transaction, and costs one hop to a thread rather than one per statement
+(each hop waits for the GIL while the core keeps the process busy). Nothing needs the two
 files in one transaction: what a request did is recorded in the casebot database with
 its effect (``processed_events``); the inbox only says which requests still need
 handling.
@@ -19,13 +19,13 @@ handling.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, delete, event, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -45,38 +45,37 @@ class Store:
         self.main = db
         url = make_url(db.url)
         self.own: Engine | None = None
-        # PostgreSQL: a pool of its own, so an acknowledgement never waits for a
-        # connection behind the core's transactions and the outbox's deliveries.
-        self.db = db if db.is_sqlite else Database(db.url, pool_size=2, max_overflow=4)
-        if db.is_sqlite and url.database not in (None, "", ":memory:"):
+        if not db.is_sqlite:
+            # A (synchronous) pool of its own, used from a thread: an acknowledgement
+            # never waits for a connection behind the core's transactions and the
+            # outbox's deliveries, nor for turns of a busy event loop per statement.
+            self.own = create_engine(db.url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+        elif url.database not in (None, "", ":memory:"):
             self.own = create_engine(
-                f"sqlite:///{url.database}-inbox", connect_args={"timeout": 30}
+                f"sqlite:///{url.database}-inbox",
+                connect_args={"timeout": 30, "check_same_thread": False},
             )
             event.listen(self.own, "connect", _sqlite_setup)
             InboxRow.__table__.create(self.own, checkfirst=True)  # type: ignore[attr-defined]
         self.is_sqlite = db.is_sqlite
 
-    @property
-    def inline(self) -> bool:
-        """Whether :meth:`run_now` may be used (SQLite's own file: no I/O to await)."""
-        return self.own is not None
-
-    def run_now(self, op: Callable[..., T], *args: Any) -> T:
+    def _run_here(self, op: Callable[..., T], *args: Any) -> T:
         assert self.own is not None
         with Session(self.own) as s, s.begin():
             return op(s, self.is_sqlite, *args)
 
     async def run(self, op: Callable[..., T], *args: Any) -> T:
         if self.own is not None:
-            return self.run_now(op, *args)
-        async with self.db.transaction() as session:
+            # The whole transaction in one trip to a thread (an async driver makes one
+            # trip round the event loop per statement, each waiting while the core keeps
+            # the process busy).
+            return await asyncio.to_thread(self._run_here, op, *args)
+        async with self.main.transaction() as session:  # an in-memory SQLite database
             return await session.run_sync(lambda s: op(s, self.is_sqlite, *args))
 
     async def dispose(self) -> None:
         if self.own is not None:
             self.own.dispose()
-        if self.db is not self.main:
-            await self.db.dispose()
 
 
 def _sqlite_setup(dbapi_conn: Any, _record: Any) -> None:
@@ -115,6 +114,32 @@ def row_values(
     }
 
 
+_COLUMNS = (
+    "platform",
+    "delivery",
+    "kind",
+    "payload",
+    "state",
+    "attempts",
+    "lease_until",
+    "worker",
+    "created_at",
+)
+
+
+def _params(values: dict[str, Any], sqlite: bool) -> list[Any]:
+    """A row's values as the driver takes them (what the model's types would bind)."""
+    out: list[Any] = []
+    for column in _COLUMNS:
+        value = values[column]
+        if column == "payload":
+            value = json.dumps(value)
+        elif isinstance(value, datetime) and sqlite:
+            value = value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        out.append(value)
+    return out
+
+
 def write(
     s: Session,
     sqlite: bool,
@@ -128,19 +153,28 @@ def write(
     ``new`` rows (a delivery accepted before is skipped), mark ``done`` and note
     ``failed`` ones still held by ``worker``. Returns the new rows' ids by delivery."""
     ids: dict[str, int] = {}
-    if new:
-        insert = sqlite_insert if sqlite else pg_insert
-        stmt = (
-            insert(InboxRow)
-            .on_conflict_do_nothing(index_elements=["delivery"])
-            .returning(InboxRow.id, InboxRow.delivery)
+    first: dict[str, dict[str, Any]] = {}
+    for values in new:
+        first.setdefault(values["delivery"], values)  # the same delivery twice: once
+    if first:
+        # One driver-level statement for the batch: compiling an ORM insert per row
+        # costs more than the commit itself when the process is busy.
+        mark = "?" if sqlite else "%s"
+        one = (
+            "("
+            + ", ".join(
+                f"{mark}::json" if c == "payload" and not sqlite else mark for c in _COLUMNS
+            )
+            + ")"
         )
-        for values in new:
-            if values["delivery"] in ids:
-                continue  # the same delivery twice in one batch
-            got = s.execute(stmt.values(**values)).first()
-            if got is not None:
-                ids[got.delivery] = got.id
+        sql = (
+            f"INSERT INTO inbox ({', '.join(_COLUMNS)}) VALUES "
+            + ", ".join([one] * len(first))
+            + " ON CONFLICT (delivery) DO NOTHING RETURNING id, delivery"
+        )
+        params = tuple(p for values in first.values() for p in _params(values, sqlite))
+        for row_id, delivery in s.connection().exec_driver_sql(sql, params).all():
+            ids[delivery] = int(row_id)
     mine = (InboxRow.worker == worker, InboxRow.state == "pending")
     if done:
         s.execute(

@@ -159,17 +159,6 @@ class GroupCommit:
         failed: tuple[int, str] | None = None,
     ) -> int | None:
         """Wait until this change is committed; a new row's id (None: accepted before)."""
-        store = self.inbox.store
-        if store.inline:  # SQLite's own file: a commit costs less than a trip round the loop
-            ids = store.run_now(
-                rows.write,
-                [new] if new is not None else [],
-                [done] if done is not None else [],
-                [failed] if failed is not None else [],
-                self.inbox.worker_id,
-                self.inbox.clock.now(),
-            )
-            return ids.get(new["delivery"]) if new is not None else None
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         if new is not None:
             self._new.append((new, future))
@@ -208,8 +197,9 @@ class GroupCommit:
                         f.set_exception(exc)
                 continue
             for values, f in new:
+                # The same delivery twice in one batch: the first is accepted, not both.
                 if not f.done():
-                    f.set_result(ids.get(values["delivery"]))
+                    f.set_result(ids.pop(values["delivery"], None))
             for f in waiting:
                 if not f.done():
                     f.set_result(None)

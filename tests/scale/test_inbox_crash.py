@@ -197,7 +197,7 @@ async def test_kill_9_mid_burst_loses_no_acknowledged_command(
         await db.dispose()
         await fake.stop()
 
-    assert 30 <= len(acked) < RATE * BURST, "the kill fell inside the burst"
+    assert 10 <= len(acked) < RATE * BURST, "the kill fell inside the burst"
     # The second process took over what the first had accepted and not finished.
     assert taken
     # Exactly one case per acknowledged command; one for an unacknowledged one at most

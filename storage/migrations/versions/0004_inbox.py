@@ -3,7 +3,8 @@
 The inbox of acknowledged platform requests (``inbox``: written before the ack, done
 once handled and answered; pending rows by lease for the takeover), and the answer a
 handled event gave (``processed_events.outcome``), so a request processed again after a
-crash answers the same words.
+crash answers the same words; on PostgreSQL, case numbers from a sequence
+(``casebot_case_numbers``), so opens in many workers no longer take turns.
 
 Revision ID: 0004
 Revises: 0003
@@ -54,9 +55,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("processed_events") as batch:
         batch.add_column(sa.Column("outcome", sa.Text(), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        # Case numbers without a lock (storage/keys.py), carrying on from the counter.
+        op.execute("CREATE SEQUENCE casebot_case_numbers OWNED BY counters.value")
+        op.execute(
+            "SELECT setval('casebot_case_numbers', "
+            "COALESCE((SELECT value FROM counters WHERE name = 'CASE'), 0) + 1, false)"
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # The counter carries on from the sequence.
+        op.execute(
+            "UPDATE counters SET value = (SELECT last_value FROM casebot_case_numbers) "
+            "WHERE name = 'CASE' AND (SELECT is_called FROM casebot_case_numbers)"
+        )
+        op.execute("DROP SEQUENCE casebot_case_numbers")
     with op.batch_alter_table("processed_events") as batch:
         batch.drop_column("outcome")
     op.drop_index("ix_inbox_pending_lease", table_name="inbox")
