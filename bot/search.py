@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.config import Config
@@ -24,6 +24,14 @@ _SETTINGS: dict[int, tuple[Config, SearchSettings]] = {}
 
 class SearchSetupError(RuntimeError):
     """The configuration asks for semantic search that cannot run here."""
+
+
+def look_alike_settings(config: Config) -> SearchSettings:
+    """The ranking of :func:`settings_for`, with the threshold halved: the triage card's
+    look-alike engineering issues are read by staff, who lose a glance on a weak match,
+    while a customer shown a wrong article loses trust in the step."""
+    base = settings_for(config)
+    return replace(base, min_confidence=base.min_confidence / 2)
 
 
 def settings_for(config: Config) -> SearchSettings:

@@ -11,7 +11,7 @@ from bot.errors import Refusal
 from bot.lifecycle import ACTIVE, Act, State, next_state
 from bot.policy import Deed
 from bot.routing import pick_or_why
-from bot.search import settings_for
+from bot.search import look_alike_settings
 from bot.terms import SEVERITIES, raise_severity
 from bot.work import Work
 from storage.models import Case, CaseEvent, PersonRow
@@ -90,7 +90,10 @@ async def triage_card(
         engineer, why = await pick_or_why(w.session, w.config, case.area, w.now)
         nobody = why if engineer is None else None
     eng_hits = await search_eng_issues(
-        w.session, f"{case.title} {case.description}", limit=3, settings=settings_for(w.config)
+        w.session,
+        f"{case.title} {case.description}",
+        limit=3,
+        settings=look_alike_settings(w.config),
     )
     how = "claimed"
     if claimed_by is None and case.assignee_id:
