@@ -357,3 +357,13 @@ async def test_a_draft_says_what_customers_were_told_never_internal_text(db: Dat
     assert shown.startswith("KB-1 (draft, drafted from CASE-1)")
     edited = await d.say("alice", "/case kb edit KB-1 cause The signing secret was cached")
     assert edited.ok and "Cause: The signing secret was cached" in edited.text
+
+
+async def test_a_survey_before_resolution_says_when_it_comes(db: Database) -> None:
+    """The survey follows a resolution: asked early, the customer hears that, not "closes"
+    (a resolved case can still be reopened, so "closed" would not be true)."""
+    d = await Dialog.start(db)
+    key = await d.working_case()
+    reply = await d.say("gus", f"/case survey {key} 4 early")
+    assert not reply.ok
+    assert reply.text == f"{key} is not resolved yet; the survey comes when it is."

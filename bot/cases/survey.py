@@ -29,7 +29,7 @@ async def survey(w: Work, actor: Actor, key: str, rating: int, comment: str) -> 
     case = await w.case(key)
     w.require(actor, Deed.SURVEY, case)
     if case.state not in (State.RESOLVED, State.CLOSED):
-        raise Refusal(f"{case.key} is still open; the survey comes when it closes.")
+        raise Refusal(f"{case.key} is not resolved yet; the survey comes when it is.")
     if not 1 <= rating <= 5:
         raise Refusal("The rating is a number from 1 to 5.")
     existing = await answer_of(w, case)
