@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot.actors import Actor
 from bot.errors import Refusal
 from bot.keys import normalize_key
+from bot.lifecycle import ACTIVE
 from bot.work import Work
 from storage.models import Case, EngFollower, EngIssue, EngLink
 
@@ -67,3 +68,22 @@ async def followed_by_account(w: Work, issue: EngIssue, account_key: str) -> boo
         await w.session.scalars(select(EngFollower.person_id).where(EngFollower.eng_id == issue.id))
     ).all()
     return any((p := w.config.person(i)) is not None and p.account == account_key for i in ids)
+
+
+async def linked_cases(
+    w: Work,
+    issue: EngIssue,
+    *,
+    account_key: str | None = None,
+    active_only: bool = False,
+    lock: bool = False,
+) -> list[Case]:
+    """The cases linked to ``issue``, in key order: of one account, only the active
+    ones, or locked for update, when asked. The one query every ENG use case reads."""
+    stmt = select(Case).join(EngLink, EngLink.case_id == Case.id).where(EngLink.eng_id == issue.id)
+    if account_key is not None:
+        stmt = stmt.where(Case.account_key == account_key)
+    if lock:
+        stmt = stmt.with_for_update()
+    cases = list((await w.session.scalars(stmt.order_by(Case.id))).all())
+    return [c for c in cases if c.state in ACTIVE] if active_only else cases

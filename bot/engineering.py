@@ -11,7 +11,13 @@ from bot.actors import SYSTEM, Actor
 from bot.cases import first_response, propose_resolution
 from bot.cases.chase import stop_chase
 from bot.disclosure import eng_status_words, public_note
-from bot.eng_issues import customer_issue, eng_issue_for, followed_by_account, notice_ref
+from bot.eng_issues import (
+    customer_issue,
+    eng_issue_for,
+    followed_by_account,
+    linked_cases,
+    notice_ref,
+)
 from bot.errors import Refusal
 from bot.keys import normalize_key
 from bot.lifecycle import ACTIVE, WORKING, Act, State, next_state
@@ -32,11 +38,7 @@ async def priority(w: Work, issue: EngIssue) -> tuple[int, int, int]:
     """Impact on the customer base: for each distinct account with an open linked case,
     its worst severity's weight times its tier's weight, summed. Returns
     (score, accounts, cases)."""
-    cases = (
-        await w.session.scalars(
-            select(Case).join(EngLink, EngLink.case_id == Case.id).where(EngLink.eng_id == issue.id)
-        )
-    ).all()
+    cases = await linked_cases(w, issue)
     sev_w: dict[str, int] = {str(k): v for k, v in w.config.priority.severity_weight.items()}
     tier_w = w.config.priority.tier_weight
     worst: dict[str, int] = {}
@@ -194,14 +196,7 @@ async def set_status(
     told = _fix_resolution(issue, status) + (f": {shared}" if shared else ".")
     # Every notice below is built after the change it reports, priority included.
     await _reprioritise(w, issue, f"now {status}")
-    cases = (
-        await w.session.scalars(
-            select(Case)
-            .join(EngLink, EngLink.case_id == Case.id)
-            .where(EngLink.eng_id == issue.id)
-            .with_for_update()
-        )
-    ).all()
+    cases = await linked_cases(w, issue, lock=True)
     followers = (
         await w.session.scalars(select(EngFollower).where(EngFollower.eng_id == issue.id))
     ).all()
@@ -377,14 +372,7 @@ async def show(w: Work, actor: Actor, eng_key: str) -> str:
     if actor.is_staff and (remote := await tracker.link_of(w, issue)) is not None:
         lines.append(f"Tracker: {remote.ref} {remote.url}".rstrip())
     if actor.is_staff:
-        cases = (
-            await w.session.scalars(
-                select(Case)
-                .join(EngLink, EngLink.case_id == Case.id)
-                .where(EngLink.eng_id == issue.id)
-                .order_by(Case.id)
-            )
-        ).all()
+        cases = await linked_cases(w, issue)
         lines.append(
             "Linked cases: "
             + ", ".join(f"{c.key} ({c.account_key}, {c.severity}, {c.state})" for c in cases)

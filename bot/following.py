@@ -7,13 +7,13 @@ from sqlalchemy import select
 from bot import templates as t
 from bot.actors import Actor
 from bot.disclosure import eng_status_words
-from bot.eng_issues import customer_issue, eng_issue_for, notice_ref
+from bot.eng_issues import customer_issue, eng_issue_for, linked_cases, notice_ref
 from bot.errors import Refusal
 from bot.lifecycle import ACTIVE
 from bot.messages import Target
 from bot.policy import Deed
 from bot.work import Work
-from storage.models import Case, EngFollower, EngIssue, EngLink
+from storage.models import EngFollower, EngIssue
 
 
 async def follow(w: Work, actor: Actor, eng_key: str, on: bool) -> str:
@@ -45,13 +45,7 @@ async def follow(w: Work, actor: Actor, eng_key: str, on: bool) -> str:
 async def _drop_follow_buttons(w: Work, actor: Actor, issue: EngIssue) -> None:
     """Someone of the account follows: the latest notice in each of its linked cases'
     threads loses its Follow button (edited in place)."""
-    cases = (
-        await w.session.scalars(
-            select(Case)
-            .join(EngLink, EngLink.case_id == Case.id)
-            .where(EngLink.eng_id == issue.id, Case.account_key == actor.account_key)
-        )
-    ).all()
+    cases = await linked_cases(w, issue, account_key=actor.account_key)
     for case in cases:
         if case.state not in ACTIVE:
             continue

@@ -21,11 +21,11 @@ from sqlalchemy import select
 
 from bot.config import Config
 from bot.config.integrations import Tracker
+from bot.eng_issues import linked_cases
 from bot.errors import Refusal
-from bot.lifecycle import ACTIVE
 from bot.messages import Kind, Message, Target
 from bot.work import Work
-from storage.models import Case, EngIssue, EngLink
+from storage.models import Case, EngIssue
 from storage.trackers import TrackerLink
 
 # The outbox platform tracker calls are queued on.
@@ -192,15 +192,7 @@ async def impact_of(w: Work, issue: EngIssue, scored: tuple[int, int, int]) -> I
 
 
 async def _live_cases(w: Work, issue: EngIssue) -> list[Case]:
-    cases = (
-        await w.session.scalars(
-            select(Case)
-            .join(EngLink, EngLink.case_id == Case.id)
-            .where(EngLink.eng_id == issue.id)
-            .order_by(Case.id)
-        )
-    ).all()
-    return [c for c in cases if c.state in ACTIVE]
+    return await linked_cases(w, issue, active_only=True)
 
 
 async def body_of(w: Work, issue: EngIssue, impact: Impact) -> str:

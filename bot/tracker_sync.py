@@ -15,6 +15,7 @@ from bot import engineering
 from bot import templates as t
 from bot.actors import SYSTEM
 from bot.delivery.timers import Handler
+from bot.eng_issues import linked_cases
 from bot.errors import Duplicate, Refusal
 from bot.messages import Message, Target
 from bot.ports import DeliveryContext, PlatformRef
@@ -35,7 +36,7 @@ from bot.tracker import (
 )
 from bot.units import Units
 from bot.work import Work
-from storage.models import Case, EngIssue, EngLink, Timer
+from storage.models import Case, EngIssue, Timer
 from storage.trackers import TrackerLink
 
 log = structlog.get_logger(__name__)
@@ -195,15 +196,7 @@ async def comment_posted(w: Work, ref: str, author: str, text: str) -> str:
 
 
 async def _linked(w: Work, issue: EngIssue) -> list[Case]:
-    return list(
-        (
-            await w.session.scalars(
-                select(Case)
-                .join(EngLink, EngLink.case_id == Case.id)
-                .where(EngLink.eng_id == issue.id)
-            )
-        ).all()
-    )
+    return await linked_cases(w, issue)
 
 
 # -- timers -------------------------------------------------------------------------------
