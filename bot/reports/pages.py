@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import engineering, policy, sla
 from bot.actors import STAFF, Actor, Role
+from bot.eng_issues import linked_cases
 from bot.errors import Refusal
 from bot.identity import platform_of
 from bot.lifecycle import ACTIVE, State
@@ -212,15 +213,8 @@ class Pages:
             out = []
             for issue in issues:
                 score, accounts, _ = await engineering.priority(w, issue)
-                stmt = (
-                    select(Case.key)
-                    .join(EngLink, EngLink.case_id == Case.id)
-                    .where(EngLink.eng_id == issue.id)
-                    .order_by(Case.id)
-                )
-                if seen is not None:
-                    stmt = stmt.where(Case.account_key.in_(seen))
-                keys = tuple((await w.session.scalars(stmt)).all())
+                linked = await linked_cases(w, issue)
+                keys = tuple(c.key for c in linked if seen is None or c.account_key in seen)
                 if seen is not None and not keys:
                     continue  # a CSM sees the issues of their accounts' cases
                 out.append(
