@@ -5,7 +5,7 @@ entry, the notifications it causes and the timers it starts commit together."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from bot.config import Config
 from bot.errors import Refusal
 from bot.keys import normalize_key
 from bot.lifecycle import NO_ENGINEER
-from bot.messages import Message, TargetKind
+from bot.messages import Kind, Message, TargetKind
 from bot.policy import Deed, Subject
 from bot.ports import Links
 from storage.models import Case, CaseEvent, OutboxRow, PersonRow, Timer
@@ -175,7 +175,7 @@ class Work:
         return preferred
 
     async def flush_outbox(self) -> None:
-        for m in self.messages:
+        for m in coalesced(self.messages):
             self.session.add(
                 OutboxRow(
                     platform=m.platform,
@@ -239,3 +239,28 @@ RESTAMP = {"waiting_since", "solution_proposed_at", "replicating_at"}
 
 
 __all__ = ["Work", "normalize_key", "STATE_STAMPS", "RESTAMP"]
+
+
+def coalesced(messages: list[Message]) -> list[Message]:
+    """The messages of one transaction, with each edit of a team's card posted (or
+    edited) earlier in the same transaction folded into that one: the card goes out
+    once, as it is at commit, not as a post and an edit (an open that assigns at once
+    would otherwise cost the team's channel a post and a ``chat.update``; in a storm,
+    twice the calls). Mentions of both are kept. Only cards: a customer's messages are
+    each worth reading where edits are not in place (mail, the console)."""
+    out: list[Message] = []
+    at: dict[tuple[str, str, str, str], int] = {}
+    for m in messages:
+        if m.ref is None or m.kind != Kind.TRIAGE_ALERT:
+            out.append(m)
+            continue
+        key = (m.platform, m.ref, str(m.target.kind), m.target.id)
+        if m.update and key in at:
+            first = out[at[key]]
+            out[at[key]] = replace(
+                m, update=first.update, mentions=list(dict.fromkeys(first.mentions + m.mentions))
+            )
+            continue
+        at[key] = len(out)
+        out.append(m)
+    return out

@@ -159,7 +159,10 @@ async def test_case_is_triaged_to_the_best_team(db: Database) -> None:
     )
     assert case.triaged_at == d.now
 
-    alert, claimed = d.team_channel("billing")
+    # One card, posted once as it was when the open committed: the best engineer
+    # already has it (a post and an edit a moment later would cost the team's channel
+    # two calls for one case).
+    (alert,) = d.team_channel("billing")
     assert alert.kind == Kind.TRIAGE_ALERT and not alert.update
     assert alert.title == f"New case {key} [S1]: Invoice charged twice for November"
     assert alert.text == "Our VAT invoice shows two charges."
@@ -167,16 +170,14 @@ async def test_case_is_triaged_to_the_best_team(db: Database) -> None:
     assert field(alert, "Tier") == "enterprise"
     assert field(alert, "Severity") == "S1"
     assert field(alert, "Type") == "Something is broken"
+    # Assigned already: the team may reassign, re-area or re-grade it, not claim it.
     assert buttons(alert) == [
-        f"case:{key}:claim",
         f"case:{key}:assign",
         f"case:{key}:area",
         f"case:{key}:severity",
     ]
-    # The same alert, edited in place once the best engineer had it.
-    assert claimed.update and claimed.ref == alert.ref
     # Nobody claimed it: casebot assigned it, and the card says so (issue #9).
-    assert field(claimed, "Status") == "Assigned to Chiara Esposito"
+    assert field(alert, "Status") == "Assigned to Chiara Esposito"
     assert d.team_channel("platform") == []
 
     opened, *_ = d.customer_thread(key)
