@@ -86,14 +86,12 @@ class EmailPlatform:
                 f"email needs an `email:` section with the support address in {config.source}"
             )
         self.sender = Sender(config.email.display_name or config.support.name, config.email.address)
-        if self.mailroom is None:
-            raise PlatformError(
-                "the email platform keeps mail through the core: start it in casebot"
-            )
-        self.door = Door(core, config.email, self.mailroom, self.links.attachment_url)
         self.links.max_age = config.email.link_days * 86_400
         if not self.receiving:
             return
+        if self.mailroom is None:
+            raise PlatformError("email receives through casebot's core: start it with casebot")
+        self.door = Door(core, config.email, self.mailroom, self.links.attachment_url)
         env = self.settings
         if env.listen is not None:
             host, port = env.listen
