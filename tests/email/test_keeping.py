@@ -18,6 +18,7 @@ from bot.identity import UNKNOWN
 from bot.mailroom import NOT_KEPT
 from storage.mail import HeldMail
 from storage.models import Case
+from tests.conftest import open_database
 from tests.email.conftest import CONFIG, ENV, World, started, text_of
 
 GUS = "gus@globex.example"
@@ -42,7 +43,8 @@ async def fetch(url: str, person: str | None) -> aiohttp.ClientResponse:
             return response
 
 
-async def test_attachments_are_kept_up_to_the_limit_and_staff_fetch_them(world: World) -> None:
+async def test_attachments_are_kept_up_to_the_limit_and_staff_fetch_them(any_world: World) -> None:
+    world = any_world
     log, dump = b"line\n" * 600, b"x" * 60_000
     await world.mail(
         GUS, "Agent crash", "It crashes at start.", attach=[("trace.log", log), ("core", dump)]
@@ -62,6 +64,7 @@ async def test_attachments_are_kept_up_to_the_limit_and_staff_fetch_them(world: 
     assert got.headers["Content-Disposition"].startswith('attachment; filename="trace.log"')
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     assert got.headers["Content-Type"] == "application/octet-stream"
+    assert (await fetch(kept[3], "dana")).status == 200  # Globex's CSM, Globex's case
     # Nobody else: not signed in, a customer (even of the account), a forged link.
     assert (await fetch(kept[3], None)).status == 401
     assert (await fetch(kept[3], "gus")).status == 403
@@ -83,13 +86,17 @@ async def test_a_reply_keeps_its_attachment_on_the_case(world: World) -> None:
     assert url and (await fetch(url[-1][3], "bruno")).status == 200
 
 
-@pytest.fixture
-async def queued(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[World]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def queued(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
+) -> AsyncIterator[World]:
+    """The world with ``email.unknown_senders: queue``, on SQLite, then PostgreSQL."""
+    db = await open_database(request, tmp_path, "pg_database")
     config = tmp_path / "casebot.yml"
     config.write_text(
         CONFIG.read_text().replace("  max_bytes: 200000\n", "  max_bytes: 200000\n  unknown_senders: queue\n")
     )  # fmt: skip
-    async with started(sqlite_template, tmp_path, config=config) as w:
+    async with started(sqlite_template, tmp_path, db=db, config=config) as w:
         yield w
 
 
