@@ -125,6 +125,8 @@ async def test_a_strangers_mail_waits_for_the_lead_who_places_it(queued: World) 
         case = (await s.scalars(select(Case))).one()
         rows = (await s.scalars(select(HeldMail.state).order_by(HeldMail.id))).all()
     assert (case.account_key, case.title) == ("initech", "Invoices missing")
+    [(_, name, _, url)] = LINK.findall(case.description)  # the held mail's file moved along
+    assert name == "i.pdf" and (await fetch(url, "chiara")).status == 200
     assert rows == ["accepted", "held"]
     [ack] = world.inbox(ZED)
     assert "[CASE-1]" in str(ack["Subject"])
