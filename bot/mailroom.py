@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot import identity
 from bot.errors import Duplicate, Refusal
@@ -184,6 +184,15 @@ class Mailroom:
                 .values(case_key=case_key)
             )
             return case_key
+
+    async def discard(self, mail_key: str) -> None:
+        """Forget the attachments of a mail the core refused (they belong to no case)."""
+        async with self.units.work() as w:
+            await w.session.execute(
+                delete(MailAttachment).where(
+                    MailAttachment.mail_key == mail_key, MailAttachment.case_key.is_(None)
+                )
+            )
 
     async def fetch(self, person_id: str, attachment_id: int) -> Fetched:
         """A kept attachment, for a staff member who may see its case (else Refusal)."""

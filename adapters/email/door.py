@@ -152,8 +152,10 @@ class Door:
         attached = await self._listing(letter, mail_key)
         body = "\n\n".join(p for p in (text, attached) if p) or "(no text)"
         reply = await self._on_case(letter, ctx, key, text, body)
-        if reply is None and attached:
+        if attached and reply is None:
             await self.mailroom.place(mail_key, letter.sender, key)
+        elif attached:  # refused (a stranger, another account's case): nothing is kept
+            await self.mailroom.discard(mail_key)
         return reply
 
     async def _on_case(

@@ -16,7 +16,7 @@ from adapters.web.signing import Signer
 from bot.held_mail import HELD
 from bot.identity import UNKNOWN
 from bot.mailroom import NOT_KEPT
-from storage.mail import HeldMail
+from storage.mail import HeldMail, MailAttachment
 from storage.models import Case
 from tests.conftest import open_database
 from tests.email.conftest import CONFIG, ENV, World, started, text_of
@@ -84,6 +84,16 @@ async def test_a_reply_keeps_its_attachment_on_the_case(world: World) -> None:
     assert events == ["CASE-1"]
     url = LINK.findall("\n".join(d.message.text for d in world.slack.deliveries))
     assert url and (await fetch(url[-1][3], "bruno")).status == 200
+
+
+async def test_a_refused_mail_keeps_nothing(world: World) -> None:
+    await world.mail(GUS, "Webhooks fail", "Every webhook returns 500.")
+    # Ivy (Initech) names Globex's case; a stranger writes with a file.
+    await world.mail("ivy@initech.example", "Re: [CASE-1] x", "see", attach=[("a", b"1")])
+    await world.mail(ZED, "Hello", "see", attach=[("b", b"2")])
+    assert "There is no case CASE-1." in text_of(world.inbox("ivy@initech.example")[0])
+    async with world.bot.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(MailAttachment)) == 0
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
