@@ -59,6 +59,8 @@ class Deed(StrEnum):
     DASHBOARD = "dashboard"  # sign in to the web dashboard (staff; a CSM sees their accounts)
     TRANSCRIPT = "transcript"  # a read-only web transcript of one's own account's case
     IMPACT = "impact"  # the customer corrects the business impact casebot gave a case
+    ATTACHMENT = "attachment"  # fetch a mail's kept attachment (staff who see the case)
+    ACCEPT_MAIL = "accept-email"  # place a held mail from an unknown sender in an account
 
 
 class Scope(StrEnum):
@@ -159,6 +161,15 @@ RULES: dict[Deed, Rule] = {
         Scope.CUSTOMER,
         "change the impact of",
         "Only the customer can change the impact of {key}; staff change its severity.",
+    ),
+    Deed.ATTACHMENT: Rule(
+        frozenset(STAFF),
+        Scope.ACCOUNT,
+        "open the attachments of",
+        "Attachments of {key} are for staff who work on it.",
+    ),
+    Deed.ACCEPT_MAIL: Rule(
+        LEAD, refusal="Mail from unknown senders is placed by the support lead."
     ),
 }
 

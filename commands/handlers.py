@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bot import cases, engineering, following, knowledge, views
+from bot import cases, engineering, following, held_mail, knowledge, views
 from bot.actors import Actor
 from bot.cases import NewCase
 from bot.errors import Refusal
@@ -45,7 +45,8 @@ async def show(w: Work, a: Actor, args: Args) -> str:
 
 
 async def queue(w: Work, a: Actor, args: Args) -> str:
-    return await views.queue(w, a)
+    held = await held_mail.queue_lines(w, a)
+    return "\n".join([await views.queue(w, a), *held]).strip()
 
 
 async def stats(w: Work, a: Actor, args: Args) -> str:
@@ -223,3 +224,7 @@ async def transcript(w: Work, a: Actor, args: Args) -> str:
 
 async def impact(w: Work, a: Actor, args: Args) -> str:
     return await cases.change_impact(w, a, args["case"], args["impact"])
+
+
+async def accept_email(w: Work, a: Actor, args: Args) -> str:
+    return await held_mail.accept(w, a, args["mail"], args["account"])

@@ -66,6 +66,7 @@ class Command:
 
 
 CASE = Param("case", Kind.CASE, "The case, e.g. CASE-12")
+HELD = (Param("mail", Kind.TEXT, "A held mail: M-3"), Param("account", Kind.TEXT, "An account"))
 ISSUE = Param("issue", Kind.ENG, "The engineering issue, e.g. ENG-3")
 DRAFT = Param("draft", Kind.KB, "The draft, e.g. KB-7")
 # What `link` links to: an ENG key or, with a tracker, an issue URL or reference.
@@ -394,6 +395,9 @@ COMMANDS: tuple[Command, ...] = (
         "raise", Deed.SEVERITY, "raise the severity one level", (CASE,), h.raise_, section="triage"
     ),
     Command("join", Deed.JOIN, "join the case's threads", (CASE,), h.join, section="triage"),
+    Command(
+        "accept-email", Deed.ACCEPT_MAIL, "place held mail", HELD, h.accept_email, section="triage"
+    ),
     # -- reached by forms only ----------------------------------------------------------------
     Command(
         "comment",
@@ -412,14 +416,8 @@ for _c in COMMANDS:
         GROUPS[_c.group] = (*GROUPS.get(_c.group, ()), _c)
 # A group typed alone runs its default subcommand, if it has one.
 GROUP_DEFAULT = {"eng": "eng list"}
-ALIASES = {
-    "needinfo": "need-info",
-    "need_info": "need-info",
-    "replicate": "replicating",
-    "enh": "enhancement",
-    "acknowledge": "ack",
-    "close": "withdraw",
-}
+ALIASES = {"needinfo": "need-info", "need_info": "need-info", "replicate": "replicating"}
+ALIASES |= {"enh": "enhancement", "acknowledge": "ack", "close": "withdraw"}
 
 
 def find(name: str) -> Command | None:

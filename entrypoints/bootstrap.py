@@ -20,6 +20,7 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.delivery.runtime import Runtime
 from bot.delivery.timers import Handler
+from bot.mailroom import Mailroom, UsesMailroom
 from bot.ports import Clock, Coordination, Outlet, Platform, PlatformError, UsesInbox
 from bot.search import warm_up
 from bot.tracker import EngineeringTracker
@@ -127,6 +128,8 @@ class Casebot:
         """Start ``platform`` with the core and deliver its notifications."""
         if isinstance(platform, UsesInbox):
             platform.use_inbox(self.runtime.inbox)
+        if isinstance(platform, UsesMailroom):
+            platform.use_mailroom(Mailroom(self.units))
         await platform.start(self.commands)
         self.running.append(platform)
         self.runtime.add_platform(platform)

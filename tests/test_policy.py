@@ -65,6 +65,8 @@ WHO: dict[Deed, set[Role]] = {
     Deed.DASHBOARD: STAFF,
     Deed.TRANSCRIPT: {C},
     Deed.IMPACT: {C},
+    Deed.ATTACHMENT: STAFF,
+    Deed.ACCEPT_MAIL: {L},
 }
 
 # Deeds bound to the assigned engineer; to the account's CSM (among staff); to the
@@ -77,7 +79,7 @@ HANDLER = {
     Deed.LOG_ENG,
     Deed.LINK,
 }
-ACCOUNT_CSM = {Deed.REPLY, Deed.ASSIGN, Deed.SEVERITY, Deed.NOTE, Deed.JOIN}
+ACCOUNT_CSM = {Deed.REPLY, Deed.ASSIGN, Deed.SEVERITY, Deed.NOTE, Deed.JOIN, Deed.ATTACHMENT}
 OWN_CSM = {Deed.ACK}
 
 

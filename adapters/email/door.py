@@ -10,9 +10,12 @@ places them by ``people[].identities.email``, else by an account's ``email_domai
 - anything else: a quick ``open`` (subject → title, text → description).
 
 What the core has to say comes back by the outbox (the acknowledgement with the case
-key, the status mails). A refusal, a ``/case`` command's answer and the thanks for
-feedback are answered straight away, at most once a day with the same words to the same
-sender, so a sender casebot does not know hears it once, not per mail.
+key, the status mails). So does every answer the door gives itself — a refusal, a
+``/case`` command's answer, the thanks for feedback, a mail too large, attachments not
+kept — through :class:`bot.mailroom.Mailroom`: retried while the mail server is down,
+at most once a day with the same words to the same sender, so a sender casebot does not
+know hears it once, not per mail. With ``email.unknown_senders: queue`` a new mail from
+such a sender is held for the lead (:mod:`bot.held_mail`) instead of refused.
 """
 
 from __future__ import annotations
@@ -21,19 +24,21 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from adapters.common import RecentKeys
 from adapters.email import threads
 from adapters.email.letters import Letter, parse
+from bot import held_mail
 from bot.config import Email
 from bot.exchange import Context, Reply
 from bot.identity import EMAIL
+from bot.mailroom import Incoming, Mailroom, too_large
 from bot.ports import Core
 
 log = logging.getLogger(__name__)
 
-Answer = Callable[[Letter, str], Awaitable[None]]
+AttachmentUrl = Callable[[int], str | None]
 DAY = 86_400.0
 OK = "250 OK"
 
@@ -51,15 +56,16 @@ class Door:
         self,
         core: Core,
         settings: Email,
-        answer: Answer,
+        mailroom: Mailroom,
+        attachment_url: AttachmentUrl = lambda _: None,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.core = core
         self.settings = settings
-        self.answer = answer
+        self.mailroom = mailroom
+        self.attachment_url = attachment_url
         self._now = now
         self._recent: RecentKeys[str, None] = RecentKeys(DAY, now=now)
-        self._answered: RecentKeys[tuple[str, str], None] = RecentKeys(DAY, now=now)
         self._by_sender: dict[str, deque[float]] = {}
         self.dropped: list[tuple[str, str]] = []  # (sender, why): what was not handled
 
@@ -83,7 +89,7 @@ class Door:
         if not self._allowed(letter.sender):
             return self._drop(letter, "too many mails from this sender")
         try:
-            reply = await self.handle(letter, "email:" + key[:180])
+            reply = await self.handle(letter, key[:200])
         except BaseException:
             self._recent.release(key)  # let a re-delivery through
             raise
@@ -107,21 +113,54 @@ class Door:
         return True
 
     async def _answer_once(self, letter: Letter, text: str) -> None:
-        if self._answered.claim((letter.sender, text)):
-            await self.answer(letter, text)
+        """An answer of the door's own, by the outbox (once a day per sender and words)."""
+        await self.mailroom.answer(letter.sender, letter.subject, text, letter.message_id)
 
-    async def handle(self, letter: Letter, event_id: str) -> Reply | None:
+    async def _listing(self, letter: Letter, mail_key: str) -> str:
+        """The attachments as the case lists them, each kept if it fits (the sender
+        hears once which did not)."""
+        if not letter.attachments:
+            return ""
+        files = [Incoming(a.name, a.content_type, a.data) for a in letter.attachments]
+        kept = await self.mailroom.keep(mail_key, files)
+        left = [k.name for k in kept if not k.kept]
+        if left:
+            await self._answer_once(letter, too_large(left, self.settings.attachments.max_bytes))
+        return "\n".join(k.line(self.attachment_url) for k in kept)
+
+    async def handle(self, letter: Letter, mail_key: str) -> Reply | None:
         """The core call a letter is; the reply to mail back (None: nothing to say)."""
+        event_id = "email:" + mail_key[:180]
         ctx = Context(
             platform=EMAIL, user_id=letter.sender, user_name=letter.sender_name, event_id=event_id
         )
         text = threads.new_text(letter)
-        attached = threads.listing(letter.attachments)
-        body = "\n\n".join(p for p in (text, attached) if p) or "(no text)"
         feedback = self.settings.feedback_address
         if feedback and feedback in letter.recipients:
-            return await self.core.invoke(ctx, "feedback", {"text": body})
+            body = "\n\n".join(p for p in (text, threads.listing(letter.attachments)) if p)
+            return await self.core.invoke(ctx, "feedback", {"text": body or "(no text)"})
         key = threads.case_named(letter, self.settings.address.rpartition("@")[2])
+        if key is None and self.settings.unknown_senders == "queue":
+            units = self.mailroom.units
+            if not await held_mail.known(units, letter.sender):
+                body = "\n\n".join(p for p in (text, await self._listing(letter, mail_key)) if p)
+                title = threads.title_of(letter)
+                args = (letter.sender, letter.sender_name, title, body or "(no text)")
+                await held_mail.hold(units, mail_key, *args)
+                await self._answer_once(letter, held_mail.HELD)
+                return None
+        attached = await self._listing(letter, mail_key)
+        body = "\n\n".join(p for p in (text, attached) if p) or "(no text)"
+        reply = await self._on_case(letter, ctx, key, text, body)
+        if attached and reply is None:
+            await self.mailroom.place(mail_key, letter.sender, key)
+        elif attached:  # refused (a stranger, another account's case): nothing is kept
+            await self.mailroom.discard(mail_key)
+        return reply
+
+    async def _on_case(
+        self, letter: Letter, ctx: Context, key: str | None, text: str, body: str
+    ) -> Reply | None:
         if key is None:
             reply = await self.core.invoke(
                 ctx,
@@ -142,7 +181,7 @@ class Door:
                 user_id=letter.sender,
                 user_name=letter.sender_name,
                 thread_id=key,
-                event_id=event_id,
+                event_id=ctx.event_id,
             )
             found = await self.core.thread_message(in_thread, body)
             # A case opened elsewhere has no mail thread: the mail is a reply on it.

@@ -29,6 +29,7 @@ class Attachment:
     name: str
     size: int
     content_type: str
+    data: bytes = field(default=b"", repr=False)
 
 
 @dataclass
@@ -151,7 +152,8 @@ def _attachments(msg: EmailMessage) -> list[Attachment]:
             continue  # the body itself
         payload = part.get_payload(decode=True)
         size = len(payload) if isinstance(payload, bytes) else 0
-        out.append(Attachment(name or "unnamed", size, part.get_content_type()))
+        data = payload if isinstance(payload, bytes) else b""
+        out.append(Attachment(name or "unnamed", size, part.get_content_type(), data))
     return out
 
 

@@ -21,11 +21,14 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from adapters.email.attachments import ATTACHMENT, ATTACHMENT_PATH, AttachmentPage
 from adapters.web import WebServer
+from adapters.web.dashboard.session import Sessions
 from adapters.web.signing import LinkRefused, Signer, secret_from_env
 from bot.config import Config
 from bot.exchange import Context, Prompt, Reply
 from bot.identity import EMAIL
+from bot.mailroom import Mailroom
 from bot.messages import Action
 from bot.ports import Core
 
@@ -51,6 +54,14 @@ class Links:
             return None
         token = self.signer.sign(ACT, {"a": action.id, "l": action.label, "u": to})
         return base.rstrip("/") + ACT_PATH.format(token=token)
+
+    def attachment_url(self, attachment_id: int) -> str | None:
+        """Where staff fetch a kept attachment (they sign in to the dashboard first)."""
+        base = self.base_url()
+        if not base:
+            return None
+        token = self.signer.sign(ATTACHMENT, {"i": attachment_id})
+        return base.rstrip("/") + ATTACHMENT_PATH.format(token=token)
 
 
 class LinkPages:
@@ -162,6 +173,7 @@ class _Bot(Protocol):
     running: list[Any]
     commands: Core
     config: Config
+    units: Any
 
 
 def mount(server: WebServer, bot: _Bot, env: Mapping[str, str]) -> None:
@@ -175,3 +187,5 @@ def mount(server: WebServer, bot: _Bot, env: Mapping[str, str]) -> None:
         days = bot.config.email.link_days if bot.config.email else 30
         links = Links(Signer(secret_from_env(env)), lambda: server.public_url, days)
     LinkPages(bot.commands, links).mount(server)
+    secure = server.public_url.startswith("https://")
+    AttachmentPage(Mailroom(bot.units), links.signer, Sessions(links.signer, secure)).mount(server)

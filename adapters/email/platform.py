@@ -24,7 +24,6 @@ from adapters.email import threads
 from adapters.email.compose import Sender, answer, compose
 from adapters.email.door import Door
 from adapters.email.imap import MailboxPoller
-from adapters.email.letters import Letter
 from adapters.email.links import Links
 from adapters.email.outbound import SmtpSender
 from adapters.email.receiver import Receiver
@@ -33,6 +32,7 @@ from adapters.web import public_url_from_env
 from adapters.web.signing import Signer, secret_from_env
 from bot.config import Config
 from bot.identity import EMAIL
+from bot.mailroom import IN_REPLY_TO, Mailroom
 from bot.messages import Kind, Message, TargetKind
 from bot.ports import (
     Core,
@@ -65,6 +65,7 @@ class EmailPlatform:
         self.watch = watch
         self.smtp = SmtpSender(settings.smtp) if settings.smtp else None
         self.door: Door | None = None
+        self.mailroom: Mailroom | None = None
         self.receiver: Receiver | None = None
         self.poller: MailboxPoller | None = None
         self.sender: Sender | None = None
@@ -74,6 +75,10 @@ class EmailPlatform:
 
     # -- life -------------------------------------------------------------------------
 
+    def use_mailroom(self, mailroom: Mailroom) -> None:
+        """What keeps attachments, held mail and the door's answers (the bootstrap)."""
+        self.mailroom = mailroom
+
     async def start(self, core: Core) -> None:
         config = core.config
         if config.email is None:
@@ -81,10 +86,12 @@ class EmailPlatform:
                 f"email needs an `email:` section with the support address in {config.source}"
             )
         self.sender = Sender(config.email.display_name or config.support.name, config.email.address)
-        self.door = Door(core, config.email, self._answer)
         self.links.max_age = config.email.link_days * 86_400
         if not self.receiving:
             return
+        if self.mailroom is None:
+            raise PlatformError("email receives through casebot's core: start it with casebot")
+        self.door = Door(core, config.email, self.mailroom, self.links.attachment_url)
         env = self.settings
         if env.listen is not None:
             host, port = env.listen
@@ -151,15 +158,6 @@ class EmailPlatform:
                 self.watch("in", mail)
         return await self.door.receive(raw, envelope_from)
 
-    async def _answer(self, letter: Letter, text: str) -> None:
-        """A direct answer to a mail (a refusal, thanks for feedback)."""
-        assert self.sender is not None
-        mail = answer(letter.sender, self.sender, letter.subject, text, letter.message_id or None)
-        try:
-            await self._send(mail, letter.sender)
-        except DeliveryError as exc:
-            log.warning("email: could not answer %s: %s", letter.sender, exc)
-
     # -- mail out ---------------------------------------------------------------------
 
     async def deliver(self, message: Message, ctx: DeliveryContext) -> PlatformRef | None:
@@ -177,6 +175,10 @@ class EmailPlatform:
         if not to or "@" not in to:
             raise DeliveryError(f"no mail address for {message.target.id}", permanent=True)
         thread = message.case_key if kind == TargetKind.CASE_CUSTOMER else None
+        if _is_answer(message):  # the door's own answer to a mail, threaded under it
+            mail = answer(to, self.sender, message.title, message.text, message.fields[0].value)
+            await self._send(mail, to)
+            return PlatformRef(to, str(mail["Message-ID"]), None)
         if self._says_nothing_new(message):
             return PlatformRef(to, "", thread)
         mail = compose(
@@ -224,6 +226,11 @@ class EmailPlatform:
         mail["Message-ID"] = threads.message_id(None, f"typed{len(self.received)}", "console")
         mail.set_content(text)
         await self.receive(mail.as_bytes(), sender)
+
+
+def _is_answer(message: Message) -> bool:
+    f = message.fields
+    return message.case_key is None and len(f) == 1 and f[0].label == IN_REPLY_TO
 
 
 def _footer(message: Message, address: str) -> str:

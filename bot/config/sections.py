@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -332,6 +333,25 @@ def _check_address(value: str) -> str:
     return v
 
 
+class MailAttachments(_Model):
+    """What casebot keeps of a mail's attachments (in the database, for staff to fetch
+    through a signed link); larger ones are listed as not kept."""
+
+    # One attachment over this many bytes is not kept (0: none are).
+    max_bytes: int = Field(default=5 * 1024 * 1024, ge=0)
+    # Nor is any attachment that would take one mail's kept bytes over this many.
+    max_total_bytes: int = Field(default=20 * 1024 * 1024, ge=0)
+
+    @model_validator(mode="after")
+    def _total_holds_one(self) -> MailAttachments:
+        if self.max_bytes > self.max_total_bytes:
+            raise _invalid(
+                f"max_bytes ({self.max_bytes}) is more than max_total_bytes "
+                f"({self.max_total_bytes}): one attachment could never be kept whole"
+            )
+        return self
+
+
 class Email(_Model):
     """Email as a channel (``adapters/email``; the servers come from the environment)."""
 
@@ -347,6 +367,10 @@ class Email(_Model):
     per_sender_per_hour: int = Field(default=20, ge=1)
     # How long the confirm / rate links in a mail keep working.
     link_days: int = Field(default=30, ge=1, le=365)
+    # A sender no account knows: one polite answer (reply), or the mail is held in the
+    # lead's queue until they place it in an account (queue).
+    unknown_senders: Literal["reply", "queue"] = "reply"
+    attachments: MailAttachments = Field(default_factory=MailAttachments)
 
     @field_validator("address")
     @classmethod

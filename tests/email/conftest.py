@@ -76,10 +76,11 @@ class Outside:
         self.mails.append((str(envelope.mail_from), list(envelope.rcpt_tos), mail))
         return "250 OK"
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Listen (again, after ``stop``, on the same ``port``: the server came back)."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: SMTP(self, hostname="outside", loop=loop), "127.0.0.1", 0
+            lambda: SMTP(self, hostname="outside", loop=loop), "127.0.0.1", port
         )
         self.port = int(list(self._server.sockets)[0].getsockname()[1])
 
@@ -214,6 +215,7 @@ async def started(
     tmp_path: Path,
     extra: dict[str, str] | None = None,
     db: Database | None = None,
+    config: Path = CONFIG,
 ) -> AsyncIterator[World]:
     """A world whose email platform was started with ``ENV`` and ``extra`` (on ``db``,
     else a copy of the SQLite template)."""
@@ -222,7 +224,7 @@ async def started(
         shutil.copy(sqlite_template, path)
         db = Database(f"sqlite+aiosqlite:///{path}")
     clock = FakeClock()
-    bot = Casebot(load_config(CONFIG), db, clock=clock)
+    bot = Casebot(load_config(config), db, clock=clock)
     await bot.sync_config()
     outside = Outside()
     await outside.start()

@@ -153,15 +153,6 @@ async def test_mail_too_big_is_refused_with_the_limit_in_words(world: World) -> 
     assert await count(world, Case) == 0
 
 
-async def test_attachments_are_listed_on_the_case(world: World) -> None:
-    await world.mail(
-        GUS, "Agent crash", "It crashes at start.", attach=[("trace.log", b"x" * 3000)]
-    )
-    async with world.bot.db.read() as s:
-        case = (await s.scalars(select(Case))).one()
-    assert case.description == "It crashes at start.\n\nAttachment: trace.log (3 KB)"
-
-
 async def test_mail_to_the_feedback_address_is_feedback(world: World) -> None:
     await world.mail(PAT, "casebot", "The mails are clear, thanks!", to=FEEDBACK)
     [thanks] = world.inbox(PAT)

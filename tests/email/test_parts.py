@@ -125,6 +125,31 @@ def test_the_email_section_is_checked() -> None:
     assert config.email is not None and config.email.address == "support@casebot.example"
 
 
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        ("unknown_senders: maybe", "email.unknown_senders: input should be 'reply' or 'queue'"),
+        ("attachments: {max_bytes: -1}", "email.attachments.max_bytes: input should be greater"),
+        (
+            "attachments: {max_bytes: 10, max_total_bytes: 5}",
+            "email.attachments: max_bytes (10) is more than max_total_bytes (5)",
+        ),
+    ],
+)
+def test_the_mail_keeping_settings_are_checked(section: str, words: str) -> None:
+    with pytest.raises(ConfigError) as bad:
+        parse_config(_config(f"\nemail:\n  address: support@casebot.example\n  {section}\n"))
+    assert words in str(bad.value)
+    config = parse_config(_config("\nemail:\n  address: support@casebot.example\n"))
+    assert config.email is not None and config.email.unknown_senders == "reply"
+    assert config.email.attachments.max_bytes == 5 * 1024 * 1024
+
+
+def test_a_misspelt_mail_keeping_key_is_named() -> None:
+    typo = parse_config(_config("\nemail:\n  address: a@b.example\n  attachments: {max_size: 1}\n"))
+    assert "email.attachments.max_size: unknown key, ignored" in typo.warnings
+
+
 def test_a_mail_domain_belongs_to_one_account() -> None:
     text = _config("").replace(
         "email_domains: [initech.example]", "email_domains: [globex.example]"
