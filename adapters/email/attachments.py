@@ -24,8 +24,9 @@ ATTACHMENT = "email-attachment"
 ATTACHMENT_PATH = "/email/attachments/{token}"
 FOREVER = 10 * 365 * 86_400  # the link lives on the timeline; the session is the gate
 SIGN_IN_FIRST = (
-    "Sign in to the dashboard with the link `/case dashboard` gives you in chat, "
-    "then open this link again."
+    "Attachments kept from mail open for support staff signed in to the dashboard: "
+    "staff, sign in with the link `/case dashboard` gives you in chat, then open this "
+    "link again. If you sent this file, your copy is in the mail you sent."
 )
 
 
