@@ -12,8 +12,10 @@ Found: its ref is returned and the row is recorded as sent, nothing is posted.
 
 Pacing: the lookup runs inside the send slot the outbox's pacer granted for the
 channel, and both methods are Slack's Tier 3 (about 50 calls a minute per workspace),
-which ``LOOKUPS_PER_MINUTE`` keeps this process under; a 429 surfaces as a
-``DeliveryError`` with its ``Retry-After`` and the row is retried then (still
+which ``LOOKUPS_PER_MINUTE`` keeps this process under (a turn more than ``MAX_WAIT``
+away fails the delivery, to be retried, rather than hold a claimed row); one read
+serves every row of that conversation handed over before it started; a 429 surfaces
+as a ``DeliveryError`` with its ``Retry-After`` and the row is retried then (still
 looking first). Where the bot cannot read (no history scope, not a member), it says so
 in the log and the next place is looked in; where none can be read, it posts: the old
 behaviour, never a lost message. The first place that could be read and does not hold
@@ -27,6 +29,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +37,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import error_code
-from bot.ports import PlatformRef
+from bot.ports import DeliveryError, PlatformRef
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ SKEW = 60.0  # seconds: our clock against Slack's, when cutting the history shor
 PAGE = 200  # messages per history page
 PAGES = 5  # pages read at most: the lookup's span (the window beyond it remains)
 LOOKUPS_PER_MINUTE = 40  # under Tier 3's 50, for this process
+MAX_WAIT = 2.0  # seconds a look-up may wait for its turn (well inside a row's lease)
+KEPT = 1000  # conversations whose last read is remembered
 # Where the bot cannot read history: post (as before) rather than hold the message up.
 _CANNOT_READ = frozenset(
     {
@@ -63,17 +68,16 @@ def metadata(delivery_id: str | None) -> dict[str, Any] | None:
     return {"event_type": EVENT_TYPE, "event_payload": {"delivery": delivery_id}}
 
 
-def delivers(message: dict[str, Any], delivery_id: str) -> bool:
-    """Is ``message`` (from history) a bot post of that outbox row?"""
+def delivery_of(message: dict[str, Any]) -> str | None:
+    """The outbox row id a message from history delivers, if it is a post of ours."""
     meta = message.get("metadata")
     if not message.get("bot_id") or not isinstance(meta, dict):
-        return False
+        return None
     payload = meta.get("event_payload")
-    return (
-        meta.get("event_type") == EVENT_TYPE
-        and isinstance(payload, dict)
-        and str(payload.get("delivery")) == delivery_id
-    )
+    if meta.get("event_type") != EVENT_TYPE or not isinstance(payload, dict):
+        return None
+    delivery = payload.get("delivery")
+    return None if delivery is None else str(delivery)
 
 
 class CannotRead(Exception):
@@ -81,17 +85,20 @@ class CannotRead(Exception):
 
 
 class Allowance:
-    """At most ``per_minute`` calls in any 60 s, in this process (waits for a turn)."""
+    """At most ``per_minute`` calls in any 60 s, in this process. A turn further away
+    than ``max_wait`` is not waited for (a claimed row must not outlive its lease
+    here): the delivery fails, to be retried, still looking first."""
 
     def __init__(
         self,
         per_minute: int = LOOKUPS_PER_MINUTE,
+        max_wait: float = MAX_WAIT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_minute = per_minute
+        self.max_wait = max_wait
         self.clock = clock
         self.calls: deque[float] = deque()
-        self.waited = 0.0
         self._lock = asyncio.Lock()
 
     async def turn(self) -> None:
@@ -101,19 +108,44 @@ class Allowance:
                 self.calls.popleft()
             if len(self.calls) >= self.per_minute:
                 wait = 60.0 - (now - self.calls[0])
-                self.waited += wait
+                if wait > self.max_wait:
+                    raise DeliveryError(
+                        f"Slack history look-ups are used up for {wait:.0f}s; retrying later"
+                    )
                 await asyncio.sleep(wait)
                 self.calls.popleft()
             self.calls.append(self.clock())
 
 
-class Posted:
-    """Finds the message an earlier attempt at a delivery already posted."""
+@dataclass
+class _Read:
+    """What one look at a conversation saw: our posts by outbox row id."""
 
-    def __init__(self, web: AsyncWebClient, allowance: Allowance | None = None) -> None:
+    started: float
+    oldest: float
+    posts: dict[str, str]  # delivery id → ts
+    complete: bool  # the whole span since ``oldest`` was read
+
+
+class Posted:
+    """Finds the message an earlier attempt at a delivery already posted.
+
+    Rows taken over together (a dead worker's batch) mostly target the same channel:
+    one read serves every row that was handed over before it started — their earlier
+    attempts were over by then, so what it did not see was not posted."""
+
+    def __init__(
+        self,
+        web: AsyncWebClient,
+        allowance: Allowance | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.web = web
         self.allowance = allowance or Allowance()
+        self.clock = clock
         self.found = 0  # re-sends answered from history (for logs and tests)
+        self._reads: dict[tuple[str, str | None], _Read] = {}
+        self._locks: dict[tuple[str, str | None], asyncio.Lock] = {}
 
     async def find(
         self, channel: str, thread: str | None, delivery_id: str, since: datetime
@@ -121,31 +153,49 @@ class Posted:
         """The post of ``delivery_id`` in ``channel`` (in ``thread``: among its
         replies), None when it is not there; :class:`CannotRead` when the bot may not
         read that conversation."""
-        oldest = f"{max(since.timestamp() - SKEW, 0.0):.6f}"
+        asked = self.clock()
+        oldest = max(since.timestamp() - SKEW, 0.0)
+        key = (channel, thread)
+        if len(self._locks) > KEPT:
+            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            self._reads = {k: v for k, v in self._reads.items() if k in self._locks}
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            read = self._reads.get(key)
+            if read is None or read.started < asked or read.oldest > oldest:
+                read = self._reads[key] = await self._read(channel, thread, oldest)
+        ts = read.posts.get(delivery_id)
+        if ts is not None:
+            self.found += 1
+            log.info("delivery %s was posted already (%s %s)", delivery_id, channel, ts)
+            return PlatformRef(channel, ts, thread or ts)
+        if not read.complete:
+            log.warning(
+                "delivery %s: not in the last %d messages of %s", delivery_id, PAGES * PAGE, channel
+            )
+        return None
+
+    async def _read(self, channel: str, thread: str | None, oldest: float) -> _Read:
+        read = _Read(self.clock(), oldest, {}, complete=False)
         cursor: str | None = None
         for _ in range(PAGES):
             try:
-                page = await self._page(channel, thread, oldest, cursor)
+                page = await self._page(channel, thread, f"{oldest:.6f}", cursor)
             except SlackApiError as exc:
                 if error_code(exc) not in _CANNOT_READ:
                     raise
                 log.warning(
-                    "cannot look for delivery %s in %s (%s)", delivery_id, channel, error_code(exc)
+                    "cannot read %s to look for earlier posts (%s)", channel, error_code(exc)
                 )
                 raise CannotRead(error_code(exc)) from exc
             for m in page.get("messages") or []:
-                if delivers(m, delivery_id) and (thread is None or m.get("ts") != thread):
-                    self.found += 1
-                    ts = str(m["ts"])
-                    log.info("delivery %s was posted already (%s %s)", delivery_id, channel, ts)
-                    return PlatformRef(channel, ts, thread or ts)
+                delivery = delivery_of(m)
+                if delivery is not None and (thread is None or m.get("ts") != thread):
+                    read.posts.setdefault(delivery, str(m["ts"]))
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not page.get("has_more") or not cursor:
-                return None
-        log.warning(
-            "delivery %s: not in the last %d messages of %s", delivery_id, PAGES * PAGE, channel
-        )
-        return None
+                read.complete = True
+                break
+        return read
 
     async def _page(
         self, channel: str, thread: str | None, oldest: str, cursor: str | None
@@ -171,4 +221,4 @@ class Posted:
         return dict(response.data) if isinstance(response.data, dict) else {}
 
 
-__all__ = ["EVENT_TYPE", "Allowance", "CannotRead", "Posted", "delivers", "metadata"]
+__all__ = ["EVENT_TYPE", "Allowance", "CannotRead", "Posted", "delivery_of", "metadata"]
