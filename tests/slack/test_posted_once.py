@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
+from adapters.slack.posted import Allowance
+from bot.ports import DeliveryError
 from storage.models import OutboxRow
 from tests.slack.conftest import CUSTOMER, ENGINEER, SHARED, TRIAGE, World
 from tests.slack.fake_slack import FakeSlack
@@ -131,3 +134,15 @@ async def test_a_re_send_where_the_bot_cannot_read_history_still_posts(world: Wo
 
 def sent_rows_state(rows: dict[str, tuple[str, str | None]], row: str) -> str:
     return rows[row][0]
+
+
+async def test_look_ups_past_the_allowance_give_the_row_back_instead_of_waiting() -> None:
+    now = [0.0]
+    allowance = Allowance(per_minute=2, max_wait=2.0, clock=lambda: now[0])
+    await allowance.turn()
+    await allowance.turn()
+    with pytest.raises(DeliveryError):  # the next turn is a minute away: retried later
+        await allowance.turn()
+    now[0] = 59.95  # the oldest turn frees in 50 ms: worth waiting for
+    await allowance.turn()
+    assert len(allowance.calls) == 2
