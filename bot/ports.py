@@ -65,6 +65,11 @@ class DeliveryContext:
     # Stable across retries of this one notification (the outbox row id): a platform
     # idempotency key (Discord's nonce) can be derived from it.
     delivery_id: str | None = None
+    # Set when an earlier attempt at this notification may have reached the platform (a
+    # worker died holding it, or an attempt failed with an unknown outcome): no message
+    # of it can be older than this (the row's creation). None on a first attempt, so
+    # only these pay for a platform's "was it posted already?" lookup.
+    maybe_posted_since: datetime | None = None
     # The message's own target on this platform, resolved by the core: a user id for a
     # person, a channel id for a team (None when they have none here).
     address: str | None = None

@@ -138,6 +138,16 @@ class SlackApi:
             retry_handlers=self.retry_handlers,
         )
 
+        # Posts are not re-sent on a broken connection: the message may have landed. The
+        # outbox retries the row instead, and looks for it first (adapters.slack.posted).
+        self.posts = AsyncWebClient(
+            token=token,
+            base_url=base_url,
+            timeout=timeout,
+            session=self.session,
+            retry_handlers=[self.rate_limits],
+        )
+
     def tokenless(self) -> AsyncWebClient:
         return AsyncWebClient(
             base_url=self.web.base_url,

@@ -8,6 +8,11 @@ message (``CASE_OPENED`` creates it in ``ctx.origin_channel``, or in a DM with
 ``ctx.staff_thread`` (the triage alert's thread), else ``ctx.team_channel``. The people
 to ping are ``ctx.mention_users``. ``update=True`` with a previous ref edits the
 message in place (``chat.update``), falling back to a new post if the old one is gone.
+
+Every post carries its outbox row id (``ctx.delivery_id``) in its metadata; a re-send
+that may have been posted already (``ctx.maybe_posted_since``) looks for it first
+(:mod:`adapters.slack.posted`), so a crash between Slack's answer and the outbox's
+commit does not post it twice. Edits need no lookup: ``chat.update`` is idempotent.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.common import RecentKeys
 from adapters.slack.client import SlackApi, delivery_error, error_code
 from adapters.slack.people import PLATFORM, Directory
+from adapters.slack.posted import CannotRead, Posted, metadata
 from adapters.slack.render import Rendered, render_message
 from bot.messages import Kind, Message, TargetKind
 from bot.ports import DeliveryContext, DeliveryError, PlatformRef
@@ -34,6 +40,9 @@ _CANNOT_POST_HERE = frozenset(
 )
 # The message to edit is gone: post it anew.
 _CANNOT_EDIT = frozenset({"message_not_found", "cant_update_message", "channel_not_found"})
+
+# No DM can be opened with this person.
+_NO_DM = frozenset({"user_not_found", "cannot_dm_bot", "user_disabled"})
 
 STAFF_THREADS_KEPT = 10_000
 
@@ -69,6 +78,7 @@ class SlackDelivery:
         self.api = api
         self.directory = directory
         self.on_delivered = on_delivered
+        self.posted = Posted(api.web)
         # The staff thread of recent cases, as seen while delivering (for "Join").
         self._staff_threads: RecentKeys[str, PlatformRef] = RecentKeys(size=STAFF_THREADS_KEPT)
 
@@ -103,17 +113,21 @@ class SlackDelivery:
                 prev = ctx.previous
                 thread = prev.thread_id if prev.thread_id != prev.message_id else None
                 places = [Place(prev.channel, thread), *self._places(message, ctx)]
-                return await self._post_first(places, rendered, message)
-        return await self._post_first(self._places(message, ctx), rendered, message)
+                return await self._post_first(places, rendered, message, ctx)
+        return await self._post_first(self._places(message, ctx), rendered, message, ctx)
 
     async def _post_first(
-        self, places: list[Place], rendered: Rendered, message: Message
+        self, places: list[Place], rendered: Rendered, message: Message, ctx: DeliveryContext
     ) -> PlatformRef:
-        """Post in the first of ``places`` the bot may post in."""
+        """Post in the first of ``places`` the bot may post in — unless an earlier
+        attempt already did, in any of them."""
+        found = await self._posted_before(places, ctx)
+        if found is not None:
+            return found
         last: SlackApiError | None = None
         for place in places:
             try:
-                return await self._post(place, rendered)
+                return await self._post(place, rendered, ctx.delivery_id)
             except SlackApiError as exc:
                 if error_code(exc) not in _CANNOT_POST_HERE:
                     raise
@@ -126,6 +140,24 @@ class SlackDelivery:
             f"{message.target.id!r} on Slack",
             permanent=True,
         )
+
+    async def _posted_before(self, places: list[Place], ctx: DeliveryContext) -> PlatformRef | None:
+        """Where an earlier attempt posted this delivery, if it may have and did."""
+        since, delivery = ctx.maybe_posted_since, ctx.delivery_id
+        if since is None or delivery is None:
+            return None
+        for place in places:
+            try:
+                channel = await self._channel(place)
+            except SlackApiError as exc:
+                if error_code(exc) not in _CANNOT_POST_HERE | _NO_DM:
+                    raise
+                continue  # nowhere the earlier attempt could have posted either
+            try:
+                return await self.posted.find(channel, place.thread, delivery, since)
+            except CannotRead:
+                continue  # maybe the earlier attempt could not post there either
+        return None
 
     @staticmethod
     def _places(message: Message, ctx: DeliveryContext) -> list[Place]:
@@ -149,18 +181,21 @@ class SlackDelivery:
             places.append(Place(user=ctx.customer_user))
         return places
 
-    async def _post(self, place: Place, rendered: Rendered) -> PlatformRef:
-        channel = place.channel
-        if channel is None:
-            assert place.user is not None
-            channel = await self.directory.dm_channel(place.user)
-        response = await self.api.web.chat_postMessage(
-            channel=channel,
+    async def _channel(self, place: Place) -> str:
+        if place.channel is not None:
+            return place.channel
+        assert place.user is not None
+        return await self.directory.dm_channel(place.user)
+
+    async def _post(self, place: Place, rendered: Rendered, delivery_id: str | None) -> PlatformRef:
+        response = await self.api.posts.chat_postMessage(
+            channel=await self._channel(place),
             thread_ts=place.thread,
             text=rendered.text,
             blocks=rendered.block_dicts(),
             unfurl_links=False,
             unfurl_media=False,
+            metadata=metadata(delivery_id),
         )
         ts = str(response["ts"])
         return PlatformRef(

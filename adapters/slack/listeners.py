@@ -2,8 +2,9 @@
 
 Every listener acknowledges first and does the work after (Slack wants its answer
 within 3 seconds whatever the core is doing); the answer then goes to the person
-through ``Responder``. The one exception is a modal submission, whose validation
-errors must travel in the acknowledgement itself: see ``adapters.slack.modals``.
+through ``Responder``. A modal submission's field errors travel in the
+acknowledgement itself, so its fields are checked before it (without the core): see
+``adapters.slack.modals``.
 
 What each request becomes: a slash command → ``Core.run``; a button or a select →
 ``Core.press`` with the button's action id as the core wrote it; a modal →
@@ -33,7 +34,7 @@ from adapters.slack.client import SlackApi, error_code
 from adapters.slack.dedupe import payload_id
 from adapters.slack.delivery import SlackDelivery
 from adapters.slack.home import HomeTabs
-from adapters.slack.modals import Modals
+from adapters.slack.modals import Modals, field_errors
 from adapters.slack.people import PLATFORM, Directory
 from adapters.slack.replies import Responder
 from adapters.slack.tasks import Background
@@ -77,9 +78,6 @@ _BOLT_LOG.addFilter(_NotOurToken())
 @dataclass(frozen=True)
 class Settings:
     signing_secret: str
-    # How long a modal submission may wait for the core before the modal is closed
-    # without it (Slack's own limit is 3 s, network included).
-    submit_budget: float = 2.0
     # A repeat of the same delivery within this long is dropped before reaching the core.
     redelivery_ttl: float = 15 * 60
     # A second click on the same button of the same message within this long is dropped.
@@ -172,7 +170,15 @@ class Listeners:
             )
 
         async def on_view(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-            await self.modals.submitted(ack, body, view)
+            errors = field_errors(view)
+            if errors:  # nothing happens; the modal stays open, its inputs marked
+                await ack(response_action="errors", errors=errors)
+                return
+            if self.inbox is not None:
+                await self._accept("view", body, ack)
+                return
+            await ack()
+            self._start("view", body, lambda delivery: self.modals.handle(body, delivery))
 
         async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
             if event.get("subtype") not in _WRITTEN or event.get("bot_id") or not event.get("user"):
@@ -225,6 +231,8 @@ class Listeners:
                 await self._action(body, (body.get("actions") or [{}])[0], delivery)
             elif entry.kind == "event":
                 await self._message(body.get("event") or {}, delivery)
+            elif entry.kind == "view":
+                await self.modals.handle(body, delivery)
             else:
                 log.error("inbox entry %s of unknown kind %s", entry.id, entry.kind)
 

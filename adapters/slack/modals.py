@@ -1,46 +1,61 @@
-"""Modal submissions: the one request answered inside its acknowledgement.
+"""Modal submissions (``view_submission``), through the inbox like every other request.
 
-A modal's validation errors must travel in the acknowledgement itself
-(``response_action: errors``), so here the core's ``submit`` runs inside the ack,
-within a budget well under Slack's 3-second deadline: the rules for a valid form
-(known product areas, impacts, lengths) are the core's, and copying them here would
-let the two drift apart. It is one short transaction; if it ever takes longer than the
-budget the modal is closed and the answer follows as a message.
+Slack wants a modal's field errors in the acknowledgement (``response_action:
+errors``), so the listener first checks the submission against the form as it was
+shown (:func:`field_errors`): every input the modal declared — a required one answered,
+a choice one of its options, a text within its length. That is pure: no database, no
+core call, nothing that can be slow or fail. A submission that passes is written to the
+inbox, acknowledged (the modal closes) and handled from there like a slash command
+(:meth:`Modals.handle`): the core's ``submit`` runs, and its answer reaches the person
+as a message — also when this process dies after the ack and another takes the row over.
+What only the core can judge (a case that moved on, a rule of the open form) is answered
+the same way, in words that name each problem.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Protocol
 
-from adapters.common import RecentKeys
-from adapters.slack.dedupe import payload_id
 from adapters.slack.replies import Responder
-from adapters.slack.tasks import Background
-from adapters.slack.views import Origin, form_id_of, form_modal, modal_errors, submitted_values
+from adapters.slack.views import Origin, form_id_of, submitted_values
 from bot.exchange import Context, Reply
 from bot.ports import Core
 
 
-class _Budget(Protocol):
-    @property
-    def submit_budget(self) -> float: ...
+def field_errors(view: dict[str, Any]) -> dict[str, str]:
+    """What is wrong with a submitted modal's answers, by block id, judged against the
+    inputs the modal declared (empty when nothing is)."""
+    values = submitted_values(view)
+    errors: dict[str, str] = {}
+    for block in view.get("blocks") or []:
+        if not isinstance(block, dict) or block.get("type") != "input":
+            continue
+        name = str(block.get("block_id", ""))
+        element = block.get("element") or {}
+        label = str((block.get("label") or {}).get("text") or "This")
+        value = values.get(name, "").strip()
+        if not value:
+            if not block.get("optional"):
+                errors[name] = f"{label} is needed."
+            continue
+        if element.get("type") == "static_select":
+            allowed = {str(o.get("value")) for o in element.get("options") or []}
+            if value not in allowed:
+                errors[name] = f"Choose one of the options for {label}."
+            continue
+        limit = element.get("max_length")
+        if isinstance(limit, int) and len(value) > limit:
+            errors[name] = f"{label} is {len(value)} characters; keep it within {limit}."
+    return errors
 
 
 class Owner(Protocol):
-    """What modals share with the listeners (``adapters.slack.listeners.Listeners``):
-    read at each submission, so a test may swap them."""
+    """What modals share with the listeners (``adapters.slack.listeners.Listeners``)."""
 
     @property
     def core(self) -> Core: ...
     @property
-    def deliveries(self) -> RecentKeys[str, None]: ...
-    @property
-    def tasks(self) -> Background: ...
-    @property
     def responder(self) -> Responder: ...
-    @property
-    def settings(self) -> _Budget: ...
 
     async def context(
         self,
@@ -51,62 +66,29 @@ class Owner(Protocol):
         given_name: str | None = None,
     ) -> Context: ...
 
+    async def recorded(self, reply: Reply, delivery: str) -> Reply: ...
+
 
 class Modals:
-    """The ``view_submission`` side of the listeners (sharing their re-delivery memory,
-    tasks and settings)."""
+    """The work of an accepted submission, here just after its ack or in any process
+    after a crash: the same either way, from the body Slack sent."""
 
     def __init__(self, listeners: Owner) -> None:
         self.listeners = listeners
 
-    async def submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def handle(self, body: dict[str, Any], delivery: str) -> None:
         owner = self.listeners
-        user_id = body["user"]["id"]
-        origin = Origin.from_metadata(view.get("private_metadata"), user_id)
-        delivery = payload_id("view", body)
-        if not owner.deliveries.claim(delivery):
-            await ack()
-            return
+        view = body.get("view") or {}
+        user = body.get("user") or {}
+        origin = Origin.from_metadata(view.get("private_metadata"), str(user.get("id", "")))
 
-        async def submit() -> Reply:
+        async def work() -> None:
             ctx = await owner.context(
-                user_id, origin.channel_id, origin.thread_ts, delivery, body["user"].get("name")
+                origin.user_id, origin.channel_id, origin.thread_ts, delivery, user.get("name")
             )
-            return await owner.core.submit(ctx, form_id_of(view), submitted_values(view))
+            reply = await owner.core.submit(ctx, form_id_of(view), submitted_values(view))
+            # The modal is closed by now: a refusal's text names every problem it found.
+            reply = await owner.recorded(reply, delivery)
+            await owner.responder.answer(reply, origin, body.get("trigger_id"))
 
-        # Not behind the listeners' slots: this runs inside the ack's budget and must
-        # not queue.
-        task = owner.tasks.spawn(submit(), name="slack:submit")
-        done, _ = await asyncio.wait({task}, timeout=owner.settings.submit_budget)
-        if task in done and task.exception() is None:
-            reply = task.result()
-            if reply.errors:
-                # Nothing happened; let the same submission be corrected and sent again.
-                owner.deliveries.release(delivery)
-                await ack(response_action="errors", errors=modal_errors(reply.errors, view))
-                return
-            if reply.prompt is not None and not reply.duplicate:
-                await ack(response_action="update", view=form_modal(reply.prompt, origin))
-                return
-            await ack()
-            responder = owner.responder
-            owner.tasks.spawn(
-                responder.guarded(origin, lambda: responder.answer(reply, origin, None))
-            )
-            return
-        # Too slow, or it failed: close the modal now and answer when we know.
-        await ack()
-        owner.tasks.spawn(self._late(task, origin, delivery), name="slack:submit-late")
-
-    async def _late(self, task: asyncio.Task[Reply], origin: Origin, delivery: str) -> None:
-        owner = self.listeners
-        try:
-            reply = await task
-        except Exception:
-            owner.deliveries.release(delivery)
-            await owner.responder.sorry(origin)
-            raise
-        if reply.errors:
-            problems = "\n".join(f"• {message}" for message in reply.errors.values())
-            reply = Reply(text=f"{reply.text}\n{problems}".strip(), ok=False)
-        await owner.responder.answer(reply, origin, None)
+        await owner.responder.guarded(origin, work)

@@ -30,7 +30,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from adapters.slack.rich import bold_escaped, clipped, plain_escaped, rich_blocks
-from adapters.slack.text import clip, clip_escaped
+from adapters.slack.text import clip_escaped
 from bot.exchange import CaseLine, HomeView, Prompt, PromptField
 from bot.lifecycle import STATE_WORDS, State
 
@@ -144,21 +144,6 @@ def submitted_values(view: dict[str, Any]) -> dict[str, str]:
         else:
             values[block_id] = str(element.get("value") or "")
     return values
-
-
-def modal_errors(errors: dict[str, str], view: dict[str, Any]) -> dict[str, str]:
-    """The core's errors keyed by the view's block ids (Slack shows each under its input).
-
-    An error for a name the form has no input for goes on the first input, so it is
-    seen rather than lost.
-    """
-    block_ids = [b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"]
-    out: dict[str, str] = {}
-    for name, message in errors.items():
-        where = name if name in block_ids else (block_ids[0] if block_ids else name)
-        text = clip(message, MAX_INPUT)
-        out[where] = f"{out[where]} {text}" if where in out else text
-    return out
 
 
 # ---------------------------------------------------------------------------- App Home

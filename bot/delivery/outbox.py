@@ -119,6 +119,10 @@ async def claim(
             )
         ).all()
         for r in rows:
+            if r.state == "sending":
+                # Taken over from a worker whose lease ran out: its attempt may have
+                # reached the platform, so it counts (and the adapter may look first).
+                r.attempts += 1
             r.state = "sending"
             r.lease_until = now + policy.lease
             r.worker = worker

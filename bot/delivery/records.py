@@ -5,7 +5,7 @@ records after a delivery, and the operators' views of the queue (``casebot outbo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ async def delivery_context(
     s: AsyncSession, row: OutboxRow, message: Message, config: Config
 ) -> DeliveryContext:
     platform = row.platform
+    since = maybe_posted_since(row)
     address = await address_of(s, config, message, platform)
     mentions = tuple(
         u
@@ -41,12 +42,20 @@ async def delivery_context(
             previous = PlatformRef(ref.channel, ref.message_id, ref.thread_id)
     if not message.case_key:
         return DeliveryContext(
-            previous=previous, delivery_id=str(row.id), address=address, mention_users=mentions
+            previous=previous,
+            delivery_id=str(row.id),
+            maybe_posted_since=since,
+            address=address,
+            mention_users=mentions,
         )
     case = (await s.scalars(select(Case).where(Case.key == message.case_key))).one_or_none()
     if case is None:
         return DeliveryContext(
-            previous=previous, delivery_id=str(row.id), address=address, mention_users=mentions
+            previous=previous,
+            delivery_id=str(row.id),
+            maybe_posted_since=since,
+            address=address,
+            mention_users=mentions,
         )
     threads: dict[str, PlatformRef] = {}
     for conv in (
@@ -62,6 +71,7 @@ async def delivery_context(
     return DeliveryContext(
         previous=previous,
         delivery_id=str(row.id),
+        maybe_posted_since=since,
         address=address,
         mention_users=mentions,
         customer_thread=threads.get("customer"),
@@ -73,6 +83,16 @@ async def delivery_context(
         staff_channel=_channel(team.staff_channels.get(platform) if team else None),
         account_channel=_channel(account.channels.get(platform) if account else None),
     )
+
+
+def maybe_posted_since(row: OutboxRow) -> datetime | None:
+    """When an earlier attempt may already have posted this row: any attempt counted
+    (one whose worker died holding it is counted when the row is taken over) — a
+    timeout or a dropped connection leaves the platform's answer unknown."""
+    if row.attempts <= 0:
+        return None
+    created = row.created_at
+    return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
 
 
 async def address_of(

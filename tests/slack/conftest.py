@@ -121,6 +121,8 @@ def slack_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
 
 async def _world(bot: Casebot, fake: FakeSlack, *, socket: bool) -> AsyncIterator[World]:
     add_people(fake, bot.config)
+    # Slack's clock is the test's: message times and outbox rows agree.
+    fake.clock = lambda: bot.clock.now().timestamp()
     sleeps: list[float] = []
 
     async def no_wait(seconds: float) -> None:

@@ -2,7 +2,10 @@
 
 It answers with Slack's response shapes and keeps what a Slack workspace would: the
 messages in each channel (edited in place by ``chat.update``), ephemeral messages,
-opened modals, published App Home views, reactions. Every call is recorded with how it
+opened modals, published App Home views, reactions, and each post's ``metadata`` (read
+back by ``conversations.history`` / ``conversations.replies`` with
+``include_all_metadata``, paged with a cursor). Message timestamps follow ``clock``
+(epoch seconds; the real time unless a test gives its own), always increasing. Every call is recorded with how it
 arrived (HTTP verb, content type, token), so tests can check the wire as well as the
 outcome. ``fail(method, ...)`` makes the next calls answer 429 with ``Retry-After`` (or
 any Slack error).
@@ -13,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -63,8 +68,10 @@ class FakeSlack:
     """``lenient``: accept any ``response_url`` token and ``trigger_id`` (the benchmark
     makes its payloads in another process)."""
 
-    def __init__(self, *, lenient: bool = False) -> None:
+    def __init__(self, *, lenient: bool = False, clock: Callable[[], float] = time.time) -> None:
         self.lenient = lenient
+        self.clock = clock
+        self._last_ts = 0.0
         self.calls: list[Call] = []
         self.users: dict[str, SlackUser] = {}
         self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)  # channel → messages
@@ -74,11 +81,11 @@ class FakeSlack:
         self.reactions: list[tuple[str, str, str]] = []  # (channel, ts, name)
         self.not_member: set[str] = set()  # channels the bot has not been invited to
         self.failures: dict[str, list[Failure]] = defaultdict(list)
+        self.lost: dict[str, int] = defaultdict(int)  # method → answers to drop
         self.triggers: set[str] = set()
         self.response_urls: dict[str, dict[str, Any]] = {}  # token → where it answers
         self.sockets: list[Socket] = []
         self.socket_connected = asyncio.Event()
-        self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -127,8 +134,14 @@ class FakeSlack:
     ) -> None:
         self.failures[method].append(Failure(status, error, retry_after, times))
 
+    def lose_answer(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect, then the connection
+        breaks before the answer: the caller cannot know the call worked."""
+        self.lost[method] += times
+
     def next_ts(self) -> str:
-        return f"1700000000.{next(self._ts):06d}"
+        self._last_ts = max(round(self.clock(), 6), round(self._last_ts + 0.000001, 6))
+        return f"{self._last_ts:.6f}"
 
     def new_trigger(self) -> str:
         trigger = f"{next(self._ids)}.{uuid.uuid4().hex[:12]}"
@@ -230,6 +243,11 @@ class FakeSlack:
             body = handler(params)
         except _SlackError as exc:
             return web.json_response({"ok": False, "error": str(exc)})
+        if self.lost[method] > 0:
+            self.lost[method] -= 1
+            assert request.transport is not None
+            request.transport.abort()  # done, and no answer ever arrives
+            raise web.HTTPInternalServerError()
         return web.json_response({"ok": True, **body})
 
     def _auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -275,8 +293,66 @@ class FakeSlack:
         }
         if thread:
             msg["thread_ts"] = thread
+        meta = p.get("metadata")
+        if isinstance(meta, str):
+            meta = json.loads(meta)
+        if meta:
+            if not isinstance(meta, dict) or "event_type" not in meta:
+                raise _SlackError("invalid_metadata_format")
+            msg["metadata"] = {
+                "event_type": meta["event_type"],
+                "event_payload": meta.get("event_payload") or {},
+            }
         self.messages[channel].append(msg)
         return {"channel": channel, "ts": ts, "message": msg}
+
+    def _conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages (and thread parents), newest first."""
+        channel = self._check_channel(p.get("channel"))
+        top = [m for m in self.messages[channel] if m.get("thread_ts") in (None, m["ts"])]
+        return self._page(list(reversed(top)), p, limit=100)
+
+    def _conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies, oldest first."""
+        channel = self._check_channel(p.get("channel"))
+        parent = str(p.get("ts") or "")
+        thread = [
+            m for m in self.messages[channel] if m["ts"] == parent or m.get("thread_ts") == parent
+        ]
+        if not thread:
+            raise _SlackError("thread_not_found")
+        return self._page(thread, p, limit=1000)
+
+    @staticmethod
+    def _page(messages: list[dict[str, Any]], p: dict[str, Any], limit: int) -> dict[str, Any]:
+        """``oldest``/``latest`` (exclusive unless ``inclusive``), ``limit`` and
+        ``cursor`` as Slack reads them; metadata only with ``include_all_metadata``."""
+
+        def flag(name: str) -> bool:
+            return str(p.get(name, "")).lower() in ("1", "true")
+
+        inclusive = flag("inclusive")
+        oldest = float(p["oldest"]) if p.get("oldest") else None
+        latest = float(p["latest"]) if p.get("latest") else None
+
+        def within(m: dict[str, Any]) -> bool:
+            ts = float(m["ts"])
+            if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
+                return False
+            return latest is None or ts < latest or (ts == latest and inclusive)
+
+        chosen = [m for m in messages if within(m)]
+        start = int(str(p["cursor"]).removeprefix("next:")) if p.get("cursor") else 0
+        size = min(int(p.get("limit") or limit), 999)
+        page = chosen[start : start + size]
+        more = start + size < len(chosen)
+        keep_meta = flag("include_all_metadata")
+        shown = [m if keep_meta else {k: v for k, v in m.items() if k != "metadata"} for m in page]
+        return {
+            "messages": shown,
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"next:{start + size}" if more else ""},
+        }
 
     def _chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = self._check_channel(p.get("channel"))

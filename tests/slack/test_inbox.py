@@ -99,3 +99,66 @@ async def test_slack_re_delivering_an_accepted_request_is_acknowledged_and_dropp
     assert await case_titles(world) == ["Exports time out"]
     assert opened_once(world)
     assert await inbox_states(world) == ["done"]
+
+
+async def open_form_submission(world: World) -> dict:
+    """Carl opens the form and fills it in: the view_submission Slack would send."""
+    await world.slack.command(CUSTOMER, "", channel=SHARED)
+    await world.settle()
+    form = world.opened_views()[-1]
+    values = {"title": "Exports time out", "type": "broken", "impact": "degraded"}
+    return world.slack.submission_payload(CUSTOMER, form, values)
+
+
+async def test_a_submitted_form_is_in_the_inbox_before_the_modal_closes(world: World) -> None:
+    await world.slack.command(CUSTOMER, "", channel=SHARED)
+    await world.settle()
+    form = world.opened_views()[-1]
+    values = {"title": "Exports time out", "type": "broken", "impact": "degraded"}
+    answer = await world.slack.submit(CUSTOMER, form, values)
+    assert answer.status == 200 and answer.body == ""  # the modal closes
+    await world.settle()
+    assert opened_once(world)
+    assert await case_titles(world) == ["Exports time out"]
+    # The slash command that opened the form, and the submission: both handled.
+    assert await inbox_states(world) == ["done", "done"]
+
+
+async def test_a_submission_acknowledged_by_a_worker_that_died_is_handled_on_takeover(
+    world: World,
+) -> None:
+    body = await open_form_submission(world)
+    inbox = dead_worker(world)
+    # The listener checked the fields, wrote the row and closed the modal; then died.
+    assert await inbox.accept("slack", payload_id("view", body), "view", body)
+    await inbox.close()
+
+    await world.settle()
+    assert world.ephemerals(CUSTOMER) == [] and await case_titles(world) == []
+
+    await world.later(LEASE)
+    assert opened_once(world)
+    assert await case_titles(world) == ["Exports time out"]
+    assert set(await inbox_states(world)) == {"done"}
+
+    await world.later(LEASE)  # nothing is handled twice
+    assert opened_once(world) and await case_titles(world) == ["Exports time out"]
+
+
+async def test_a_submission_whose_worker_died_after_the_effect_gets_the_same_answer(
+    world: World,
+) -> None:
+    body = await open_form_submission(world)
+    delivery = payload_id("view", body)
+    inbox = dead_worker(world)
+    assert await inbox.accept("slack", delivery, "view", body)
+    await inbox.close()
+    # The core committed the case, then the process died before answering.
+    ctx = Context(platform="slack", user_id=CUSTOMER, channel_id=SHARED, event_id=delivery)
+    values = {"title": "Exports time out", "type": "broken", "impact": "degraded"}
+    await world.bot.commands.submit(ctx, "open", values)
+
+    await world.later(LEASE)
+    assert await case_titles(world) == ["Exports time out"]
+    assert opened_once(world)  # the words committed with the effect, once
+    assert set(await inbox_states(world)) == {"done"}

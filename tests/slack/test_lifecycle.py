@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from storage import inbox as inbox_rows
 from tests.slack.conftest import (
     CSM,
     CUSTOMER,
@@ -63,14 +64,17 @@ async def open_case_with_the_form(world: World) -> tuple[dict[str, Any], dict[st
         "description",
     ]
 
-    # A missing title is answered inside the modal, which stays open.
+    # A missing title is answered inside the modal, which stays open: checked against
+    # the modal's own inputs in the ack, before anything is written or run.
+    accepted = len(await world.bot.runtime.inbox.store.run(inbox_rows.states))
     answer = await world.slack.submit(
-        CUSTOMER, form, {"title": "", "type": "broken", "impact": "degraded"}
+        CUSTOMER, form, {"title": " ", "type": "broken", "impact": "degraded"}
     )
     assert answer.json() == {
         "response_action": "errors",
-        "errors": {"title": "Give the case a title."},
+        "errors": {"title": "Title is needed."},
     }
+    assert len(await world.bot.runtime.inbox.store.run(inbox_rows.states)) == accepted
 
     answer = await world.slack.submit(
         CUSTOMER,

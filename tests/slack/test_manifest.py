@@ -10,8 +10,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 
-# The bot scope each Web API method the adapter calls needs (None: no scope).
-METHOD_SCOPES = {
+# The bot scopes each Web API method the adapter calls needs (None: no scope). Reading a
+# conversation takes the scope of its kind: casebot posts in public and private channels
+# and in DMs, so its look-up of an earlier post (adapters/slack/posted.py) needs all three.
+HISTORY = ("channels:history", "groups:history", "im:history")
+METHOD_SCOPES: dict[str, str | tuple[str, ...] | None] = {
     "auth_test": None,
     "chat_postMessage": "chat:write",
     "chat_postEphemeral": "chat:write",
@@ -22,6 +25,8 @@ METHOD_SCOPES = {
     "reactions_add": "reactions:write",
     "views_open": None,
     "views_publish": None,
+    "conversations_history": HISTORY,
+    "conversations_replies": HISTORY,
 }
 EVENT_SCOPES = {
     "app_home_opened": None,
@@ -33,7 +38,7 @@ EVENT_SCOPES = {
 
 def adapter_methods() -> set[str]:
     source = "\n".join(p.read_text() for p in (ROOT / "adapters" / "slack").glob("*.py"))
-    return set(re.findall(r"\b(?:api|self)\.web\.([a-z]+_[A-Za-z_]+)\(", source))
+    return set(re.findall(r"\b(?:api|self)\.(?:web|posts)\.([a-z]+_[A-Za-z_]+)\(", source))
 
 
 def test_every_web_api_call_of_the_adapter_is_known_here() -> None:
@@ -43,9 +48,15 @@ def test_every_web_api_call_of_the_adapter_is_known_here() -> None:
 def test_the_bot_has_exactly_the_scopes_its_features_need() -> None:
     events = MANIFEST["settings"]["event_subscriptions"]["bot_events"]
     needed = {"commands"}
-    needed |= {s for s in METHOD_SCOPES.values() if s}
+    for scopes in METHOD_SCOPES.values():
+        needed |= {scopes} if isinstance(scopes, str) else set(scopes or ())
     needed |= {s for e in events if (s := EVENT_SCOPES[e])}
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_a_re_send_may_read_every_kind_of_conversation_casebot_posts_in() -> None:
+    """Without these, a re-send after a crash cannot find its first post (issue #10)."""
+    assert set(HISTORY) <= set(MANIFEST["oauth_config"]["scopes"]["bot"])
 
 
 def test_the_app_has_the_case_command_interactivity_home_and_socket_mode() -> None:

@@ -34,7 +34,7 @@ async def test_socket_mode_connects_and_acknowledges_every_envelope(socket_world
     ack = await world.slack.submit(
         CUSTOMER, form, {"title": "", "type": "broken", "impact": "blocked"}
     )
-    assert ack.body == {"response_action": "errors", "errors": {"title": "Give the case a title."}}
+    assert ack.body == {"response_action": "errors", "errors": {"title": "Title is needed."}}
 
     # An event, then Slack's retry of it (same event_id, retry_attempt 1): one effect.
     msg = fake.store_user_message(

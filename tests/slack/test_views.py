@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
+from adapters.slack.modals import field_errors
 from adapters.slack.views import (
     Origin,
     form_id_of,
     form_modal,
     home_view,
-    modal_errors,
     submitted_values,
 )
 from bot.exchange import CaseLine, HomeView, Option, Prompt, PromptField
@@ -76,10 +76,30 @@ def test_submitted_state_comes_back_as_field_values() -> None:
     }
 
 
-def test_errors_land_on_their_inputs_and_unknown_ones_on_the_first() -> None:
+def answered(view: dict, **values: str | None) -> dict:
+    """The modal as Slack sends it back with these answers (None: a choice left empty)."""
+    state = {}
+    for name, value in values.items():
+        if name in ("area", "impact"):
+            state[name] = {
+                "value": {"selected_option": None if value is None else {"value": value}}
+            }
+        else:
+            state[name] = {"value": {"type": "plain_text_input", "value": value}}
+    return {**view, "state": {"values": state}}
+
+
+def test_a_submission_is_checked_against_the_inputs_the_modal_declared() -> None:
     view = form_modal(OPEN, Origin("U1")).to_dict()
-    assert modal_errors({"title": "Give the case a title.", "nonsense": "Try again."}, view) == {
-        "title": "Give the case a title. Try again."
+    good = answered(view, title="Sync stalls", area=None, impact="down", description=None)
+    assert field_errors(good) == {}
+    # What Slack's own client would have stopped, in a submission that got past it.
+    bad = answered(view, title="   ", area="ftp", impact=None, description="x" * 5001)
+    assert field_errors(bad) == {
+        "title": "Title is needed.",
+        "area": "Choose one of the options for Product area.",
+        "impact": "Business impact is needed.",
+        "description": "Description is 5001 characters; keep it within 3000.",
     }
 
 
