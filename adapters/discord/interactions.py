@@ -1,20 +1,21 @@
 """Interactions and thread messages in; the core's replies out.
 
-Every slash command, button and modal goes through :meth:`Interactions.handle`, and
-reaches the core only through :class:`bot.ports.Core` (``invoke`` for a subcommand with
+Every slash command, button and modal goes through :meth:`Interactions.handle` (from
+memory) or the inbox (:meth:`Interactions.stored_work`, from a row), and reaches the core only through :class:`bot.ports.Core` (``invoke`` for a subcommand with
 its typed options, ``press`` for a button, ``submit`` for a modal, ``thread_message``
 for a message in a case thread):
 
 - the same interaction delivered twice is handled once (Discord lets an interaction be
-  answered once; the core's ``event_id`` dedupe covers other workers and restarts);
+  answered once; its inbox row and the core's ``event_id`` dedupe cover other workers
+  and restarts);
 - the same press by the same person within ``double_click_window`` is acknowledged
   silently and never reaches the core: a double click has one effect;
 - with an inbox (``casebot run``), every request is written to it and deferred before
   the core sees it, then answered from the row as a follow-up
   (:mod:`adapters.discord.durable`), so it survives a crash; the exceptions are the
   requests whose answer is a form, which Discord only takes as the first answer (a
-  button that asks for a reason, ``/case open`` without a title): those, and every
-  request without an inbox, are answered from memory;
+  button that asks for a reason, a survey rating and its comment, ``/case open``
+  without a title): those, and every request without an inbox, answer from memory;
 - from memory, the core gets ``answer_within`` seconds (Discord allows 3 for the first
   answer): a reply ready in time is sent at once, a slower one is deferred first and
   sent as a follow-up;

@@ -52,9 +52,10 @@ async def dying_process(world: World) -> DiscordPlatform:
 
 async def take_over(world: World, dead: DiscordPlatform) -> None:
     """The dead process is gone; the surviving one is (re)started and connected."""
-    assert dead.inbox is not None
+    inbox = dead.inbox
+    assert isinstance(inbox, KilledAfterTheDefer)
     await dead.stop()
-    await dead.inbox.close()  # type: ignore[attr-defined]
+    await inbox.close()
     world.platform = await start(world.bot, world.settings)
     await world.settle()
 
