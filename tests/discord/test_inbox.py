@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from adapters.discord import DiscordPlatform
 from adapters.discord.durable import LATE
+from adapters.discord.interactions import SORRY
 from bot.delivery.inbox import DurableInbox
 from bot.exchange import Context
 from bot.ports import Accepted
@@ -225,3 +226,26 @@ async def test_a_message_a_dead_process_received_reaches_the_timeline_on_takeove
     await world.later(LEASE)
     assert await customer_messages(world) == 1
     assert [r[1] for r in world.fake.reactions].count(int(said["id"])) == 1
+
+
+# -- nothing written, nothing promised ---------------------------------------------------------
+
+
+async def test_an_interaction_the_inbox_cannot_take_is_refused_at_once_and_changes_nothing(
+    world: World,
+) -> None:
+    store = world.bot.runtime.inbox.store
+    assert store.own is not None  # the inbox's own SQLite file beside the database
+    with store.own.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE inbox RENAME TO inbox_away")  # every write fails
+    payload = world.fake.command_interaction(ROSA, APPS, "open", {"title": "Exports time out"})
+    await world.fake.dispatch("INTERACTION_CREATE", payload)
+    await world.handled()
+    with store.own.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE inbox_away RENAME TO inbox")
+    await world.settle()
+
+    asked = world.fake.interactions[int(payload["id"])]
+    assert asked.response_type == 4 and asked.text() == SORRY and asked.ephemeral()
+    assert await case_titles(world) == []
+    assert await inbox_rows_now(world) == []
