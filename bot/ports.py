@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from bot.config import Config
@@ -217,7 +217,9 @@ class Clock(Protocol):
 class Accepted:
     """A platform request written to the inbox before it was acknowledged (issue #10):
     ``delivery`` is the platform's id of it, ``payload`` what the adapter needs to
-    handle it again in another process."""
+    handle it again in another process; ``waited`` how long after it was accepted it
+    was handed over (nothing on the fast path; a lease or more on a takeover), which
+    tells an adapter whether the platform still lets it answer the request in place."""
 
     id: int
     platform: str
@@ -225,6 +227,7 @@ class Accepted:
     kind: str
     payload: dict[str, Any]
     attempts: int = 1
+    waited: timedelta = timedelta(0)
 
 
 InboxHandler = Callable[[Accepted], Awaitable[None]]
@@ -241,6 +244,8 @@ class Inbox(Protocol):
     ) -> Accepted | None: ...
 
     def serve(self, platform: str, handler: InboxHandler) -> None: ...
+
+    def unserve(self, platform: str, handler: InboxHandler) -> None: ...
 
     async def handle(self, entry: Accepted) -> None: ...
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.actions import ActionId
+from bot.actions import parse as parse_action
 
 NOT_MINE = "That button is not one of mine."
 
@@ -93,3 +94,12 @@ BUTTONS: dict[tuple[str, str], Builder] = {
 def meaning(a: ActionId, value: str | None) -> Press | None:
     build = BUTTONS.get((a.kind, a.action))
     return build(a, value) if build else None
+
+
+def shows_form(action_id: str) -> bool:
+    """Whether pressing ``action_id`` answers with a form: its own (a reason, a person),
+    or one asked after its command (the survey's comment). A platform whose forms can
+    only be the first answer (Discord's modals) asks this before it defers."""
+    action = parse_action(action_id)
+    meant = meaning(action, None) if action else None
+    return meant is not None and bool(meant.form or meant.then_ask)

@@ -124,7 +124,7 @@ class CaseCommands:
     async def call(
         self, ctx: Context, command: Command, args: Mapping[str, Any], *, form: bool = False
     ) -> Reply:
-        if command.name == "open" and not form and not str(args.get("title") or "").strip():
+        if not form and opens_form(command.name, args):
             return await self.open_prompt(ctx)
         key = views.lenient_case_key(args.get("case"))
         # Every case the command names is held, in one order (duplicate names two).
@@ -279,6 +279,13 @@ class CaseCommands:
             return help_text(a, ctx.sectioned)
 
         return await self.execute(ctx, lines, mutating=False)
+
+
+def opens_form(name: str, args: Mapping[str, Any]) -> bool:
+    """Whether the subcommand ``name`` with ``args`` answers with the open form rather
+    than doing anything (``open`` without a title). A platform whose forms can only be
+    the first answer (Discord's modals) asks this before it defers."""
+    return name == "open" and not str(args.get("title") or "").strip()
 
 
 def help_text(a: Actor, sectioned: bool = False) -> str:

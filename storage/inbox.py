@@ -86,8 +86,16 @@ def _sqlite_setup(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _entry(row: InboxRow) -> Accepted:
-    return Accepted(row.id, row.platform, row.delivery, row.kind, dict(row.payload), row.attempts)
+def _entry(row: InboxRow, now: datetime) -> Accepted:
+    return Accepted(
+        row.id,
+        row.platform,
+        row.delivery,
+        row.kind,
+        dict(row.payload),
+        row.attempts,
+        waited=max(timedelta(0), now - row.created_at),
+    )
 
 
 def row_values(
@@ -218,7 +226,7 @@ def claim(
         row.attempts += 1
         row.worker = worker
         row.lease_until = now + lease
-        taken.append(_entry(row))
+        taken.append(_entry(row, now))
     return taken
 
 

@@ -25,12 +25,13 @@ from discord import app_commands
 from adapters.common import RecentKeys
 from adapters.discord.components import ActionButton, button_fits
 from adapters.discord.delivery import DiscordDelivery
+from adapters.discord.durable import Durable
 from adapters.discord.interactions import ANSWER_WITHIN, DOUBLE_CLICK_WINDOW, Interactions
 from adapters.discord.settings import DiscordSettings, team_channel_ids
 from adapters.discord.sync import sync_all
 from adapters.discord.tree import case_group, command_payload
 from bot.config import Config
-from bot.ports import Core
+from bot.ports import Core, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def casebot_intents() -> discord.Intents:
 
 class CasebotClient(discord.Client):
     """One Discord session. With ``core`` it answers interactions and messages (the
-    ``casebot`` handler); without (delivery, or a command sync) it only talks REST."""
+    ``casebot`` handler); without (delivery, or a command sync) it only talks REST.
+    With an ``inbox`` too, what it accepts goes through it (:mod:`adapters.discord.durable`)."""
 
     def __init__(
         self,
@@ -59,6 +61,7 @@ class CasebotClient(discord.Client):
         answer_within: float = ANSWER_WITHIN,
         double_click_window: float = DOUBLE_CLICK_WINDOW,
         guild_ready_timeout: float = 2.0,
+        inbox: Inbox | None = None,
     ) -> None:
         super().__init__(
             intents=casebot_intents(),
@@ -72,6 +75,7 @@ class CasebotClient(discord.Client):
         self.tree: app_commands.CommandTree[CasebotClient] = app_commands.CommandTree(self)
         self.tree.add_command(case_group())
         self.casebot: Interactions | None = None
+        self.durable: Durable | None = None
         if core is not None:
             self.casebot = Interactions(
                 core,
@@ -80,6 +84,8 @@ class CasebotClient(discord.Client):
                 answer_within=answer_within,
                 double_click_window=double_click_window,
             )
+            if inbox is not None:
+                self.durable = Durable(self.casebot, inbox, self)
         self.delivery = DiscordDelivery(self)
         self.started = asyncio.Event()  # READY seen and the first command sync done
         self.sync_report: list[str] = []

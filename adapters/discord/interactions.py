@@ -1,17 +1,24 @@
 """Interactions and thread messages in; the core's replies out.
 
-Every slash command, button and modal goes through :meth:`Interactions.handle`, and
-reaches the core only through :class:`bot.ports.Core` (``invoke`` for a subcommand with
+Every slash command, button and modal goes through :meth:`Interactions.handle` (from
+memory) or the inbox (:meth:`Interactions.stored_work`, from a row), and reaches the core only through :class:`bot.ports.Core` (``invoke`` for a subcommand with
 its typed options, ``press`` for a button, ``submit`` for a modal, ``thread_message``
 for a message in a case thread):
 
 - the same interaction delivered twice is handled once (Discord lets an interaction be
-  answered once; the core's ``event_id`` dedupe covers other workers and restarts);
+  answered once; its inbox row and the core's ``event_id`` dedupe cover other workers
+  and restarts);
 - the same press by the same person within ``double_click_window`` is acknowledged
   silently and never reaches the core: a double click has one effect;
-- the core gets ``answer_within`` seconds (Discord allows 3 for the first answer): a
-  reply ready in time is sent at once (a modal only works this way), a slower one is
-  deferred first and sent as a follow-up;
+- with an inbox (``casebot run``), every request is written to it and deferred before
+  the core sees it, then answered from the row as a follow-up
+  (:mod:`adapters.discord.durable`), so it survives a crash; the exceptions are the
+  requests whose answer is a form, which Discord only takes as the first answer (a
+  button that asks for a reason, a survey rating and its comment, ``/case open``
+  without a title): those, and every request without an inbox, answer from memory;
+- from memory, the core gets ``answer_within`` seconds (Discord allows 3 for the first
+  answer): a reply ready in time is sent at once, a slower one is deferred first and
+  sent as a follow-up;
 - the reply is private (ephemeral) unless the core marked it public, its text escaped
   and unable to ping; a ``prompt`` becomes a modal; form errors come back with a button
   that reopens the form with what the person typed.
@@ -22,12 +29,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
 
 from adapters.common import RecentKeys
+from adapters.discord import choices
 from adapters.discord import text as t
 from adapters.discord.components import (
     FORM_BUTTON_PREFIX,
@@ -48,8 +56,11 @@ from adapters.discord.context import (
 )
 from adapters.discord.ratelimit import patiently
 from adapters.discord.render import reply_payload
+from adapters.discord.stored import decode_args, encode_args
 from bot.exchange import Context, Prompt, Reply
 from bot.ports import Core
+from commands.buttons import shows_form
+from commands.invoke import opens_form
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +74,16 @@ SORRY = "Sorry, casebot could not finish that. Please try again in a moment."
 EXPIRED = "That form is no longer open: press the button or run the command again."
 
 Work = Callable[[Context], Awaitable[Reply]]
+
+
+class Inboxed(Protocol):
+    """Where requests go when they go through the inbox (:mod:`adapters.discord.durable`)."""
+
+    async def accept(
+        self, interaction: discord.Interaction[Any], kind: str, payload: dict[str, Any]
+    ) -> None: ...
+
+    async def accept_message(self, message: discord.Message) -> None: ...
 
 
 class Interactions:
@@ -88,6 +109,7 @@ class Interactions:
         # Forms shown, and answers a person must correct, by (user id, form id).
         self._prompts: RecentKeys[tuple[int, str], Prompt] = RecentKeys(size=2_000)
         self._drafts: RecentKeys[tuple[int, str], dict[str, str]] = RecentKeys(size=2_000)
+        self.inboxed: Inboxed | None = None  # set by the client when there is an inbox
 
     async def context(self, interaction: discord.Interaction[Any]) -> Context:
         return await self._contexts.of_interaction(interaction)
@@ -98,12 +120,13 @@ class Interactions:
         self, interaction: discord.Interaction[Any], name: str, args: Mapping[str, Any]
     ) -> None:
         """A ``/case`` subcommand (the table's ``name``) with its typed options."""
+        click = ("command", interaction.user.id, name, tuple(sorted(args.items())))
+        if self.inboxed is not None and not opens_form(name, args):
+            stored = {"name": name, "args": encode_args(args)}
+            await self._accept(interaction, click, "command", stored)
+            return
         core = self._core
-        await self.handle(
-            interaction,
-            ("command", interaction.user.id, name, tuple(sorted(args.items()))),
-            lambda ctx: core.invoke(ctx, name, args),
-        )
+        await self.handle(interaction, click, lambda ctx: core.invoke(ctx, name, args))
 
     async def button(self, interaction: discord.Interaction[Any], action_id: str) -> None:
         if action_id.startswith(FORM_BUTTON_PREFIX):
@@ -112,12 +135,12 @@ class Interactions:
         if action_id.startswith(OWN_PREFIX):
             return  # an adapter id from a newer version; nothing to do
         message_id = interaction.message.id if interaction.message else None
+        click = ("press", interaction.user.id, action_id, message_id)
+        if self.inboxed is not None and not shows_form(action_id):
+            await self._accept(interaction, click, "press", {"action_id": action_id})
+            return
         core = self._core
-        await self.handle(
-            interaction,
-            ("press", interaction.user.id, action_id, message_id),
-            lambda ctx: core.press(ctx, action_id),
-        )
+        await self.handle(interaction, click, lambda ctx: core.press(ctx, action_id))
 
     async def modal(self, interaction: discord.Interaction[Any]) -> None:
         data: dict[str, Any] = dict(interaction.data or {})
@@ -125,8 +148,17 @@ class Interactions:
         if form_id is None:
             return  # not one of casebot's forms
         values = modal_values(data)
-        core = self._core
         user_id = interaction.user.id
+        click = ("submit", user_id, form_id, tuple(sorted(values.items())))
+        if self.inboxed is not None:
+            stored = {"form_id": form_id, "values": values}
+            await self._accept(interaction, click, "submit", stored)
+            return
+        work = self._submit(user_id, form_id, values)
+        await self.handle(interaction, click, work, form_id=form_id)
+
+    def _submit(self, user_id: int, form_id: str, values: dict[str, str]) -> Work:
+        core = self._core
 
         async def work(ctx: Context) -> Reply:
             reply = await core.submit(ctx, form_id, values)
@@ -136,12 +168,23 @@ class Interactions:
                 self._drafts.release((user_id, form_id))
             return reply
 
-        await self.handle(
-            interaction,
-            ("submit", user_id, form_id, tuple(sorted(values.items()))),
-            work,
-            form_id=form_id,
-        )
+        return work
+
+    def stored_work(
+        self, kind: str, stored: Mapping[str, Any], user_id: int
+    ) -> tuple[Work, str | None] | None:
+        """What an inbox row of ``kind`` asks of the core, and its form (if a form's)."""
+        core = self._core
+        if kind == "command":
+            name, args = str(stored["name"]), decode_args(stored["args"])
+            return (lambda ctx: core.invoke(ctx, name, args)), None
+        if kind == "press":
+            action_id = str(stored["action_id"])
+            return (lambda ctx: core.press(ctx, action_id)), None
+        if kind == "submit":
+            form_id = str(stored["form_id"])
+            return self._submit(user_id, form_id, dict(stored["values"])), form_id
+        return None
 
     async def autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -156,36 +199,32 @@ class Interactions:
         except Exception:
             log.warning("case autocomplete failed or was too slow", exc_info=True)
             return []
-        return [
-            app_commands.Choice(
-                name=t.one_line(_choice_name(key, label), t.CHOICE_NAME_LIMIT), value=key
-            )
-            for key, label in found[: t.CHOICES_MAX]
-        ]
+        return choices.cases(found)
 
     def area_choices(self, current: str) -> list[app_commands.Choice[str]]:
-        """The configured product areas matching what the person typed."""
-        needle = current.strip().lower()
-        return [
-            app_commands.Choice(
-                name=t.one_line(f"{a.name} ({a.key})", t.CHOICE_NAME_LIMIT), value=a.key
-            )
-            for a in self._core.config.product_areas
-            if needle in a.key.lower() or needle in a.name.lower()
-        ][: t.CHOICES_MAX]
+        return choices.areas(self._core.config, current)
 
     def impact_choices(self, current: str) -> list[app_commands.Choice[str]]:
-        """The configured business impacts matching what the person typed."""
-        needle = current.strip().lower()
-        return [
-            app_commands.Choice(
-                name=t.one_line(f"{i.label} ({key})", t.CHOICE_NAME_LIMIT), value=key
-            )
-            for key, i in self._core.config.impacts.items()
-            if needle in key.lower() or needle in i.label.lower()
-        ][: t.CHOICES_MAX]
+        return choices.impacts(self._core.config, current)
 
-    # -- the one path every interaction takes -------------------------------------
+    # -- the two paths an interaction takes ---------------------------------------
+
+    async def _accept(
+        self,
+        interaction: discord.Interaction[Any],
+        click_key: tuple[Any, ...],
+        kind: str,
+        stored: dict[str, Any],
+    ) -> None:
+        """Through the inbox (written, deferred, answered from the row)."""
+        assert self.inboxed is not None
+        if not self._seen.claim(interaction.id):
+            log.info("interaction %s delivered again; handled already", interaction.id)
+            return
+        if not self._clicks.claim(click_key):
+            await self._ack_repeat(interaction)
+            return
+        await self.inboxed.accept(interaction, kind, stored)
 
     async def handle(
         self,
@@ -211,12 +250,12 @@ class Interactions:
             if task in done:
                 await self._answer(interaction, task.result(), form_id)
                 return
-            await self._defer(interaction)
+            await self.defer(interaction)
             reply = await task
-            await self._answer_late(interaction, reply, form_id)
+            await self.send_late(interaction, *self.late_answer(interaction, reply, form_id))
         except Exception:
             log.exception("interaction %s failed", interaction.id)
-            await self._apologise(interaction)
+            await self.apologise(interaction)
         finally:
             if task is not None and not task.done():
                 # The answer failed while the core was still working: let it finish
@@ -282,16 +321,16 @@ class Interactions:
 
     # -- answering late ----------------------------------------------------------------
 
-    async def _defer(self, interaction: discord.Interaction[Any]) -> None:
+    async def defer(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.type is discord.InteractionType.component:
             await interaction.response.defer()  # silent: the pressed message stays as it is
         else:
             await interaction.response.defer(ephemeral=True, thinking=True)
 
-    async def _answer_late(
+    def late_answer(
         self, interaction: discord.Interaction[Any], reply: Reply, form_id: str | None
-    ) -> None:
-        thinking = interaction.type is not discord.InteractionType.component
+    ) -> tuple[dict[str, Any], bool]:
+        """What a deferred interaction is answered (send() keywords), and if in public."""
         if reply.prompt is not None and form_custom_id(reply.prompt.form_id) is not None:
             # A modal can only be the first answer: offer a button that opens it.
             self._prompts.put((interaction.user.id, reply.prompt.form_id), reply.prompt)
@@ -306,6 +345,13 @@ class Interactions:
         else:
             kwargs = self._reply_kwargs(interaction.user.id, reply, form_id)
             public = reply.public
+        return kwargs, public
+
+    async def send_late(
+        self, interaction: discord.Interaction[Any], kwargs: dict[str, Any], public: bool
+    ) -> None:
+        """The answer to a deferred interaction, through its token."""
+        thinking = interaction.type is not discord.InteractionType.component
         if not thinking:
             await patiently(lambda: interaction.followup.send(**kwargs, ephemeral=not public))
         elif not public:
@@ -315,7 +361,7 @@ class Interactions:
             await patiently(lambda: interaction.edit_original_response(content="Posted below."))
             await patiently(lambda: interaction.followup.send(**kwargs, ephemeral=False))
 
-    async def _apologise(self, interaction: discord.Interaction[Any]) -> None:
+    async def apologise(self, interaction: discord.Interaction[Any]) -> None:
         try:
             if not interaction.response.is_done():
                 await interaction.response.send_message(SORRY, ephemeral=True)
@@ -335,11 +381,17 @@ class Interactions:
             return
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return
-        words = message_text(message)
-        if not words.strip() or not self._seen.claim(message.id):
+        if not message_text(message).strip() or not self._seen.claim(message.id):
             return
+        if self.inboxed is not None:
+            await self.inboxed.accept_message(message)
+            return
+        await self.record_message(message)
+
+    async def record_message(self, message: discord.Message) -> None:
+        """The core records ``message`` if it was written in a case conversation."""
         ctx = await self._contexts.of_message(message)
-        reply = await self._core.thread_message(ctx, words)
+        reply = await self._core.thread_message(ctx, message_text(message))
         if reply is None or reply.duplicate:
             return
         try:
@@ -357,13 +409,6 @@ def _log_failure(task: asyncio.Future[Any]) -> None:
         log.error(
             "a command finished with an error after its answer failed", exc_info=task.exception()
         )
-
-
-def _choice_name(key: str, label: str) -> str:
-    """The key first, so a person picks by it; the core's label may already start with it."""
-    if not label:
-        return key
-    return label if label.startswith(key) else f"{key} · {label}"
 
 
 def _edit(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from bot.ports import (
     Core,
     DeliveryContext,
     DeliveryError,
+    Inbox,
     PlatformError,
     PlatformOptions,
     PlatformRef,
@@ -76,6 +77,11 @@ class DiscordPlatform:
         self._task: asyncio.Task[None] | None = None
         self._endpoints = Endpoints(settings)
         self._stopped = asyncio.Event()
+        self.inbox: Inbox | None = None
+
+    def use_inbox(self, inbox: Inbox) -> None:
+        """Write every accepted request to ``inbox`` first (the bootstrap, before start)."""
+        self.inbox = inbox
 
     @property
     def sync_report(self) -> list[str]:
@@ -94,9 +100,13 @@ class DiscordPlatform:
             answer_within=self.answer_within,
             double_click_window=self.double_click_window,
             guild_ready_timeout=self.guild_ready_timeout,
+            inbox=self.inbox if receive else None,
         )
         try:
             await log_in(client, self.settings)
+            if client.durable is not None:
+                # Logged in: rows left by a process that died can be answered from here.
+                client.durable.serve()
             if receive:
                 if client.application_id is not None:
                     log.info(
@@ -136,6 +146,8 @@ class DiscordPlatform:
         self.client, self._task = None, None
         try:
             if client is not None:
+                if client.durable is not None:
+                    client.durable.leave()
                 await client.close()
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):

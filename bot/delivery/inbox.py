@@ -63,6 +63,11 @@ class DurableInbox:
     def serve(self, platform: str, handler: InboxHandler) -> None:
         self.handlers[platform] = handler
 
+    def unserve(self, platform: str, handler: InboxHandler) -> None:
+        """A platform stopped: its rows wait for a process (or a start) that serves it."""
+        if self.handlers.get(platform) == handler:
+            del self.handlers[platform]
+
     async def accept(
         self, platform: str, delivery: str, kind: str, payload: dict[str, Any]
     ) -> Accepted | None:

@@ -91,6 +91,14 @@ class World:
             assert loop.time() < deadline, "the client stopped reading the gateway"
             await asyncio.sleep(0.001)
 
+    async def handled(self) -> None:
+        """Until the client has read every gateway event and its handlers are done (the
+        core's outbox and timers left alone)."""
+        await self._read_all()
+        while busy := _handler_tasks():
+            await asyncio.wait(busy, timeout=10)
+            await self._read_all()
+
     async def later(self, delta: timedelta) -> None:
         self.clock.advance(delta)
         await self.settle()

@@ -17,10 +17,12 @@ the adapter from the outside:
   events pushed with :meth:`FakeDiscord.dispatch` (THREAD_CREATE is pushed when a thread
   is created, MESSAGE_CREATE echoes the bot's own messages as Discord does).
 
-Facts this encodes: discord.py reads a body as JSON only when the content type is exactly
-``application/json``; interaction payloads need ``attachment_size_limit``; a 429 without
-``Via`` is read by discord.py as a Cloudflare ban and not retried; the interaction
-callback answers ``{"interaction": {…}, "resource": {…}}`` when asked ``with_response``.
+Facts this encodes: an interaction token answers follow-ups and edits for 15 minutes,
+then ``401 Invalid Webhook Token`` (:meth:`FakeDiscord.expire_interactions`), and a
+token whose interaction was never acknowledged is an ``Unknown Webhook``; discord.py
+reads a body as JSON only when the content type is exactly ``application/json``;
+interaction payloads need ``attachment_size_limit``; a 429 without ``Via`` is read by
+discord.py as a Cloudflare ban and not retried; the interaction callback answers ``{"interaction": {…}, "resource": {…}}`` when asked ``with_response``.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class InteractionLog:
     followups: list[Json] = field(default_factory=list)
     modal: Json | None = None
     choices: list[Json] | None = None
+    expired: bool = False  # 15 minutes have passed: the token no longer answers
 
     @property
     def response_type(self) -> int | None:
@@ -655,8 +658,15 @@ class FakeDiscord:
     def _by_token(self, app_id: str, token: str) -> InteractionLog:
         for log in self.interactions.values():
             if log.token == token and app_id == str(self.app_id):
+                if log.expired:
+                    raise DiscordError(401, 50027, "Invalid Webhook Token")
                 return log
         raise DiscordError(404, 10015, "Unknown Webhook")
+
+    def expire_interactions(self) -> None:
+        """What 15 minutes do: every interaction token so far stops answering (401)."""
+        for log in self.interactions.values():
+            log.expired = True
 
     async def _interaction_callback(
         self, interaction_id: str, token: str, *, body: Any, query: Json
