@@ -175,6 +175,20 @@ def triage_alert(
     )
 
 
+def triage_digest(team: str, ref: str, lines: Sequence[tuple[list[str], str, str]]) -> Message:
+    """A storm's new cases in one message (bot.delivery.digest): ``lines`` are (case
+    keys, "[S2] Account", title); several keys are look-alikes, linked by one button."""
+    acts = [act(k, "claim", f"Claim {k}", Style.PRIMARY) for keys, _, _ in lines for k in keys]
+    for keys, _, _ in (line for line in lines if len(line[0]) > 1):
+        others = "-".join(k.rpartition("-")[2] for k in keys[1:])
+        acts.append(act(keys[0], "link_all", f"Link {len(keys)} to ENG…", arg=others))
+    n = sum(len(keys) for keys, _, _ in lines)
+    fields = [Field(f"{', '.join(keys)} {what}", title) for keys, what, title in lines]
+    text = "New cases came faster than one card each; a card follows when a case is claimed."
+    title = f"Triage digest: {count(n, 'new case')}"
+    return Message(Kind.TRIAGE_DIGEST, Target.team(team), title, text, fields, acts, ref=ref)
+
+
 def assignment_ping(config: Config, case: Case, engineer_id: str, by: str) -> Message:
     return Message(
         kind=Kind.ASSIGNMENT_PING,
