@@ -17,6 +17,8 @@ from bot.messages import Action, Field, Kind, Message, Style, Target
 from bot.timeline import timeline_text
 from storage.models import Case, EngIssue
 
+DigestLine = tuple[list[str], str, str, str | None, str]
+
 
 def act(
     case_key: str,
@@ -175,15 +177,15 @@ def triage_alert(
     )
 
 
-def triage_digest(team: str, ref: str, lines: Sequence[tuple[list[str], str, str]]) -> Message:
-    """A storm's new cases in one message (bot.delivery.digest): ``lines`` are (case
-    keys, "[S2] Account", title); several keys are look-alikes, linked by one button."""
-    acts = [act(k, "claim", f"Claim {k}", Style.PRIMARY) for keys, _, _ in lines for k in keys]
-    for keys, _, _ in (line for line in lines if len(line[0]) > 1):
-        others = "-".join(k.rpartition("-")[2] for k in keys[1:])
-        acts.append(act(keys[0], "link_all", f"Link {len(keys)} to ENG…", arg=others))
-    n = sum(len(keys) for keys, _, _ in lines)
-    fields = [Field(f"{', '.join(keys)} {what}", title) for keys, what, title in lines]
+def triage_digest(team: str, ref: str, lines: Sequence[DigestLine]) -> Message:
+    """A storm's new cases in one message (bot.delivery.digest): a line is (case keys,
+    "[S2] Account", title, the ENG issue they look like, the look-alikes' button arg)."""
+    acts = [act(k, "claim", f"Claim {k}", Style.PRIMARY) for keys, *_ in lines for k in keys]
+    for keys, _, _, eng, arg in (line for line in lines if len(line[0]) > 1):
+        label = f"Link {len(keys)} to {eng}" if eng else f"One defect for {len(keys)}"
+        acts.append(act(keys[0], "link_all", label, arg=arg))
+    n = sum(len(keys) for keys, *_ in lines)
+    fields = [Field(f"{', '.join(keys)} {what}", title) for keys, what, title, *_ in lines]
     text = "New cases came faster than one card each; a card follows when a case is claimed."
     title = f"Triage digest: {count(n, 'new case')}"
     return Message(Kind.TRIAGE_DIGEST, Target.team(team), title, text, fields, acts, ref=ref)

@@ -77,6 +77,9 @@ LINKED = Param(
 )
 
 
+LOOK_ALIKES = (CASE, Param("group", Kind.TEXT, "The digest's group of look-alike cases"))
+
+
 def text(name: str, describe: str, *, required: bool = True, placeholder: str = "") -> Param:
     return Param(name, Kind.TEXT, describe, required, rest=True, placeholder=placeholder)
 
@@ -403,6 +406,7 @@ COMMANDS: tuple[Command, ...] = (
         h.comment,
         hidden=True,
     ),
+    Command("link-all", Deed.LINK, "link look-alikes", LOOK_ALIKES, h.link_all, hidden=True),
 )
 
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
@@ -412,14 +416,8 @@ for _c in COMMANDS:
         GROUPS[_c.group] = (*GROUPS.get(_c.group, ()), _c)
 # A group typed alone runs its default subcommand, if it has one.
 GROUP_DEFAULT = {"eng": "eng list"}
-ALIASES = {
-    "needinfo": "need-info",
-    "need_info": "need-info",
-    "replicate": "replicating",
-    "enh": "enhancement",
-    "acknowledge": "ack",
-    "close": "withdraw",
-}
+ALIASES = {"needinfo": "need-info", "need_info": "need-info", "replicate": "replicating"}
+ALIASES |= {"enh": "enhancement", "acknowledge": "ack", "close": "withdraw"}
 
 
 def find(name: str) -> Command | None:

@@ -14,14 +14,15 @@ KEY = re.compile(r"CASE-\d+")
 CUSTOMERS = ("gus", "gina", "ivy", "ian")
 
 
-async def burst(d: Dialog, n: int, title: str = "Dashboard {i} shows no data") -> list[str]:
-    """``n`` opens at the same moment (nothing is delivered between them)."""
+async def burst(
+    d: Dialog, n: int, title: str = "Dashboard {i} shows no data", *more: str
+) -> list[str]:
+    """``n`` opens (then one of each of ``more``) at the same moment: nothing is
+    delivered between them."""
     keys = []
-    for i in range(n):
+    for i, line in enumerate([title.format(i=i) for i in range(n)] + list(more)):
         who = CUSTOMERS[i % len(CUSTOMERS)]
-        reply = await d.bot.commands.run(
-            d.ctx(who), f"open {title.format(i=i)} --impact question"
-        )
+        reply = await d.bot.commands.run(d.ctx(who), f"open {line} --impact question")
         assert reply.ok, reply.text
         keys.append(KEY.findall(reply.text)[0])
     await d.drain()
@@ -108,6 +109,30 @@ async def test_look_alike_cases_share_one_line(db: Database) -> None:
     digest = digests(d.team_channel("platform"))[-1]
     lines = [KEY.findall(f.label) for f in digest.fields]
     assert lines == [keys[:6], keys[6:]]
+
+
+async def test_one_button_links_five_look_alikes_to_one_defect(db: Database) -> None:
+    d = await Dialog.start(db)
+    *alike, other = await burst(
+        d, 5, "Webhook deliveries fail with HTTP 500 on endpoint {i}", "Dashboard panel is blank"
+    )
+    digest = digests(d.team_channel("platform"))[-1]
+    [button] = [a for a in digest.actions if ":link_all:" in a.id]
+    assert button.label == "One defect for 5"
+    assert [KEY.findall(f.label) for f in digest.fields] == [alike, [other]]
+
+    before = await d.world()
+    reply = await d.press("gus", button.id)  # a customer may not, and nothing changes
+    assert not reply.ok
+    assert await d.world() == before
+
+    reply = await d.press("lee", button.id)
+    assert reply.ok, reply.text
+    issue = reply.text.rsplit(" ", 1)[1].rstrip(".")
+    assert reply.text == f"Linked {', '.join(alike)} to {issue}."
+    for k in alike:
+        assert (await d.case(k)).state == "waiting_on_engineering"
+    assert (await d.case(other)).state != "waiting_on_engineering"
 
 
 async def test_without_a_storm_nothing_is_folded(db: Database) -> None:

@@ -215,7 +215,10 @@ class Digests:
 
     def _entry(self, case: Case, message: Message) -> dict[str, Any]:
         account = self.config.account(case.account_key)
+        # The known engineering issue it looks like most (the card's search found it).
+        known = [f.value for f in message.fields if f.label == "Known engineering issues"]
         return {
+            "eng": known[0].split()[0] if known else None,
             "key": case.key,
             "what": f"[{case.severity}] {account.name if account else case.account_key}",
             "title": case.title,
@@ -224,10 +227,10 @@ class Digests:
         }
 
     def _build(self, data: Mapping[str, Any], platform: str) -> Message:
-        lines = [
-            ([e["key"] for e in group], group[0]["what"], group[0]["title"])
-            for group in groups(data["cases"])
-        ]
+        lines = []
+        for group in groups(data["cases"]):
+            keys, eng = [e["key"] for e in group], group[0].get("eng")
+            lines.append((keys, group[0]["what"], group[0]["title"], eng, group_arg(eng, keys)))
         message = t.triage_digest(data["team"], data["ref"], lines)
         message.platform = platform
         # Only the buttons the team's channel may press (as Work.notify does).
@@ -260,6 +263,21 @@ def look_alike(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     wa, wb = set(a["words"]), set(b["words"])
     smaller = min(len(wa), len(wb))
     return smaller > 0 and len(wa & wb) / smaller >= LOOK_ALIKE
+
+
+def group_arg(eng_key: str | None, keys: Sequence[str]) -> str:
+    """The look-alikes' button argument: the known issue's number (or ``new``), then
+    the numbers of the group's other cases (``7-12-13``; see :func:`read_group`)."""
+    eng = eng_key.rpartition("-")[2] if eng_key else "new"
+    return "-".join([eng, *(k.rpartition("-")[2] for k in keys[1:])])
+
+
+def read_group(key: str, arg: str) -> tuple[str | None, list[str]] | None:
+    """:func:`group_arg` read back: (ENG key or None for a new one, every case key)."""
+    eng, *numbers = arg.split("-")
+    if not numbers or not all(n.isdigit() for n in numbers) or not (eng == "new" or eng.isdigit()):
+        return None
+    return (None if eng == "new" else f"ENG-{eng}"), [key, *(f"CASE-{n}" for n in numbers)]
 
 
 def _target(row: OutboxRow) -> Any:

@@ -114,7 +114,9 @@ async def claim(
             await s.scalars(
                 select(OutboxRow)
                 .where(claimable(now), OutboxRow.platform.in_(platforms))
-                .order_by(OutboxRow.id)
+                # Longest due first: rows a busy channel sent back (paced) never crowd
+                # out what is due elsewhere, such as a customer's confirmation.
+                .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
