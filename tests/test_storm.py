@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Kind, Message, TargetKind
+from bot.delivery.pacing import Pacer, channel_key
+from bot.messages import Kind, Message, Target, TargetKind
+from bot.ports import DeliveryContext, PlatformRef
 from storage.db import Database
 from tests.harness import Dialog
 
@@ -142,3 +144,23 @@ async def test_without_a_storm_nothing_is_folded(db: Database) -> None:
     seen = d.team_channel("platform")
     assert digests(seen) == []
     assert set(cards(seen)) == set(keys)
+
+
+def test_edits_are_paced_by_an_allowance_of_their_own() -> None:
+    """A digest's edits never take the channel's post slots: Slack's chat.update is
+    counted workspace-wide (Tier 3), Discord's edits per channel, beside its posts."""
+    pacer = Pacer(lambda: None)
+    digest = Message(Kind.TRIAGE_DIGEST, Target.team("platform"), "Triage digest", update=True)
+    for platform, channel in (("slack", "C1PLATFORM"), ("discord", "7101")):
+        edit = channel_key(platform, digest, DeliveryContext(previous=PlatformRef(channel, "1")))
+        post = channel_key(platform, Message(Kind.ALERT, Target.team("platform"), "x"),
+                           DeliveryContext(address=channel))  # fmt: skip
+        assert post == channel and edit == f"edit:{channel}"
+        posts = {w.key for w in pacer.windows(platform, post)}
+        edits = {w.key for w in pacer.windows(platform, edit)}
+        assert posts.isdisjoint(edits) or platform == "discord"
+    [slack_edits] = pacer.windows("slack", "edit:C1PLATFORM")
+    assert (slack_edits.key, slack_edits.burst) == ("slack:edit:0:all", 5)
+    route, everything = pacer.windows("discord", "edit:7101")
+    assert route.key == "discord:0:edit:7101"
+    assert everything.key == "discord:1:all"  # Discord's 50/s is one allowance for all
