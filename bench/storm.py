@@ -42,6 +42,8 @@ from bot.ports import DeliveryContext, DeliveryError, PlatformRef  # noqa: E402
 from entrypoints.bootstrap import Casebot  # noqa: E402
 
 TEAM_CHANNEL = "C0OPS"
+# The worker's log (CASEBOT_BENCH_LOG=FILE keeps it).
+LOG = open(os.environ["CASEBOT_BENCH_LOG"], "w") if "CASEBOT_BENCH_LOG" in os.environ else None  # noqa: SIM115
 CUSTOMERS = 60
 KEY = re.compile(r"CASE-\d+\b")
 
@@ -234,7 +236,7 @@ async def run(
     env = {**os.environ, "CASEBOT_DIGEST": "on" if digest else "off"}
     worker = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--work", base, url, str(config), redis_url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=LOG, env=env,
     )  # fmt: skip
     assert worker.stdout is not None
     while (await worker.stdout.readline()).strip() != b"READY":

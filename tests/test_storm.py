@@ -139,7 +139,7 @@ async def test_one_button_links_five_look_alikes_to_one_defect(db: Database) -> 
 
 async def test_without_a_storm_nothing_is_folded(db: Database) -> None:
     d = await Dialog.start(db)
-    keys = await burst(d, 5)
+    keys = await burst(d, 3)
 
     seen = d.team_channel("platform")
     assert digests(seen) == []

@@ -1,8 +1,8 @@
 """Storms: when new cases reach a team channel faster than its pace allows, their triage
 alerts fold into one *triage digest* message, posted once and edited in place.
 
-The rule (:class:`StormRule`): more than ``threshold`` new-case alerts queued for one
-team on one platform within ``window`` is a storm. The dispatcher asks :meth:`Digests.fold`
+The rule (:class:`StormRule`): more than ``threshold`` new-case alerts for one team on
+one platform that arrived within ``window`` or are still queued is a storm. The dispatcher asks :meth:`Digests.fold`
 before it paces a new-case alert; in a storm the alert is not posted: its row becomes
 ``folded`` (its ``platform_channel`` names the digest) and its case joins the team's
 open digest page, an outbox row of its own (kind ``triage_digest``, no case) whose
@@ -25,13 +25,15 @@ an engineering issue.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import policy
@@ -50,20 +52,27 @@ DIGEST = str(Kind.TRIAGE_DIGEST)
 FOLDED = "folded"  # an alert shown in a digest instead of a message of its own
 LOOK_ALIKE = 0.5  # share of the smaller case's words that the other shares
 MAX_GROUP = 10  # keys per look-alike button (Discord's custom id holds 100 characters)
+# Folds for one team channel take turns in a process, so concurrent deliveries add to
+# one page instead of each starting its own (another worker may, rarely, start one too).
+_turns: defaultdict[tuple[int, str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+
+def _turn(platform: str, team: str) -> asyncio.Lock:
+    return _turns[(id(asyncio.get_running_loop()), platform, team)]
 
 
 @dataclass
 class StormRule:
     enabled: bool = True
-    threshold: int = 5  # more new cases than this …
+    threshold: int = 3  # more new cases than this (Slack's burst) …
     window: timedelta = timedelta(seconds=10)  # … within this long make a storm
     page: int = 20  # cases per digest message
-    edit_gap: timedelta = timedelta(seconds=2)
+    edit_gap: timedelta = timedelta(seconds=1.5)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StormRule:
         """``CASEBOT_DIGEST`` (``off`` disables digests), ``CASEBOT_DIGEST_THRESHOLD``
-        (5), ``CASEBOT_DIGEST_WINDOW`` (seconds, 10)."""
+        (3), ``CASEBOT_DIGEST_WINDOW`` (seconds, 10)."""
         env = os.environ if env is None else env
         rule = cls()
         rule.enabled = env.get("CASEBOT_DIGEST", "on").lower() not in ("off", "0", "no")
@@ -106,8 +115,9 @@ class Digests:
         digest when the team's channel is in a storm. True when folded."""
         if not self.rule.enabled or not foldable(message, row):
             return False
-        team, now = message.target.id, self.clock.now()
-        async with self.db.transaction() as s:
+        team = message.target.id
+        async with _turn(platform, team), self.db.transaction() as s:
+            now = self.clock.now()
             if not await self._storm(s, platform, team, now):
                 return False
             alert = await s.get(OutboxRow, row_id, with_for_update=True)
@@ -167,7 +177,11 @@ class Digests:
                 select(OutboxRow.message).where(
                     OutboxRow.kind == ALERT,
                     OutboxRow.platform == platform,
-                    OutboxRow.created_at > now - self.rule.window,
+                    # Arrived lately, or still queued: a backlog is a storm too.
+                    or_(
+                        OutboxRow.created_at > now - self.rule.window,
+                        OutboxRow.state.in_(("pending", "sending")),
+                    ),
                 )
             )
         ).all()
