@@ -40,6 +40,7 @@ DEEDS: dict[tuple[str, str], Deed] = {
     ("case", "ack"): Deed.ACK,
     ("case", "join"): Deed.JOIN,
     ("case", "impact"): Deed.IMPACT,
+    ("case", "link_all"): Deed.LINK,  # the triage digest's look-alikes
     ("eng", "follow"): Deed.FOLLOW,
     ("eng", "unfollow"): Deed.FOLLOW,
     ("kb", "publish"): Deed.KB,

@@ -20,6 +20,7 @@ class Kind(StrEnum):
     CASE_OPENED = "case_opened"  # the customer-facing case message (its thread is the case thread)
     KB_SUGGESTIONS = "kb_suggestions"
     TRIAGE_ALERT = "triage_alert"
+    TRIAGE_DIGEST = "triage_digest"  # a storm's new cases in one message, edited in place
     ASSIGNMENT_PING = "assignment_ping"
     INFO_REQUEST = "info_request"
     CHASE_REMINDER = "chase_reminder"

@@ -17,6 +17,8 @@ from bot.messages import Action, Field, Kind, Message, Style, Target
 from bot.timeline import timeline_text
 from storage.models import Case, EngIssue
 
+DigestLine = tuple[list[str], str, str, str | None, str]
+
 
 def act(
     case_key: str,
@@ -173,6 +175,20 @@ def triage_alert(
         ref=f"triage:{case.key}:{team}",
         update=update,
     )
+
+
+def triage_digest(team: str, ref: str, lines: Sequence[DigestLine]) -> Message:
+    """A storm's new cases in one message (bot.delivery.digest): a line is (case keys,
+    "[S2] Account", title, the ENG issue they look like, the look-alikes' button arg)."""
+    acts = [act(k, "claim", f"Claim {k}", Style.PRIMARY) for keys, *_ in lines for k in keys]
+    for keys, _, _, eng, arg in (line for line in lines if len(line[0]) > 1):
+        label = f"Link {len(keys)} to {eng}" if eng else f"One defect for {len(keys)}"
+        acts.append(act(keys[0], "link_all", label, arg=arg))
+    n = sum(len(keys) for keys, *_ in lines)
+    fields = [Field(f"{', '.join(keys)} {what}", title) for keys, what, title, *_ in lines]
+    text = "New cases came faster than one card each; a card follows when a case is claimed."
+    title = f"Triage digest: {count(n, 'new case')}"
+    return Message(Kind.TRIAGE_DIGEST, Target.team(team), title, text, fields, acts, ref=ref)
 
 
 def assignment_ping(config: Config, case: Case, engineer_id: str, by: str) -> Message:

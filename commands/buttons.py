@@ -59,6 +59,10 @@ def _impact(a: ActionId, value: str | None) -> Press | None:
     return Press("impact", {"case": a.key, "impact": a.arg}) if a.arg else None
 
 
+def _link_all(a: ActionId, value: str | None) -> Press | None:
+    return Press("link-all", {"case": a.key, "group": a.arg}) if a.arg else None
+
+
 def _form(kind: str) -> Builder:
     def build(a: ActionId, value: str | None) -> Press:
         return Press(form=kind)
@@ -79,6 +83,7 @@ BUTTONS: dict[tuple[str, str], Builder] = {
     ("case", "join"): _simple("join"),
     ("case", "rate"): _rate,
     ("case", "impact"): _impact,
+    ("case", "link_all"): _link_all,
     ("case", "reject"): _form("reject"),
     ("case", "escalate"): _form("escalate"),
     ("case", "assign"): _form("assign"),

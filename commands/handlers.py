@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bot import cases, engineering, following, held_mail, knowledge, views
+from bot import cases, digest, engineering, following, held_mail, knowledge, views
 from bot.actors import Actor
 from bot.cases import NewCase
 from bot.errors import Refusal
@@ -146,6 +146,10 @@ async def enhancement(w: Work, a: Actor, args: Args) -> str:
 
 async def link(w: Work, a: Actor, args: Args) -> str:
     return await engineering.link(w, a, args["case"], args["issue"])
+
+
+async def link_all(w: Work, a: Actor, args: Args) -> str:
+    return await digest.link_all(w, a, args["case"], args["group"])
 
 
 async def note(w: Work, a: Actor, args: Args) -> str:

@@ -78,6 +78,9 @@ LINKED = Param(
 )
 
 
+LOOK_ALIKES = (CASE, Param("group", Kind.TEXT, "The digest's group of look-alike cases"))
+
+
 def text(name: str, describe: str, *, required: bool = True, placeholder: str = "") -> Param:
     return Param(name, Kind.TEXT, describe, required, rest=True, placeholder=placeholder)
 
@@ -407,6 +410,7 @@ COMMANDS: tuple[Command, ...] = (
         h.comment,
         hidden=True,
     ),
+    Command("link-all", Deed.LINK, "link look-alikes", LOOK_ALIKES, h.link_all, hidden=True),
 )
 
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}

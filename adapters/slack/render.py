@@ -54,6 +54,7 @@ EMOJI: dict[Kind, str] = {
     Kind.CASE_OPENED: ":ticket:",
     Kind.KB_SUGGESTIONS: ":books:",
     Kind.TRIAGE_ALERT: ":inbox_tray:",
+    Kind.TRIAGE_DIGEST: ":rotating_light:",
     Kind.ASSIGNMENT_PING: ":raising_hand:",
     Kind.INFO_REQUEST: ":question:",
     Kind.CHASE_REMINDER: ":alarm_clock:",

@@ -21,7 +21,7 @@ import asyncio
 import os
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
 from bot.config import Config
+from bot.delivery.digest import Digests, StormRule, prepare
 from bot.delivery.pacing import Pacer, channel_key
 from bot.delivery.records import delivery_context, record
 from bot.durations import parse_duration
@@ -113,7 +114,9 @@ async def claim(
             await s.scalars(
                 select(OutboxRow)
                 .where(claimable(now), OutboxRow.platform.in_(platforms))
-                .order_by(OutboxRow.id)
+                # Longest due first: rows a busy channel sent back (paced) never crowd
+                # out what is due elsewhere, such as a customer's confirmation.
+                .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -140,6 +143,7 @@ class Dispatch:
     pacer: Pacer | None
     worker: str
     policy: RetryPolicy
+    storm: StormRule = field(default_factory=StormRule.from_env)
 
     async def deliver_one(self, row_id: int) -> bool:
         """Deliver one claimed row. Returns True when it was sent."""
@@ -149,8 +153,15 @@ class Dispatch:
                 return False
             message = Message.from_dict(row.message)
             ctx = await delivery_context(s, row, message, self.config)
-            platform = row.platform
+            platform, queued = row.platform, dict(row.message)
+            prepare(row.kind, message, ctx)
         adapter: Outlet | None = self.platforms.get(platform)
+        if adapter is not None:  # a storm: folded into a digest, or a folded case's card
+            digests = Digests(self.db, self.config, self.clock, self.storm)
+            if await digests.fold(row_id, self.worker, message, platform, queued):
+                return True
+            if not await digests.settle(row_id, self.worker, message, platform):
+                return False
         pacer = self.pacer
         channel = ""
         if adapter is not None and pacer is not None:
@@ -195,6 +206,8 @@ class Dispatch:
                     row.platform_channel = result.channel
                     row.platform_message_id = result.message_id
                     await record(s, message, platform, result)
+                if row.message != queued:  # amended meanwhile (a digest): deliver it again
+                    row.state, row.next_attempt_at = "pending", now + self.storm.edit_gap
                 return True
             row.attempts += 1
             row.last_error = str(error)[:2000]

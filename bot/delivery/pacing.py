@@ -71,6 +71,16 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, ...]] = {
 }
 
 
+# Edits have limits of their own (channel keys "edit:…"): Slack's chat.update is Tier 3,
+# about 50 a minute for the workspace (a bucket of 5 refilled at 45 a minute never
+# makes 50 in any minute); Discord's message edits a bucket per channel.
+EDIT = "edit:"
+EDIT_LIMITS: dict[str, tuple[Limit, ...]] = {
+    "slack": (Limit(45, 60.0, per_channel=False, burst=5),),
+    "discord": (Limit(5, 5.0), Limit(50, 1.0, per_channel=False)),
+}
+
+
 @dataclass
 class _Delivery:
     pacer: Pacer
@@ -94,6 +104,7 @@ class Pacer:
     ) -> None:
         self._coordination = coordination
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
+        self.edit_limits = dict(EDIT_LIMITS if limits is None else {})
         self.max_wait = max_wait
         # Route limits learned from response headers: channel key -> (limit, seconds).
         self.learned: dict[tuple[str, str], tuple[int, float]] = {}
@@ -101,16 +112,24 @@ class Pacer:
         self.tolerance = LATE
         self.late = 0  # sends that missed their slot and took another
 
+    def _limits(self, platform: str, channel: str) -> tuple[Limit, ...]:
+        if channel.startswith(EDIT) and platform in self.edit_limits:
+            return self.edit_limits[platform]
+        return self.limits.get(platform, ())
+
     def windows(self, platform: str, channel: str) -> list[Window]:
         out = []
-        for i, lim in enumerate(self.limits.get(platform, ())):
+        edit = EDIT if channel.startswith(EDIT) and platform in self.edit_limits else ""
+        for i, lim in enumerate(self._limits(platform, channel)):
             limit, seconds = lim.limit, lim.seconds
             if lim.per_channel:
                 if not lim.burst:
                     limit, seconds = self.learned.get((platform, channel), (limit, seconds))
                 key = f"{platform}:{i}:{channel}"
-            else:
-                key = f"{platform}:{i}:all"
+            else:  # a platform-wide allowance is shared by edits and posts alike
+                normal = self.limits.get(platform, ())
+                at = f"{normal.index(lim)}" if lim in normal else f"{edit}{i}"
+                key = f"{platform}:{at}:all"
             out.append(Window(key, limit, seconds * (1 + MARGIN) + MARGIN_SECONDS, lim.burst, COLD))
         return out
 
@@ -143,7 +162,7 @@ class Pacer:
         """The platform asked us to wait ``seconds`` before sending here again."""
         self.blocked += 1
         for w, lim in zip(
-            self.windows(platform, channel), self.limits.get(platform, ()), strict=True
+            self.windows(platform, channel), self._limits(platform, channel), strict=True
         ):
             if lim.per_channel != everything:
                 await self._coordination().block(w, seconds)
@@ -200,7 +219,7 @@ def channel_key(platform: str, message: Message, ctx: DeliveryContext) -> str:
         return (ref.thread_id or ref.channel) if thread_is_channel else ref.channel
 
     if message.update and ctx.previous is not None:
-        return of(ctx.previous) or ctx.previous.channel
+        return EDIT + (of(ctx.previous) or ctx.previous.channel)
     if target.kind == TargetKind.TEAM:
         return ctx.address or f"team:{target.id}"
     if target.kind == TargetKind.PERSON:

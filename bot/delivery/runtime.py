@@ -283,7 +283,9 @@ class Runtime:
                 )
             )
             o = await s.execute(
-                delete(OutboxRow).where(OutboxRow.state == "sent", OutboxRow.created_at < cutoff)
+                delete(OutboxRow).where(
+                    OutboxRow.state.in_(("sent", "folded")), OutboxRow.created_at < cutoff
+                )
             )
         return {
             "inbox": await self.inbox.prune(self.clock.now() - DEDUPE_TTL),
