@@ -132,6 +132,11 @@ class Digests:
             if page.state not in ("pending", "sending"):
                 page.state = "pending"
                 page.next_attempt_at = max(now, (page.sent_at or now) + self.rule.edit_gap)
+            if case.assignee_id is not None:
+                # Assigned as it opened (its card says so, the open's post and edit are
+                # one message): listed in the digest, and its card goes out too, since
+                # its engineer works in its thread.
+                return False
             alert.state, alert.worker, alert.lease_until = FOLDED, None, None
             alert.sent_at, alert.platform_channel = now, data["ref"]
             return True
