@@ -20,6 +20,7 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.delivery.runtime import Runtime
 from bot.delivery.timers import Handler
+from bot.reports.rollup import ReportRollup
 from bot.ports import Clock, Coordination, Outlet, Platform, PlatformError, UsesInbox
 from bot.search import warm_up
 from bot.tracker import EngineeringTracker
@@ -56,7 +57,7 @@ class Casebot:
             self.clock,
             coordination or LocalCoordination(),
             timer_handlers=timer_handlers(),
-            observers=[sla.ServiceLevels(), knowledge.KnowledgeDrafts()],
+            observers=[sla.ServiceLevels(), knowledge.KnowledgeDrafts(), ReportRollup()],
             worker_id=worker_id,
         )
         self.units = self.runtime.units

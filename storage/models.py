@@ -419,3 +419,4 @@ class SpentLink(Base):
 # Tables kept in modules of their own join Base.metadata here. They import Base from
 # this module, so they are loaded by name once it is complete (not an import cycle).
 importlib.import_module("storage.trackers")  # issue #12: eng_tracker_links
+importlib.import_module("storage.rollup_tables")  # issue #11: report_facts, report_days

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from storage.db import Database
+from storage import rollup
 from storage.models import AccountRow, Case, CaseEvent, EngIssue, EngLink, SurveyAnswer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -155,3 +156,6 @@ async def seed(db: Database) -> None:
         for issue, cases in zip(issues, ((3, 4), (1,), (8,)), strict=True):
             for n in cases:
                 s.add(EngLink(eng_id=issue.id, case_id=ids[n].id, linked_at=NOW))
+    # Rows put in directly, as an import would: the rollup is rebuilt from them.
+    async with db.transaction() as s:
+        await rollup.rebuild(s)
