@@ -20,8 +20,8 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.delivery.runtime import Runtime
 from bot.delivery.timers import Handler
-from bot.reports.rollup import ReportRollup
 from bot.ports import Clock, Coordination, Outlet, Platform, PlatformError, UsesInbox
+from bot.reports.rollup import ReportRollup
 from bot.search import warm_up
 from bot.tracker import EngineeringTracker
 from commands.invoke import CaseCommands

@@ -18,8 +18,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 
 from bot.lifecycle import ACTIVE, WAITING_ON_CUSTOMER
-from bot.reports.figures import AGE_BUCKETS, Backlog, Day, Deflection, EngineerLoad, Spread
-from bot.reports.figures import Satisfaction, Target
+from bot.reports.figures import (
+    AGE_BUCKETS,
+    Backlog,
+    Day,
+    Deflection,
+    EngineerLoad,
+    Satisfaction,
+    Spread,
+    Target,
+)
 from bot.sla import FIRST_RESPONSE, RESOLUTION
 from storage.models import AccountRow
 from storage.reports import ARTICLE_LIMIT, Query
@@ -125,8 +133,8 @@ class FastQuery(Query):
                 .where(self.in_ranges(col, edges), *self.fact_scope())
                 .group_by(day)
             )
-            for d, n in (await self.s.execute(stmt)).all():
-                counts.setdefault(int(d), [0, 0, 0])[i] += int(n)
+            for number, n in (await self.s.execute(stmt)).all():
+                counts.setdefault(_n(number), [0, 0, 0])[i] += int(n)
         out = []
         for d in self.period.day_list():
             o, r, c = counts.get((d - EPOCH_DAY).days, [0, 0, 0])
@@ -224,7 +232,7 @@ class FastQuery(Query):
         found = []
         for k in ((n + 1) // 2, -(-9 * n // 10)):
             stmt = select(x).where(*where).order_by(x).offset(k - 1).limit(1)
-            found.append(float((await self.s.execute(stmt)).scalar_one()))
+            found.append(float(_n((await self.s.execute(stmt)).scalar_one())))
         return Spread(n, found[0], found[1])
 
     def active_facts(self) -> ColumnElement[bool]:

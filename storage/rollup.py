@@ -20,7 +20,18 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -198,9 +209,7 @@ async def _facts_now(s: AsyncSession, ids: list[int]) -> dict[int, Fact]:
         )
     }
     cases = await s.execute(select(*CASE_COLUMNS).where(Case.id.in_(ids)))
-    return {
-        row.id: fact_of(row, breaches.get(row.id, ()), answers.get(row.id)) for row in cases
-    }
+    return {row.id: fact_of(row, breaches.get(row.id, ()), answers.get(row.id)) for row in cases}
 
 
 async def refresh(s: AsyncSession, case_ids: Iterable[int]) -> int:
@@ -239,30 +248,77 @@ async def refresh(s: AsyncSession, case_ids: Iterable[int]) -> int:
 # -- rebuilding from the cases ----------------------------------------------------------
 
 
-def _everything(
-    cases: Iterable[Any], breaches: Iterable[Any], answers: Iterable[Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _facts(cases: Iterable[Any], breaches: Iterable[Any], answers: Iterable[Any]) -> list[dict]:
     texts: dict[int, list[str]] = {}
     for cid, text in breaches:
         texts.setdefault(cid, []).append(text)
     rated = {cid: (rating, at) for cid, rating, at in answers}
-    facts = [fact_of(c, texts.get(c.id, ()), rated.get(c.id)) for c in cases]
-    sums: Counter[tuple[Key, str]] = Counter()
-    for f in facts:
-        sums.update(contributions(f))
-    days: dict[Key, dict[str, int]] = {}
-    for (key, col), n in sums.items():
-        days.setdefault(key, {})[col] = n
-    day_rows = [
-        dict(dim=k[0], value=k[1], day=k[2], severity=k[3], **{c: v.get(c, 0) for c in DAY_SUMS})
-        for k, v in sorted(days.items())
-    ]
-    return [f.row() for f in facts], day_rows
+    return [fact_of(c, texts.get(c.id, ()), rated.get(c.id)).row() for c in cases]
+
+
+def _one(cond: Any) -> Any:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def day_sums_from_facts() -> list[Any]:
+    """INSERT … SELECT statements that fill ``report_days`` from ``report_facts``, one
+    per dimension: the same sums as :func:`contributions`, grouped in the database
+    (tests check that the two agree)."""
+    f = ReportFact
+    values: dict[str, Any] = dict(all=literal(""), team=f.team, area=f.area)
+    values.update(account=f.account_key, engineer=f.assignee_id)
+    zero = literal(0)
+    statements = []
+    for dim in DIMS:
+        v = values[dim].label("value")
+
+        def part(at: Any, sums: dict[str, Any], where: Any = None, v: Any = v) -> Any:
+            day = (at // DAY_US).label("day")
+            cols = [sums.get(c, zero).label(c) for c in DAY_SUMS]
+            stmt = select(v, day, f.severity.label("severity"), *cols)
+            return stmt.where(at.is_not(None) if where is None else where).group_by(
+                v, day, f.severity
+            )
+
+        parts = union_all(
+            part(
+                f.opened_us,
+                dict(
+                    opened=func.count(),
+                    deflected=_one(f.deflected),
+                    fr_ok=_one(and_(f.fr_secs.is_not(None), ~f.fr_breached)),
+                    fr_breached=_one(f.fr_breached),
+                    res_ok=_one(and_(f.resolved_us.is_not(None), ~f.res_breached)),
+                    res_breached=_one(f.res_breached),
+                ),
+            ),
+            part(
+                f.resolved_us,
+                dict(resolved=func.count(), answered=_one(f.rating.is_not(None))),
+            ),
+            part(f.closed_us, dict(closed=func.count())),
+            part(
+                f.answer_us,
+                {f"rated_{r}": _one(f.rating == r) for r in range(1, 6)},
+                and_(f.answer_us.is_not(None), f.rating.is_not(None)),
+            ),
+        ).subquery()
+        keys = (parts.c.value, parts.c.day, parts.c.severity)
+        grouped = select(
+            literal(dim).label("dim"), *keys, *(func.sum(parts.c[c]) for c in DAY_SUMS)
+        ).group_by(*keys)
+        statements.append(
+            insert(ReportDay).from_select(["dim", "value", "day", "severity", *DAY_SUMS], grouped)
+        )
+    return statements
 
 
 _BREACHES = select(CaseEvent.case_id, CaseEvent.text).where(CaseEvent.kind == BREACHED)
 _ANSWERS = select(SurveyAnswer.case_id, SurveyAnswer.rating, SurveyAnswer.at)
+_COUNT = select(func.count()).select_from(ReportDay)
 CHUNK = 5000
+# Core, not ORM, inserts: one executemany per chunk however the rows' None fall.
+FACTS_INSERT = insert(Table(ReportFact.__tablename__, ReportFact.metadata))
 
 
 async def rebuild(s: AsyncSession) -> tuple[int, int]:
@@ -270,13 +326,12 @@ async def rebuild(s: AsyncSession) -> tuple[int, int]:
     await s.execute(delete(ReportFact))
     await s.execute(delete(ReportDay))
     cases = (await s.execute(select(*CASE_COLUMNS))).all()
-    facts, days = _everything(
-        cases, (await s.execute(_BREACHES)).all(), (await s.execute(_ANSWERS)).all()
-    )
-    for table, rows in ((ReportFact, facts), (ReportDay, days)):
-        for i in range(0, len(rows), CHUNK):
-            await s.execute(insert(table), rows[i : i + CHUNK])
-    return len(facts), len(days)
+    facts = _facts(cases, (await s.execute(_BREACHES)).all(), (await s.execute(_ANSWERS)).all())
+    for i in range(0, len(facts), CHUNK):
+        await s.execute(FACTS_INSERT, facts[i : i + CHUNK])
+    for stmt in day_sums_from_facts():
+        await s.execute(stmt)
+    return len(facts), int((await s.execute(_COUNT)).scalar_one())
 
 
 def rebuild_sync(conn: Connection) -> tuple[int, int]:
@@ -284,11 +339,12 @@ def rebuild_sync(conn: Connection) -> tuple[int, int]:
     conn.execute(delete(ReportFact))
     conn.execute(delete(ReportDay))
     cases = conn.execute(select(*CASE_COLUMNS)).all()
-    facts, days = _everything(cases, conn.execute(_BREACHES).all(), conn.execute(_ANSWERS).all())
-    for table, rows in ((ReportFact, facts), (ReportDay, days)):
-        for i in range(0, len(rows), CHUNK):
-            conn.execute(insert(table), rows[i : i + CHUNK])
-    return len(facts), len(days)
+    facts = _facts(cases, conn.execute(_BREACHES).all(), conn.execute(_ANSWERS).all())
+    for i in range(0, len(facts), CHUNK):
+        conn.execute(FACTS_INSERT, facts[i : i + CHUNK])
+    for stmt in day_sums_from_facts():
+        conn.execute(stmt)
+    return len(facts), int(conn.execute(_COUNT).scalar_one())
 
 
 __all__ = ["Fact", "fact_of", "contributions", "delta", "refresh", "rebuild"]

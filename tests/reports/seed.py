@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from storage.db import Database
 from storage import rollup
+from storage.db import Database
 from storage.models import AccountRow, Case, CaseEvent, EngIssue, EngLink, SurveyAnswer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -35,7 +35,9 @@ async def report(
         return await q.report()
 
 
-async def test_the_whole_report_matches_the_hand_computed_figures(db: Database, query: type[Query]) -> None:
+async def test_the_whole_report_matches_the_hand_computed_figures(
+    db: Database, query: type[Query]
+) -> None:
     await seed(db)
     r = await report(db, query)
     # Volume per day: 7 opened in the period (case 7 opened before it), 4 resolved, 1 closed.
