@@ -5,20 +5,25 @@ by step is the one ``casebot reports rebuild`` computes from the cases."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from typer.testing import CliRunner
 
 from bot.config import Config
 from bot.config.sections import Sla
 from bot.durations import parse_duration
 from bot.reports.period import Filters, parse_period
+from entrypoints.cli import app
 from storage import rollup
 from storage.db import Database
 from storage.report_fast import FastQuery
 from storage.reports import Query
 from storage.rollup_tables import DAY_SUMS, ReportDay, ReportFact
 from tests.harness import Dialog, load_test_config
+from tests.reports.seed import seed
 
 TARGETS = {"first_response": ["S1", "S2"], "resolution": ["S1", "S2"]}
 LOOKS = [
@@ -98,3 +103,24 @@ async def test_the_rollup_follows_a_case_through_its_life(db: Database) -> None:
     async with db.read() as s:
         r = await FastQuery(s, parse_period("7d", d.now), Filters(), None, d.now, TARGETS).report()
     assert [(t.name, t.breached) for t in r.targets] == [("first_response", 1), ("resolution", 0)]
+
+
+async def test_casebot_reports_rebuild_puts_a_stale_rollup_right(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'casebot.db'}"
+    db = Database(url)
+    await db.migrate()
+    await seed(db)
+    right = await kept(db)
+    async with db.transaction() as s:  # as after a restore of the cases alone
+        await s.execute(delete(ReportDay))
+        await s.execute(delete(ReportFact).where(ReportFact.case_id < 4))
+    assert await kept(db) != right
+    await db.dispose()
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["reports", "rebuild", "--database-url", url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "8 cases" in result.output
+    db = Database(url)
+    assert await kept(db) == right
+    await db.dispose()
