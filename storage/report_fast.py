@@ -222,18 +222,33 @@ class FastQuery(Query):
 
     async def spread(self, end: Any, measured_in: Any) -> Spread:
         """As :meth:`Query.spread` (first response when ``end`` is the first response,
-        else resolution): the k-th smallest duration, k = ceil(p * n)."""
+        else resolution): the k-th smallest duration, k = ceil(p * n), found in one
+        sort."""
         is_first = end.key == "first_response_at"
         x, at = (F.fr_secs, F.opened_us) if is_first else (F.res_secs, F.resolved_us)
         where = [x.is_not(None), self.in_ranges(at, [self.whole()]), *self.fact_scope()]
-        n = _n((await self.s.execute(select(func.count()).where(*where))).scalar())
-        if not n:
+        ranked = (
+            select(
+                x.label("x"),
+                func.row_number().over(order_by=x).label("k"),
+                func.count().over().label("n"),
+            )
+            .where(*where)
+            .subquery()
+        )
+        median, p90 = (ranked.c.n + 1) // 2, (9 * ranked.c.n + 9) // 10
+        rows = (
+            await self.s.execute(
+                select(ranked.c.n, ranked.c.k, ranked.c.x).where(
+                    or_(ranked.c.k == median, ranked.c.k == p90)
+                )
+            )
+        ).all()
+        if not rows:
             return Spread()
-        found = []
-        for k in ((n + 1) // 2, -(-9 * n // 10)):
-            stmt = select(x).where(*where).order_by(x).offset(k - 1).limit(1)
-            found.append(float(_n((await self.s.execute(stmt)).scalar_one())))
-        return Spread(n, found[0], found[1])
+        n = int(rows[0].n)
+        by_rank = {int(r.k): float(r.x) for r in rows}
+        return Spread(n, by_rank[(n + 1) // 2], by_rank[-(-9 * n // 10)])
 
     def active_facts(self) -> ColumnElement[bool]:
         return F.state.in_([s.value for s in ACTIVE])

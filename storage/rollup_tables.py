@@ -46,8 +46,13 @@ class ReportFact(Base):
         Index("ix_report_facts_closed", "closed_us"),
         Index("ix_report_facts_answer", "answer_us", "rating"),
         Index("ix_report_facts_state", "state", "opened_us", "assignee_id"),
+        Index("ix_report_facts_deflected", "deflected", "opened_us", "kb_article_key"),
     )
-    case_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The rowid itself on SQLite (INTEGER PRIMARY KEY), so a filtered read that leaves
+    # an index reaches the row in one step.
+    case_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
     team: Mapped[str] = mapped_column(String(64), default="")
     area: Mapped[str] = mapped_column(String(64), default="")
     severity: Mapped[str] = mapped_column(String(4))

@@ -41,13 +41,19 @@ FACT_INDEXES = {
     "ix_report_facts_closed": ["closed_us"],
     "ix_report_facts_answer": ["answer_us", "rating"],
     "ix_report_facts_state": ["state", "opened_us", "assignee_id"],
+    "ix_report_facts_deflected": ["deflected", "opened_us", "kb_article_key"],
 }
 
 
 def upgrade() -> None:
     op.create_table(
         "report_facts",
-        sa.Column("case_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "case_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("team", sa.String(64), nullable=False),
         sa.Column("area", sa.String(64), nullable=False),
         sa.Column("severity", sa.String(4), nullable=False),
