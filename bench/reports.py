@@ -4,7 +4,9 @@ It builds a scratch database for each, inserts the cases in bulk (opened over th
 year, most resolved, a quarter with a survey answer, some deflected, engineers and
 accounts of two tiers, some ENG links) and times ``storage.reports.Query.report`` — every
 figure the dashboard's overview and ``/case stats`` show — for the last 7, 30 and 90
-days and for 90 days filtered to one tier. Target: under 200 ms each.
+days and for 90 days filtered to one tier, read from the cases (``storage.reports.Query``,
+the exact reference) and from the rollup (``storage.report_fast.FastQuery``, what the
+surfaces use) in turns. Target: under 200 ms each.
 
     .venv/bin/python bench/reports.py [--cases 100000] [--runs 7] [--only sqlite|postgres]
 """
@@ -27,6 +29,7 @@ from sqlalchemy import create_engine, insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.reports.period import Filters, parse_period  # noqa: E402
+from storage import rollup  # noqa: E402
 from storage.db import Database, normalize_url, upgrade  # noqa: E402
 from storage.models import (  # noqa: E402
     AccountRow,
@@ -36,6 +39,7 @@ from storage.models import (  # noqa: E402
     EngLink,
     SurveyAnswer,
 )
+from storage.report_fast import FastQuery  # noqa: E402
 from storage.reports import Query  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -175,6 +179,10 @@ async def fill(db: Database, n: int) -> None:
         await s.execute(
             insert(EngLink), list({(r["eng_id"], r["case_id"]): r for r in links}.values())
         )
+    t = time.perf_counter()
+    async with db.transaction() as s:
+        await rollup.rebuild(s)
+    print(f"  rebuilt the rollup in {time.perf_counter() - t:.1f} s", flush=True)
     if not db.is_sqlite:
         async with db.engine.connect() as conn:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -186,7 +194,7 @@ async def fill(db: Database, n: int) -> None:
             await s.execute(text("ANALYZE"))
 
 
-async def measure(url: str, n: int, runs: int) -> list[tuple[str, float, float, float]]:
+async def measure(url: str, n: int, runs: int) -> list[tuple[str, str, float, float, float]]:
     db = Database(url)
     out = []
     try:
@@ -194,15 +202,23 @@ async def measure(url: str, n: int, runs: int) -> list[tuple[str, float, float, 
         await fill(db, n)
         print(f"  filled {n} cases in {time.perf_counter() - t:.1f} s", flush=True)
         for period, filters in RUNS:
-            times, cpu = [], []
+            # The exact query over the cases (the old figures) and the rollup, in turns.
+            times: dict[str, list[float]] = {"exact": [], "rollup": []}
+            cpu: dict[str, list[float]] = {"exact": [], "rollup": []}
             for _ in range(runs):
-                async with db.read() as s:
-                    t, c = time.perf_counter(), time.process_time()
-                    await Query(s, parse_period(period, NOW), filters, None, NOW, TARGETS).report()
-                    times.append((time.perf_counter() - t) * 1000)
-                    cpu.append((time.process_time() - c) * 1000)
+                for how, query in (("exact", Query), ("rollup", FastQuery)):
+                    async with db.read() as s:
+                        t, c = time.perf_counter(), time.process_time()
+                        p = parse_period(period, NOW)
+                        await query(s, p, filters, None, NOW, TARGETS).report()
+                        times[how].append((time.perf_counter() - t) * 1000)
+                        cpu[how].append((time.process_time() - c) * 1000)
             label = period + (f" tier={filters.tier}" if filters.tier else "")
-            out.append((label, statistics.median(times), max(times), statistics.median(cpu)))
+            for how in ("exact", "rollup"):
+                ts = times[how]
+                out.append(
+                    (how, label, statistics.median(ts), max(ts), statistics.median(cpu[how]))
+                )
     finally:
         await db.dispose()
     return out
@@ -227,16 +243,16 @@ def main() -> None:
                 print(f"  skipped: {exc.__class__.__name__}")
                 continue
             try:
-                for label, med, worst, cpu in asyncio.run(measure(url, args.cases, args.runs)):
-                    results.append((name, label, med, worst, cpu))
+                for how, label, med, worst, cpu in asyncio.run(measure(url, args.cases, args.runs)):
+                    results.append((name, how, label, med, worst, cpu))
             finally:
                 drop()  # type: ignore[operator]
     print(f"\n{args.cases} cases, {args.runs} runs each: one whole report")
     # CPU: this process's own (SQLite runs in it; PostgreSQL's work is in its server).
-    print("| database | period | median | max | CPU, this process (median) |")
-    print("|---|---|---|---|---|")
-    for name, label, med, worst, cpu in results:
-        print(f"| {name} | {label} | {med:.0f} ms | {worst:.0f} ms | {cpu:.0f} ms |")
+    print("| database | read from | period | median | max | CPU, this process (median) |")
+    print("|---|---|---|---|---|---|")
+    for name, how, label, med, worst, cpu in results:
+        print(f"| {name} | {how} | {label} | {med:.0f} ms | {worst:.0f} ms | {cpu:.0f} ms |")
 
 
 if __name__ == "__main__":

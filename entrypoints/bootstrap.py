@@ -22,6 +22,7 @@ from bot.delivery.runtime import Runtime
 from bot.delivery.timers import Handler
 from bot.mailroom import Mailroom, UsesMailroom
 from bot.ports import Clock, Coordination, Outlet, Platform, PlatformError, UsesInbox
+from bot.reports.rollup import ReportRollup
 from bot.search import warm_up
 from bot.tracker import EngineeringTracker
 from commands.invoke import CaseCommands
@@ -57,7 +58,7 @@ class Casebot:
             self.clock,
             coordination or LocalCoordination(),
             timer_handlers=timer_handlers(),
-            observers=[sla.ServiceLevels(), knowledge.KnowledgeDrafts()],
+            observers=[sla.ServiceLevels(), knowledge.KnowledgeDrafts(), ReportRollup()],
             worker_id=worker_id,
         )
         self.units = self.runtime.units

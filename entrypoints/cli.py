@@ -19,6 +19,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.kb_files import count_articles
 from bot.ports import PlatformOptions
 from entrypoints.cli_options import ConfigOpt, DbOpt, LogOpt, db_url, load, or_exit
+from entrypoints.cli_reports import reports_app
 from entrypoints.cli_stores import db_app, kb_app, outbox_app
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(discord_app, name="discord")
+app.add_typer(reports_app, name="reports")
 
 
 def _version(asked: bool) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from adapters.web import WebServer, operators
 from bot.config import Config
 from storage import operations
+from storage.inbox import InboxRow
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Casebot
@@ -37,4 +41,14 @@ def mount(server: WebServer, bot: Casebot, env: Mapping[str, str]) -> None:
         async with bot.db.read() as s:
             return await operations.figures(s, bot.clock.now())
 
-    operators.mount(server, checks, figures)
+    async def inbox() -> dict[str, int]:
+        return await bot.runtime.inbox.store.run(inbox_by_state)
+
+    operators.mount(server, checks, figures, inbox)
+
+
+def inbox_by_state(s: Session, _sqlite: bool) -> dict[str, int]:
+    """The inbox rows by state (a ``storage.inbox.Store.run`` operation: on SQLite the
+    inbox is a file of its own)."""
+    rows = s.execute(select(InboxRow.state, func.count()).group_by(InboxRow.state)).all()
+    return {str(state): int(n) for state, n in rows}

@@ -420,3 +420,4 @@ class SpentLink(Base):
 # this module, so they are loaded by name once it is complete (not an import cycle).
 importlib.import_module("storage.trackers")  # issue #12: eng_tracker_links
 importlib.import_module("storage.mail")  # issue #13: email_attachments, email_held
+importlib.import_module("storage.rollup_tables")  # issue #11: report_facts, report_days

@@ -251,6 +251,19 @@ class Query:
                 ).where(self.within(Case.resolved_at), *self.scope())
             )
         ).one()
+        return Satisfaction(
+            answers=total,
+            average=avg,
+            distribution={r: dist.get(r, 0) for r in range(1, 6)},
+            asked=int(asked),
+            answered=int(answered),
+            low=await self.low_scores(),
+        )
+
+    async def low_scores(self) -> tuple[LowScore, ...]:
+        answered_in = and_(
+            SurveyAnswer.case_id == Case.id, self.within(SurveyAnswer.at), *self.scope()
+        )
         low = (
             await self.s.execute(
                 select(Case.key, SurveyAnswer.rating, SurveyAnswer.comment)
@@ -261,14 +274,7 @@ class Query:
                 .limit(LOW_LIMIT)
             )
         ).all()
-        return Satisfaction(
-            answers=total,
-            average=avg,
-            distribution={r: dist.get(r, 0) for r in range(1, 6)},
-            asked=int(asked),
-            answered=int(answered),
-            low=tuple(LowScore(k, int(r), c or "") for k, r, c in low),
-        )
+        return tuple(LowScore(k, int(r), c or "") for k, r, c in low)
 
     async def deflection(self) -> Deflection:
         deflected = Case.close_reason == "deflected"

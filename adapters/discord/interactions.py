@@ -57,6 +57,7 @@ from adapters.discord.context import (
 from adapters.discord.ratelimit import patiently
 from adapters.discord.render import reply_payload
 from adapters.discord.stored import decode_args, encode_args
+from bot import metrics
 from bot.exchange import Context, Prompt, Reply
 from bot.ports import Core
 from commands.buttons import shows_form
@@ -247,6 +248,7 @@ class Interactions:
             ctx = await self.context(interaction)
             task = asyncio.ensure_future(work(ctx))
             done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+            metrics.acked("discord", loop.time() - deadline + self.answer_within)
             if task in done:
                 await self._answer(interaction, task.result(), form_id)
                 return

@@ -19,6 +19,7 @@ from slack_bolt.app.async_app import AsyncApp
 
 from adapters.slack.guard import Gate, Refused
 from adapters.web import WebServer
+from bot import metrics
 
 EVENTS_PATH = "/slack/events"
 
@@ -40,5 +41,5 @@ def mount(
         response = await bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
-    server.add("POST", EVENTS_PATH, events)
+    server.add("POST", EVENTS_PATH, metrics.timed("slack", events))
     server.health("slack", health)

@@ -1,6 +1,7 @@
 """What operators scrape on the shared HTTP server: ``GET /readyz`` (the database and,
 when configured, Redis answer) and ``GET /metrics`` (Prometheus text format, made with
-prometheus-client). ``/healthz`` (alive) is the server's own."""
+prometheus-client): the figures read from the database at each scrape, then this
+process's own counters (``bot.metrics``). ``/healthz`` (alive) is the server's own."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from adapters.web.server import WebServer
+from bot import metrics as counted
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ def mount(
     server: WebServer,
     checks: Mapping[str, Check],
     figures: Callable[[], Awaitable[Figures]],
+    inbox: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
 ) -> None:
     async def readyz(request: web.Request) -> web.Response:
         parts: dict[str, Any] = {}
@@ -55,14 +58,16 @@ def mount(
         return web.json_response({"ok": ok, **parts}, status=200 if ok else 503)
 
     async def metrics(request: web.Request) -> web.Response:
-        body = generate_latest(registry_of(await figures()))
+        scraped = registry_of(await figures(), await inbox() if inbox is not None else {})
+        # What the database says (the whole deployment), then this process's counters.
+        body = generate_latest(scraped) + generate_latest(counted.REGISTRY)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     server.add("GET", "/readyz", readyz)
     server.add("GET", "/metrics", metrics)
 
 
-def registry_of(f: Figures) -> CollectorRegistry:
+def registry_of(f: Figures, inbox: Mapping[str, int] | None = None) -> CollectorRegistry:
     """A fresh registry holding this scrape's figures (read from the database, which is
     shared by every worker, so any one process reports the whole deployment)."""
     registry = CollectorRegistry()
@@ -90,4 +95,12 @@ def registry_of(f: Figures) -> CollectorRegistry:
         "How late the most overdue pending timer is",
         registry=registry,
     ).set(f.timer_lag_seconds)
+    rows = Gauge(
+        "casebot_inbox_rows",
+        "Acknowledged requests by state (pending: not handled yet)",
+        ["state"],
+        registry=registry,
+    )
+    for state, n in (inbox or {}).items():
+        rows.labels(state).set(n)
     return registry

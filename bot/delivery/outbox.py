@@ -28,6 +28,7 @@ import structlog
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
+from bot import metrics
 from bot.config import Config
 from bot.delivery.digest import Digests, StormRule, prepare
 from bot.delivery.pacing import Pacer, channel_key
@@ -185,6 +186,7 @@ class Dispatch:
                     pacer.done(token)
             if error is not None and error.retry_after is not None and pacer is not None:
                 await pacer.penalize(platform, channel, error.retry_after)
+        metrics.delivered(platform, error)
         now = self.clock.now()
         async with self.db.transaction() as s:
             row = await s.get(OutboxRow, row_id, with_for_update=True)

@@ -12,7 +12,7 @@ from bot.reports.period import Filters, parse_period
 from bot.sla import FIRST_RESPONSE, RESOLUTION
 from bot.views import accounts_seen
 from bot.work import Work
-from storage.reports import Query
+from storage.report_fast import FastQuery
 
 
 def sla_targets(config: Config) -> dict[str, list[str]]:
@@ -27,7 +27,7 @@ async def report(
     w: Work, a: Actor, period: str | None, filters: Filters | None = None, deed: Deed = Deed.STATS
 ) -> Report:
     w.require(a, deed)
-    query = Query(
+    query = FastQuery(
         w.session,
         parse_period(period, w.now),
         filters or Filters(),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from storage import rollup
 from storage.db import Database
 from storage.models import AccountRow, Case, CaseEvent, EngIssue, EngLink, SurveyAnswer
 
@@ -155,3 +156,6 @@ async def seed(db: Database) -> None:
         for issue, cases in zip(issues, ((3, 4), (1,), (8,)), strict=True):
             for n in cases:
                 s.add(EngLink(eng_id=issue.id, case_id=ids[n].id, linked_at=NOW))
+    # Rows put in directly, as an import would: the rollup is rebuilt from them.
+    async with db.transaction() as s:
+        await rollup.rebuild(s)

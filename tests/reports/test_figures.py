@@ -11,23 +11,35 @@ from bot.errors import Refusal
 from bot.reports.figures import Report
 from bot.reports.period import Filters, parse_filters, parse_period
 from storage.db import Database
+from storage.report_fast import FastQuery
 from storage.reports import Query
 from tests.reports.seed import NOW, PERIOD, TARGETS, seed
 
 MIN, HOUR = 60.0, 3600.0
 
 
+@pytest.fixture(params=[Query, FastQuery], ids=["exact", "rollup"])
+def query(request: pytest.FixtureRequest) -> type[Query]:
+    """Every figure twice: read from the cases, and from the rollup."""
+    return request.param  # type: ignore[no-any-return]
+
+
 async def report(
-    db: Database, filters: Filters | None = None, accounts: list[str] | None = None
+    db: Database,
+    query: type[Query],
+    filters: Filters | None = None,
+    accounts: list[str] | None = None,
 ) -> Report:
     async with db.transaction() as s:
-        q = Query(s, parse_period(PERIOD, NOW), filters or Filters(), accounts, NOW, TARGETS)
+        q = query(s, parse_period(PERIOD, NOW), filters or Filters(), accounts, NOW, TARGETS)
         return await q.report()
 
 
-async def test_the_whole_report_matches_the_hand_computed_figures(db: Database) -> None:
+async def test_the_whole_report_matches_the_hand_computed_figures(
+    db: Database, query: type[Query]
+) -> None:
     await seed(db)
-    r = await report(db)
+    r = await report(db, query)
     # Volume per day: 7 opened in the period (case 7 opened before it), 4 resolved, 1 closed.
     assert [d.day for d in r.days] == [date(2026, 11, d) for d in range(20, 30)]
     assert {d.day.day: d.opened for d in r.days if d.opened} == {
@@ -92,29 +104,29 @@ async def test_the_whole_report_matches_the_hand_computed_figures(db: Database) 
     ]
 
 
-async def test_filters_narrow_every_figure(db: Database) -> None:
+async def test_filters_narrow_every_figure(db: Database, query: type[Query]) -> None:
     await seed(db)
-    silver = await report(db, Filters(tier="silver"))
+    silver = await report(db, query, Filters(tier="silver"))
     assert silver.opened == 3 and silver.deflection.deflected == 1
     assert silver.backlog.by_state == {"waiting_on_customer": 1, "replicating": 1}
-    alice = await report(db, Filters(engineer="alice"))
+    alice = await report(db, query, Filters(engineer="alice"))
     assert (alice.first_response.count, alice.first_response.median, alice.first_response.p90) == (
         4,
         20 * MIN,
         60 * MIN,
     )
-    s1 = await report(db, Filters(severity="S1", account="acme"))
+    s1 = await report(db, query, Filters(severity="S1", account="acme"))
     assert s1.opened == 2 and [t.breached for t in s1.targets] == [0, 1]
     # What a CSM of beta alone may see.
-    seen = await report(db, accounts=["beta"])
+    seen = await report(db, query, accounts=["beta"])
     assert seen.backlog.total == 2 and seen.satisfaction.answers == 0
     assert [e.key for e in seen.eng] == ["ENG-1"]
 
 
-async def test_an_empty_period_has_nothing_to_measure(db: Database) -> None:
+async def test_an_empty_period_has_nothing_to_measure(db: Database, query: type[Query]) -> None:
     await seed(db)
     async with db.transaction() as s:
-        r = await Query(
+        r = await query(
             s, parse_period("2026-10-01..2026-10-07", NOW), Filters(), None, NOW, TARGETS
         ).report()
     assert r.opened == 0 and r.first_response.median is None and r.satisfaction.average is None

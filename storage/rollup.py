@@ -1,0 +1,350 @@
+"""Keeping the report rollup (``storage.rollup_tables``) in step with the cases.
+
+A case's *fact* is what the reports count of it; its *contributions* are the
+``report_days`` sums it adds to (per UTC day it was opened, resolved, closed or rated,
+for each dimension, under its severity). When a unit of work changes cases,
+:func:`refresh` recomputes their facts, subtracts the contributions of the old fact
+and adds those of the new one, in that transaction (``bot.reports.rollup`` calls it).
+:func:`rebuild` (``casebot reports rebuild``, migration 0010) computes all of it from
+the cases again.
+
+Increments are applied as upserts in key order, so two transactions touching the same
+day rows take their row locks in the same order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.sla import BREACHED, FIRST_RESPONSE, RESOLUTION
+from storage.models import Case, CaseEvent, SurveyAnswer
+from storage.rollup_tables import DAY_SUMS, ReportDay, ReportFact
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
+DAY_US = 86_400 * 1_000_000
+DIMS = ("all", "team", "area", "account", "engineer")
+Key = tuple[str, str, int, str]  # dim, value, day, severity
+
+
+def micros(at: datetime | None) -> int | None:
+    if at is None:
+        return None
+    return ((at if at.tzinfo else at.replace(tzinfo=UTC)) - EPOCH) // US
+
+
+def day_of(us: int) -> int:
+    return us // DAY_US
+
+
+def seconds(later: datetime | None, earlier: datetime) -> int | None:
+    """Whole seconds (floored), as ``storage.reports.seconds_between`` on PostgreSQL."""
+    return None if later is None else int((later - earlier).total_seconds() // 1)
+
+
+@dataclass(frozen=True)
+class Fact:
+    case_id: int
+    team: str
+    area: str
+    severity: str
+    account_key: str
+    assignee_id: str
+    state: str
+    deflected: bool
+    kb_article_key: str | None
+    opened_us: int
+    fr_secs: int | None
+    fr_breached: bool
+    resolved_us: int | None
+    res_secs: int | None
+    res_breached: bool
+    closed_us: int | None
+    answer_us: int | None
+    rating: int | None
+
+    def row(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+FACT_COLUMNS = tuple(f.name for f in fields(Fact))
+
+# What a fact is computed from: these case columns, its breach texts, its answer.
+CASE_COLUMNS = (
+    Case.id,
+    Case.team,
+    Case.area,
+    Case.severity,
+    Case.account_key,
+    Case.assignee_id,
+    Case.state,
+    Case.close_reason,
+    Case.kb_article_key,
+    Case.created_at,
+    Case.first_response_at,
+    Case.resolved_at,
+    Case.closed_at,
+)
+
+
+def fact_of(case: Any, breaches: Iterable[str], answer: tuple[int, datetime] | None) -> Fact:
+    """The fact of a case (a row or object with ``CASE_COLUMNS``' names)."""
+    texts = list(breaches)
+    deflected = case.close_reason == "deflected"
+    return Fact(
+        case_id=int(case.id),
+        team=case.team or "",
+        area=case.area or "",
+        severity=case.severity,
+        account_key=case.account_key,
+        assignee_id=case.assignee_id or "",
+        state=case.state,
+        deflected=deflected,
+        kb_article_key=case.kb_article_key if deflected else None,
+        opened_us=micros(case.created_at) or 0,
+        fr_secs=seconds(case.first_response_at, case.created_at),
+        fr_breached=any(t.startswith(f"{FIRST_RESPONSE}:") for t in texts),
+        resolved_us=micros(case.resolved_at),
+        res_secs=seconds(case.resolved_at, case.created_at),
+        res_breached=any(t.startswith(f"{RESOLUTION}:") for t in texts),
+        closed_us=micros(case.closed_at),
+        answer_us=micros(answer[1]) if answer else None,
+        rating=answer[0] if answer else None,
+    )
+
+
+def contributions(f: Fact) -> Counter[tuple[Key, str]]:
+    """The report_days sums this fact adds one to."""
+    sums: list[tuple[int, str]] = []
+    opened = day_of(f.opened_us)
+    sums.append((opened, "opened"))
+    if f.deflected:
+        sums.append((opened, "deflected"))
+    if f.fr_breached:
+        sums.append((opened, "fr_breached"))
+    elif f.fr_secs is not None:
+        sums.append((opened, "fr_ok"))
+    if f.res_breached:
+        sums.append((opened, "res_breached"))
+    elif f.resolved_us is not None:
+        sums.append((opened, "res_ok"))
+    if f.resolved_us is not None:
+        sums.append((day_of(f.resolved_us), "resolved"))
+        if f.rating is not None:
+            sums.append((day_of(f.resolved_us), "answered"))
+    if f.closed_us is not None:
+        sums.append((day_of(f.closed_us), "closed"))
+    if f.answer_us is not None and f.rating is not None:
+        sums.append((day_of(f.answer_us), f"rated_{f.rating}"))
+    values = dict(all="", team=f.team, area=f.area, account=f.account_key)
+    values["engineer"] = f.assignee_id
+    out: Counter[tuple[Key, str]] = Counter()
+    for dim in DIMS:
+        for day, col in sums:
+            out[((dim, values[dim], day, f.severity), col)] += 1
+    return out
+
+
+def delta(old: Fact | None, new: Fact | None) -> dict[Key, dict[str, int]]:
+    """Per day row, what changes when ``old`` becomes ``new`` (nonzero only)."""
+    change: Counter[tuple[Key, str]] = Counter()
+    if new is not None:
+        change.update(contributions(new))
+    if old is not None:
+        change.subtract(contributions(old))
+    rows: dict[Key, dict[str, int]] = {}
+    for (key, col), n in change.items():
+        if n:
+            rows.setdefault(key, {})[col] = n
+    return rows
+
+
+def _upsert(dialect: str, rows: Mapping[Key, Mapping[str, int]]) -> tuple[Any, list[dict]]:
+    params = [
+        dict(dim=k[0], value=k[1], day=k[2], severity=k[3], **{c: v.get(c, 0) for c in DAY_SUMS})
+        for k, v in sorted(rows.items())
+    ]
+    ins = (postgresql if dialect == "postgresql" else sqlite).insert(ReportDay)
+    table = ReportDay.__table__
+    stmt = ins.on_conflict_do_update(
+        index_elements=["dim", "value", "day", "severity"],
+        set_={c: table.c[c] + ins.excluded[c] for c in DAY_SUMS},
+    )
+    return stmt, params
+
+
+async def _facts_now(s: AsyncSession, ids: list[int]) -> dict[int, Fact]:
+    breaches: dict[int, list[str]] = {}
+    for cid, text in await s.execute(
+        select(CaseEvent.case_id, CaseEvent.text).where(
+            CaseEvent.case_id.in_(ids), CaseEvent.kind == BREACHED
+        )
+    ):
+        breaches.setdefault(cid, []).append(text)
+    answers = {
+        cid: (rating, at)
+        for cid, rating, at in await s.execute(
+            select(SurveyAnswer.case_id, SurveyAnswer.rating, SurveyAnswer.at).where(
+                SurveyAnswer.case_id.in_(ids)
+            )
+        )
+    }
+    cases = await s.execute(select(*CASE_COLUMNS).where(Case.id.in_(ids)))
+    return {row.id: fact_of(row, breaches.get(row.id, ()), answers.get(row.id)) for row in cases}
+
+
+async def refresh(s: AsyncSession, case_ids: Iterable[int]) -> int:
+    """Bring the facts and day sums of these cases up to date; how many changed."""
+    ids = sorted(set(case_ids))
+    if not ids:
+        return 0
+    await s.flush()
+    now = await _facts_now(s, ids)
+    old = {
+        row.case_id: Fact(**{c: getattr(row, c) for c in FACT_COLUMNS})
+        for row in await s.scalars(select(ReportFact).where(ReportFact.case_id.in_(ids)))
+    }
+    rows: dict[Key, dict[str, int]] = {}
+    changed = 0
+    for cid in ids:
+        before, after = old.get(cid), now.get(cid)
+        if before == after:
+            continue
+        changed += 1
+        for key, cols in delta(before, after).items():
+            acc = rows.setdefault(key, {})
+            for c, n in cols.items():
+                acc[c] = acc.get(c, 0) + n
+        if before is not None:
+            await s.execute(delete(ReportFact).where(ReportFact.case_id == cid))
+        if after is not None:
+            await s.execute(insert(ReportFact).values(after.row()))
+    rows = {k: v for k, v in rows.items() if any(v.values())}
+    if rows:
+        stmt, params = _upsert(s.get_bind().dialect.name, rows)
+        await s.execute(stmt, params)
+    return changed
+
+
+# -- rebuilding from the cases ----------------------------------------------------------
+
+
+def _facts(cases: Iterable[Any], breaches: Iterable[Any], answers: Iterable[Any]) -> list[dict]:
+    texts: dict[int, list[str]] = {}
+    for cid, text in breaches:
+        texts.setdefault(cid, []).append(text)
+    rated = {cid: (rating, at) for cid, rating, at in answers}
+    return [fact_of(c, texts.get(c.id, ()), rated.get(c.id)).row() for c in cases]
+
+
+def _one(cond: Any) -> Any:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def day_sums_from_facts() -> list[Any]:
+    """INSERT … SELECT statements that fill ``report_days`` from ``report_facts``, one
+    per dimension: the same sums as :func:`contributions`, grouped in the database
+    (tests check that the two agree)."""
+    f = ReportFact
+    values: dict[str, Any] = dict(all=literal(""), team=f.team, area=f.area)
+    values.update(account=f.account_key, engineer=f.assignee_id)
+    zero = literal(0)
+    statements = []
+    for dim in DIMS:
+        v = values[dim].label("value")
+
+        def part(at: Any, sums: dict[str, Any], where: Any = None, v: Any = v) -> Any:
+            day = (at // DAY_US).label("day")
+            cols = [sums.get(c, zero).label(c) for c in DAY_SUMS]
+            stmt = select(v, day, f.severity.label("severity"), *cols)
+            return stmt.where(at.is_not(None) if where is None else where).group_by(
+                v, day, f.severity
+            )
+
+        parts = union_all(
+            part(
+                f.opened_us,
+                dict(
+                    opened=func.count(),
+                    deflected=_one(f.deflected),
+                    fr_ok=_one(and_(f.fr_secs.is_not(None), ~f.fr_breached)),
+                    fr_breached=_one(f.fr_breached),
+                    res_ok=_one(and_(f.resolved_us.is_not(None), ~f.res_breached)),
+                    res_breached=_one(f.res_breached),
+                ),
+            ),
+            part(
+                f.resolved_us,
+                dict(resolved=func.count(), answered=_one(f.rating.is_not(None))),
+            ),
+            part(f.closed_us, dict(closed=func.count())),
+            part(
+                f.answer_us,
+                {f"rated_{r}": _one(f.rating == r) for r in range(1, 6)},
+                and_(f.answer_us.is_not(None), f.rating.is_not(None)),
+            ),
+        ).subquery()
+        keys = (parts.c.value, parts.c.day, parts.c.severity)
+        grouped = select(
+            literal(dim).label("dim"), *keys, *(func.sum(parts.c[c]) for c in DAY_SUMS)
+        ).group_by(*keys)
+        statements.append(
+            insert(ReportDay).from_select(["dim", "value", "day", "severity", *DAY_SUMS], grouped)
+        )
+    return statements
+
+
+_BREACHES = select(CaseEvent.case_id, CaseEvent.text).where(CaseEvent.kind == BREACHED)
+_ANSWERS = select(SurveyAnswer.case_id, SurveyAnswer.rating, SurveyAnswer.at)
+_COUNT = select(func.count()).select_from(ReportDay)
+CHUNK = 5000
+# Core, not ORM, inserts: one executemany per chunk however the rows' None fall.
+FACTS_INSERT = insert(Table(ReportFact.__tablename__, ReportFact.metadata))
+
+
+async def rebuild(s: AsyncSession) -> tuple[int, int]:
+    """Recompute every fact and day sum from the cases: (cases, day rows)."""
+    await s.execute(delete(ReportFact))
+    await s.execute(delete(ReportDay))
+    cases = (await s.execute(select(*CASE_COLUMNS))).all()
+    facts = _facts(cases, (await s.execute(_BREACHES)).all(), (await s.execute(_ANSWERS)).all())
+    for i in range(0, len(facts), CHUNK):
+        await s.execute(FACTS_INSERT, facts[i : i + CHUNK])
+    for stmt in day_sums_from_facts():
+        await s.execute(stmt)
+    return len(facts), int((await s.execute(_COUNT)).scalar_one())
+
+
+def rebuild_sync(conn: Connection) -> tuple[int, int]:
+    """:func:`rebuild` on a synchronous connection (the migration's)."""
+    conn.execute(delete(ReportFact))
+    conn.execute(delete(ReportDay))
+    cases = conn.execute(select(*CASE_COLUMNS)).all()
+    facts = _facts(cases, conn.execute(_BREACHES).all(), conn.execute(_ANSWERS).all())
+    for i in range(0, len(facts), CHUNK):
+        conn.execute(FACTS_INSERT, facts[i : i + CHUNK])
+    for stmt in day_sums_from_facts():
+        conn.execute(stmt)
+    return len(facts), int(conn.execute(_COUNT).scalar_one())
+
+
+__all__ = ["Fact", "fact_of", "contributions", "delta", "refresh", "rebuild"]
