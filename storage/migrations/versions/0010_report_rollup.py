@@ -5,7 +5,7 @@ dimension and severity (``report_days``), filled from the existing cases; from t
 the bot keeps them current in the transaction of each change (``storage.rollup``).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02 06:00:00
 """
 
