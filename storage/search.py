@@ -209,12 +209,9 @@ async def rank(
     semantic: SemanticIndex | None = None,
 ) -> tuple[list[Concept], list[Scored]]:
     """Every candidate for ``query`` with its scores, best first (no threshold)."""
-    encoded = semantic.start(query) if semantic is not None else None
     index = await stats(session, corpus)
     concepts = analyse(query, settings.synonyms, index.vocabulary)
     if not concepts:
-        if encoded is not None:
-            encoded.cancel()
         return concepts, []
     weights = concept_weights(concepts, index)
     rows = await _candidates(session, corpus, lookup_words(concepts, index), CANDIDATES)
@@ -229,7 +226,7 @@ async def rank(
         for s in lexical:
             s.confidence = min(1.0, s.lexical)
         return concepts, lexical
-    near = await semantic.nearest(session, query, CANDIDATES, encoded)
+    near = await semantic.nearest(session, query, CANDIDATES)
     missing = [doc_id for doc_id, _ in near if doc_id not in scored]
     for row in await _rows(session, corpus, missing):
         scored[row.id] = Scored(row, lexical_score(concepts, weights, corpus, row, index))

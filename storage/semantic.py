@@ -177,48 +177,23 @@ class SemanticIndex:
             )
         return state
 
-    def start(self, query: str) -> asyncio.Future[np.ndarray] | None:
-        """Begin encoding ``query`` in a thread, so the model's forward pass (most of a
-        semantic query's time) runs while the lexical ranking talks to the database;
-        :meth:`nearest` takes the result."""
-        if not query.strip():
-            return None
-        return asyncio.ensure_future(asyncio.to_thread(self.encode_query, query))
-
-    async def nearest(
-        self,
-        session: AsyncSession,
-        query: str,
-        k: int,
-        encoded: asyncio.Future[np.ndarray] | None = None,
-    ) -> list[tuple[int, float]]:
+    async def nearest(self, session: AsyncSession, query: str, k: int) -> list[tuple[int, float]]:
         """The ``k`` published articles whose best section is most like ``query``, with
-        that cosine similarity, best first (``encoded``: the query's vector, from
-        :meth:`start`)."""
-        if encoded is None:
-            encoded = self.start(query)
+        that cosine similarity, best first."""
         state = await self._refresh(session)
-        if encoded is None:
+        if len(state.owners) == 0 or not query.strip():
             return []
-        q = await encoded
-        if len(state.owners) == 0:
-            return []
-        return await asyncio.to_thread(_best, state, q, k)
-
-
-def _best(state: _State, q: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The ``k`` best articles by their best section (numpy releases the GIL for the
-    matrix product, so the event loop goes on meanwhile)."""
-    sims = state.matrix @ q
-    best: dict[int, float] = {}
-    top = np.argpartition(-sims, min(k * 4, len(sims) - 1))[: k * 4]
-    for i in top[np.argsort(-sims[top])]:
-        owner = int(state.owners[i])
-        if owner not in best:
-            best[owner] = float(sims[i])
-        if len(best) == k:
-            break
-    return list(best.items())
+        q = await asyncio.to_thread(self.encode_query, query)
+        sims = state.matrix @ q
+        best: dict[int, float] = {}
+        top = np.argpartition(-sims, min(k * 4, len(sims) - 1))[: k * 4]
+        for i in top[np.argsort(-sims[top])]:
+            owner = int(state.owners[i])
+            if owner not in best:
+                best[owner] = float(sims[i])
+            if len(best) == k:
+                break
+        return list(best.items())
 
 
 async def _texts(session: AsyncSession, ids: list[int]) -> list[Any]:
