@@ -1,13 +1,14 @@
 """Mail from senders no account knows, held for the lead (``email.unknown_senders:
 queue``): the sender is told once that their mail waits; the lead sees it in
-``/case queue`` and places it with ``/case accept-email M-n <account>``, which makes the
+``/case queue`` and places it with ``/case accept-email M-n <account>`` (or drops it with
+``/case decline-email M-n``), which makes the
 sender a customer of that account and opens the case from the stored mail, in that
 account and no other. Attachments kept with the mail move to the case.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot import cases, identity
 from bot.actors import Actor, Role
@@ -87,7 +88,10 @@ async def queue_lines(w: Work, a: Actor) -> list[str]:
         return []
     lines = [f"Mail waiting for an account ({len(rows)}):"]
     lines.extend(f"  {key_of(r)} from {r.sender}: {r.subject or '(no subject)'}" for r in rows)
-    lines.append("  Place one with `/case accept-email M-n <account>`.")
+    lines.append(
+        "  Place one with `/case accept-email M-n <account>`, "
+        "or drop one with `/case decline-email M-n`."
+    )
     return lines
 
 
@@ -134,3 +138,24 @@ async def accept(w: Work, a: Actor, key: str, account_key: str) -> str:
         f"Opened {case.key} in {account.name} from {key_of(row)}; "
         f"{row.sender} now writes as a customer of {account.name}."
     )
+
+
+async def decline(w: Work, a: Actor, key: str) -> str:
+    """The lead drops held mail ``key`` (spam, a wrong address): no case, nothing more
+    to its sender (they were answered once when it was held), its attachments gone."""
+    w.require(a, Deed.ACCEPT_MAIL)
+    stmt = select(HeldMail).where(HeldMail.id == _id_of(key)).with_for_update()
+    row = (await w.session.scalars(stmt)).one_or_none()
+    if row is None:
+        raise Refusal(f"There is no held mail {key.strip().upper()}.")
+    if row.state == "accepted":
+        raise Refusal(f"{key_of(row)} was placed already: it opened {row.case_key}.")
+    if row.state == "declined":
+        raise Refusal(f"{key_of(row)} was dropped already.")
+    row.state = "declined"
+    await w.session.execute(
+        delete(MailAttachment).where(
+            MailAttachment.mail_key == row.mail_key, MailAttachment.case_key.is_(None)
+        )
+    )
+    return f"Dropped {key_of(row)} from {row.sender}: no case was opened, and nothing more is sent."

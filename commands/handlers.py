@@ -232,3 +232,7 @@ async def impact(w: Work, a: Actor, args: Args) -> str:
 
 async def accept_email(w: Work, a: Actor, args: Args) -> str:
     return await held_mail.accept(w, a, args["mail"], args["account"])
+
+
+async def decline_email(w: Work, a: Actor, args: Args) -> str:
+    return await held_mail.decline(w, a, args["mail"])

@@ -350,6 +350,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "accept-email", Deed.ACCEPT_MAIL, "place held mail", HELD, h.accept_email, section="triage"
     ),
+    Command(
+        "decline-email",
+        Deed.ACCEPT_MAIL,
+        "drop held mail",
+        HELD[:1],
+        h.decline_email,
+        section="triage",
+    ),
     # -- reached by forms only ----------------------------------------------------------------
     Command(
         "comment",

@@ -142,6 +142,17 @@ async def test_a_strangers_mail_waits_for_the_lead_who_places_it(queued: World) 
     assert "[CASE-1]" in str(ack["Subject"])
     again = await world.slack_says("U1LEE", "/case accept-email M-1 globex")
     assert again.text == "M-1 was placed already: it opened CASE-1."
+    # The other held mail is spam, say: the lead drops it; nothing more goes to them.
+    dropped = await world.slack_says("U1LEE", "/case decline-email M-2")
+    assert dropped.text == (
+        "Dropped M-2 from zed@nowhere.example: no case was opened, and nothing more is sent."
+    )
+    twice = await world.slack_says("U1LEE", "/case decline-email M-2")
+    assert twice.text == "M-2 was dropped already."
+    placed_one = await world.slack_says("U1LEE", "/case decline-email M-1")
+    assert placed_one.text == "M-1 was placed already: it opened CASE-1."
+    assert "Mail waiting" not in (await world.slack_says("U1LEE", "/case queue")).text
+    assert world.inbox(ZED) == []  # no mail about it
     # The sender is Initech's now: their next mail opens a case there at once.
     await world.mail(ZED, "Also the VAT", "The VAT number is wrong.")
     async with world.bot.db.read() as s:
