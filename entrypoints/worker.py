@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
 
 import structlog
@@ -35,7 +35,10 @@ from storage.db import Database
 
 log = structlog.get_logger(__name__)
 
-Outbound = Callable[[Casebot], Awaitable[None]]
+Closer = Callable[[], Awaitable[object]]
+# Starts the delivery platforms; may return what to close when the worker stops (an
+# adapter's HTTP session …), run after the core has stopped delivering.
+Outbound = Callable[[Casebot], Awaitable[Iterable[Closer] | None]]
 Setup = Callable[[Casebot], Awaitable[None]]
 
 
@@ -65,7 +68,8 @@ async def run_worker(
     """Deliver notifications and fire timers until SIGTERM/SIGINT (or ``stop`` is set).
 
     ``outbound`` starts the delivery platforms (default: from the environment's
-    credentials); ``setup`` runs before work starts (tests add timer kinds there).
+    credentials) and may return closers, awaited once the core has stopped; ``setup``
+    runs before work starts (tests add timer kinds there).
     """
     db = Database(database_url)
     await db.migrate_once()
@@ -75,6 +79,7 @@ async def run_worker(
     )
     stop = stop or asyncio.Event()
     server: WebServer | None = None
+    closers: list[Closer] = []
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError, RuntimeError, ValueError):
@@ -84,7 +89,7 @@ async def run_worker(
             from storage.coordination import attach_redis
 
             await attach_redis(bot, redis_url)
-        await (outbound or default_outbound)(bot)
+        closers.extend(await (outbound or default_outbound)(bot) or ())
         if setup is not None:
             await setup(bot)
         await bot.start()
@@ -110,6 +115,11 @@ async def run_worker(
         if server is not None:
             await server.stop()
         await bot.close()
+        for close in closers:
+            try:
+                await close()
+            except Exception:  # noqa: BLE001 - close the others; the process is ending
+                log.exception("worker.close_failed", closer=repr(close))
 
 
 async def _serve_operators(bot: Casebot, env: Mapping[str, str]) -> WebServer | None:
