@@ -5,11 +5,16 @@ alerts resume when the rate falls; the customers hear back at once."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from sqlalchemy import select
+
+from bot.delivery.outbox import RetryPolicy, claim
 from bot.delivery.pacing import Pacer, channel_key
 from bot.messages import Kind, Message, Target, TargetKind
 from bot.ports import DeliveryContext, PlatformRef
 from storage.db import Database
+from storage.models import OutboxRow
 from tests.harness import Dialog
 
 KEY = re.compile(r"CASE-\d+")
@@ -164,3 +169,63 @@ def test_edits_are_paced_by_an_allowance_of_their_own() -> None:
     route, everything = pacer.windows("discord", "edit:7101")
     assert route.key == "discord:0:edit:7101"
     assert everything.key == "discord:1:all"  # Discord's 50/s is one allowance for all
+
+
+async def test_a_case_card_never_waits_behind_its_customer_or_its_lead(db: Database) -> None:
+    """Order holds per case and destination: the card goes out while the customer's
+    confirmation and a DM (the engineer's ping, the lead's "nobody can take") wait for their channels' pace,
+    and a note for the staff thread still waits for the card it hangs from."""
+    d = await Dialog.start(db)
+    reply = await d.bot.commands.run(d.ctx("gus"), "open Dashboard shows no data --impact question")
+    [key] = KEY.findall(reply.text)
+    rows = await queued(db, key)
+    lanes = [(r.kind, r.message["target"]["kind"]) for r in rows]
+    assert lanes[:2] == [("case_opened", "case_customer"), ("triage_alert", "team")]
+    assert ("case_customer" in dict(lanes[2:]).values()) and "person" in dict(lanes).values()
+    # The customer's DM and the engineer's are full for a while (the pacer put them back).
+    card = rows[1]
+    await postpone(db, [r.id for r in rows if r.id != card.id], minutes=5)
+    reply = await d.bot.commands.run(d.ctx("lee"), f"note {key} looking")  # not delivered yet
+    assert reply.ok, reply.text
+    note = (await queued(db, key))[-1]
+    assert note.message["target"]["kind"] == "case_staff"
+
+    runtime = d.bot.runtime
+    ids = await claim(db, d.now, runtime.worker_id, ["console"], RetryPolicy())
+    assert ids == [card.id]  # the card, and not the note behind it
+    await runtime.dispatch().deliver_claimed(ids)
+
+    await d.drain()
+    assert [x.message.kind for x in d.delivered(TargetKind.TEAM)] == [Kind.TRIAGE_ALERT]
+    assert d.delivered(TargetKind.CASE_STAFF, key)[-1].ctx.staff_thread is not None
+    assert d.customer_thread(key) == []  # still waiting for its pace, not for the team
+
+
+def test_a_discord_confirmation_is_paced_in_the_thread_it_opens() -> None:
+    """On Discord the confirmation opens the case's private thread (a channel of its
+    own), so a storm's confirmations never take the team channel's 5 per 5 s."""
+    opened = Message(Kind.CASE_OPENED, Target(TargetKind.CASE_CUSTOMER, "CASE-7"), "opened",
+                     case_key="CASE-7")  # fmt: skip
+    ctx = DeliveryContext(team_channel="7101", origin_channel="7101", customer_user="42")
+    assert channel_key("discord", opened, ctx) == "thread:CASE-7"
+    assert channel_key("slack", opened, DeliveryContext(origin_channel="D42")) == "D42"
+    later = Message(Kind.CASE_UPDATE, Target(TargetKind.CASE_CUSTOMER, "CASE-7"), "update",
+                    case_key="CASE-7")  # fmt: skip
+    thread = PlatformRef("7101", "9001", "9001")
+    assert channel_key("discord", later, DeliveryContext(customer_thread=thread)) == "9001"
+
+
+async def queued(db: Database, key: str) -> list[OutboxRow]:
+    async with db.read() as s:
+        rows = await s.scalars(
+            select(OutboxRow).where(OutboxRow.case_key == key).order_by(OutboxRow.id)
+        )
+        return list(rows.all())
+
+
+async def postpone(db: Database, ids: list[int], minutes: int) -> None:
+    async with db.transaction() as s:
+        for row_id in ids:
+            row = await s.get(OutboxRow, row_id)
+            assert row is not None
+            row.next_attempt_at = row.next_attempt_at + timedelta(minutes=minutes)

@@ -1,5 +1,5 @@
 """The outbox dispatcher: delivers notifications committed with the changes that
-caused them, in order per case, retrying with backoff, exactly once as seen by users.
+caused them, in order per case and destination, retrying with backoff, exactly once as seen by users.
 
 A row is claimed (state ``sending`` with a lease), paced (:mod:`bot.delivery.pacing`: a send slot
 within the platform's rate limits, shared by all workers), delivered, then marked
@@ -23,9 +23,10 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from bot import metrics
@@ -81,15 +82,31 @@ def parse_seconds(text: str) -> timedelta:
         return parse_duration(text).approx()
 
 
+def lane(row: type[OutboxRow] | Any) -> ColumnElement[str]:
+    """The destination a case's message keeps its order in: the customer's side (its
+    thread opens with the first message), the staff side (the team's card, then the staff
+    thread hanging from it) or one person's DM. Lanes never wait for each other, so a
+    lead's DM paced behind a storm's alerts holds no case's card back."""
+    target = row.message["target"]
+    kind = target["kind"].as_string()
+    return case(
+        (kind == "case_customer", literal("customer")),
+        (kind == "person", literal("person:") + target["id"].as_string()),
+        else_=literal("staff"),
+    )
+
+
 def claimable(now: datetime) -> ColumnElement[bool]:
-    """Due rows whose case has no earlier undelivered row (so a case's messages keep
-    their order: the thread exists before anything is posted into it)."""
+    """Due rows with no earlier undelivered row of their case in their lane (so a case's
+    messages keep their order where it matters: the thread exists before anything is
+    posted into it)."""
     earlier = aliased(OutboxRow)
     blocked = exists().where(
         earlier.case_key == OutboxRow.case_key,
         earlier.platform == OutboxRow.platform,
         earlier.id < OutboxRow.id,
         earlier.state.in_(("pending", "sending")),
+        lane(earlier) == lane(OutboxRow),
     )
     return and_(
         or_(

@@ -31,7 +31,7 @@ from typing import Any
 
 import structlog
 
-from bot.messages import Message, TargetKind
+from bot.messages import Kind, Message, TargetKind
 from bot.ports import DeliveryContext
 from storage.coordination import Reservation, Window
 
@@ -225,6 +225,15 @@ def channel_key(platform: str, message: Message, ctx: DeliveryContext) -> str:
     if target.kind == TargetKind.PERSON:
         return f"dm:{target.id}"
     if target.kind == TargetKind.CASE_CUSTOMER:
+        if (
+            thread_is_channel
+            and ctx.customer_thread is None
+            and message.kind == Kind.CASE_OPENED
+            and (ctx.account_channel or ctx.team_channel)
+        ):
+            # The confirmation opens the case's private thread and is its first message:
+            # a channel of its own, never counted against the team channel it opens in.
+            return f"thread:{message.case_key or target.id}"
         return (
             of(ctx.customer_thread) or ctx.origin_channel or f"dm:{ctx.customer_user or target.id}"
         )
