@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.search_index import (
@@ -34,6 +33,7 @@ from storage.search_index import (
     stats,
     title_coverage,
 )
+from storage.search_sql import fetch
 from storage.search_text import (
     MAX_TERM_LENGTH,
     MAX_TERMS,
@@ -196,7 +196,8 @@ async def _candidates(
             WHERE d.search_fts @@ q.query AND {where}
             ORDER BY rank DESC, d.id LIMIT :limit
         """
-    return list((await session.execute(text(sql), params)).all())
+    columns = ["id", "key", "updated_at", *corpus.fields, *extra.replace("d.", "").split(", ")]
+    return await fetch(session, sql, params, [*columns, "rank"])
 
 
 async def rank(
@@ -248,7 +249,8 @@ async def _rows(session: AsyncSession, corpus: Corpus, ids: list[int]) -> list[A
     where = corpus.where.replace("status", "d.status")
     marks = ", ".join(str(int(i)) for i in ids)
     sql = f"SELECT d.id, d.key, d.updated_at, {cols}, d.area FROM {corpus.table} d WHERE d.id IN ({marks}) AND {where}"
-    return list((await session.execute(text(sql))).all())
+    columns = ["id", "key", "updated_at", *corpus.fields, "area"]
+    return await fetch(session, sql, {}, columns, prepare=False)
 
 
 async def search_articles(

@@ -55,6 +55,8 @@ class IndexStats:
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     fingerprint: tuple[Any, ...] = ()
     checked: float = 0.0
+    # stem -> its idf, filled as titles are scored (the figures are fixed per index).
+    _stem_idf: dict[str, float] = field(default_factory=dict, repr=False)
 
     def idf(self, stems: frozenset[str]) -> float:
         """The rarest stem of a concept decides its weight (a synonym or correction the
@@ -62,6 +64,13 @@ class IndexStats:
         n = self.documents
         best = max((self.df.get(s, 0) for s in stems), default=0)
         return math.log(1 + (n + 1) / (max(best, 1) + 0.5))
+
+    def stem_idf(self, stem_: str) -> float:
+        """:meth:`idf` of one stem, remembered: every candidate's title asks again."""
+        found = self._stem_idf.get(stem_)
+        if found is None:
+            found = self._stem_idf[stem_] = self.idf(frozenset((stem_,)))
+        return found
 
     def common(self, word: str, share: float) -> bool:
         """A word in more than ``share`` of the documents: no use for finding candidates."""
@@ -163,7 +172,7 @@ def title_coverage(concepts: Sequence[Concept], title: set[str], index: IndexSta
     article covers little of the description."""
     sure = {s for c in concepts for s in c.stems - c.guessed}
     guessed = {s for c in concepts for s in c.guessed}
-    weights = {s: index.idf(frozenset((s,))) for s in title if s not in STOP_STEMS}
+    weights = {s: index.stem_idf(s) for s in title if s not in STOP_STEMS}
     total = sum(weights.values())
     got = sum(
         w if s in sure else w * TYPO_CREDIT for s, w in weights.items() if s in sure | guessed

@@ -130,14 +130,32 @@ class Concept:
 
 
 class Vocabulary:
-    """The index's words, for typo correction: bucketed by length so a lookup only
-    compares words that could be one or two edits away."""
+    """The index's words, for typo correction: for each query-word length, the indexed
+    words that could be within its edit limit, built once per index so a lookup hands
+    rapidfuzz a ready list instead of gathering one per word."""
 
     def __init__(self, vocabulary: Iterable[str] = ()) -> None:
         self.words: frozenset[str] = frozenset(vocabulary)
         self._by_length: dict[int, list[str]] = {}
         for w in self.words:
             self._by_length.setdefault(len(w), []).append(w)
+        # (length, has a digit) -> candidates. A word of letters only is more than
+        # ``limit`` edits from any word holding more than ``limit`` digits (each must be
+        # replaced or dropped), so the numbers an index is full of (ids, ports, years)
+        # are only compared with query words that hold digits themselves.
+        self._windows: dict[tuple[int, bool], list[str]] = {}
+
+    def _window(self, length: int, limit: int, digits: bool) -> list[str]:
+        key = (length, digits)
+        found = self._windows.get(key)
+        if found is None:
+            found = self._windows[key] = [
+                w
+                for n in range(length - limit, length + limit + 1)
+                for w in self._by_length.get(n, ())
+                if digits or sum(c.isdigit() for c in w) <= limit
+            ]
+        return found
 
     def corrections(self, word: str) -> list[str]:
         """Indexed words nearest to an unknown ``word``: one edit for words up to 7
@@ -146,11 +164,7 @@ class Vocabulary:
         if word in self.words or len(word) < MIN_TYPO_LENGTH or word.isdigit():
             return []
         limit = 1 if len(word) <= 7 else 2
-        candidates = [
-            w
-            for n in range(len(word) - limit, len(word) + limit + 1)
-            for w in self._by_length.get(n, ())
-        ]
+        candidates = self._window(len(word), limit, any(c.isdigit() for c in word))
         found = process.extract(
             word, candidates, scorer=Levenshtein.distance, score_cutoff=limit, limit=5
         )

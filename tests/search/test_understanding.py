@@ -14,7 +14,7 @@ from entrypoints.cli import app
 from storage.db import Database
 from storage.models import KbArticle
 from storage.search import SearchSettings, search_articles, search_eng_issues
-from storage.search_text import Synonyms
+from storage.search_text import Synonyms, Vocabulary
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SYNONYMS = Synonyms([["chart", "graph"], ["gap", "hole"], ["sign in", "login"]])
@@ -144,3 +144,17 @@ def test_the_command_line_answers_line_by_line_and_scores(tmp_path: Path) -> Non
     bad.write_text("{oops\n")
     refused = runner.invoke(app, ["kb", "eval", str(bad)], env=env)
     assert refused.exit_code == 2 and "bad.jsonl:1" in refused.output
+
+
+def test_typo_correction_compares_words_with_numbers_only_when_they_could_be_near() -> None:
+    # An index full of ids and error codes: a word of letters is never one edit from a
+    # number, but "404s" is one from "404" and "port8080" from "port8081".
+    vocabulary = Vocabulary(
+        ["chart", "404", "5000", "port8081", "c4rt", *map(str, range(1000, 3000))]
+    )
+    assert vocabulary.corrections("chrat") == []  # a swap is two edits
+    assert vocabulary.corrections("charts") == ["chart"]
+    assert vocabulary.corrections("cart") == ["c4rt", "chart"]
+    assert vocabulary.corrections("404s") == ["404"]
+    assert vocabulary.corrections("port8080") == ["port8081"]
+    assert vocabulary.corrections("2999") == []  # numbers are never corrected
