@@ -5,9 +5,11 @@
 Counts over whole UTC days come from ``report_days`` (a few rows per day); the partial
 days at either end of a period, and any filter the day rows are not kept by (two of
 team, area, engineer and account/tier at once), are counted from ``report_facts``.
-Percentiles, the backlog and the engineers' load are read from ``report_facts`` (narrow
-rows, integer times, durations already in seconds), so no figure reads the wide case
-rows except the listed low scores and ENG issues.
+Percentiles count the day rows' histogram buckets and sort only the facts of the bucket
+holding each; the backlog, the engineers' load and which low scores to list are read
+from ``report_facts`` (narrow rows, integer times, durations already in seconds, the
+account in every index), so no figure reads the wide case rows except the keys and
+comments of the listed low scores and the ENG issues.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from bot.reports.figures import (
     Day,
     Deflection,
     EngineerLoad,
+    LowScore,
     Satisfaction,
     Spread,
     Target,
 )
 from bot.sla import FIRST_RESPONSE, RESOLUTION
-from storage.models import AccountRow
-from storage.reports import ARTICLE_LIMIT, Query
-from storage.rollup import DAY_US, micros
+from storage.models import AccountRow, Case, SurveyAnswer
+from storage.reports import ARTICLE_LIMIT, LOW_LIMIT, LOW_SCORE, Query
+from storage.rollup import DAY_US, bucket_expr, in_bucket, micros
+from storage.rollup_tables import BUCKETS
 from storage.rollup_tables import ReportDay as D
 from storage.rollup_tables import ReportFact as F
 
@@ -222,33 +226,73 @@ class FastQuery(Query):
 
     async def spread(self, end: Any, measured_in: Any) -> Spread:
         """As :meth:`Query.spread` (first response when ``end`` is the first response,
-        else resolution): the k-th smallest duration, k = ceil(p * n), found in one
-        sort."""
+        else resolution): the k-th smallest duration, k = ceil(p * n). The histogram
+        buckets count how many fall in each bucket (day rows, and the facts of the
+        partial days); only the facts inside the bucket holding the k-th are sorted."""
         is_first = end.key == "first_response_at"
-        x, at = (F.fr_secs, F.opened_us) if is_first else (F.res_secs, F.resolved_us)
-        where = [x.is_not(None), self.in_ranges(at, [self.whole()]), *self.fact_scope()]
-        ranked = (
-            select(
-                x.label("x"),
-                func.row_number().over(order_by=x).label("k"),
-                func.count().over().label("n"),
+        x, at, name = (
+            (F.fr_secs, F.opened_us, "fr") if is_first else (F.res_secs, F.resolved_us, "res")
+        )
+        table = D.__table__.c
+        counts = [0] * BUCKETS
+        rows = await self.day_sums(*(func.sum(table[f"{name}_b{i}"]) for i in range(BUCKETS)))
+        for i, n in enumerate(rows[0] if rows else ()):
+            counts[i] += _n(n)
+        _, edges, _ = self.split()
+        bucket = bucket_expr(x).label("bucket")
+        stmt = (
+            select(bucket, func.count())
+            .where(x.is_not(None), self.in_ranges(at, edges), *self.fact_scope())
+            .group_by(bucket)
+        )
+        for i, n in (await self.s.execute(stmt)).all():
+            counts[int(i)] += int(n)
+        n = sum(counts)
+        if not n:
+            return Spread()
+        median, p90 = (n + 1) // 2, -(-9 * n // 10)
+        return Spread(n, await self.kth(x, at, counts, median), await self.kth(x, at, counts, p90))
+
+    async def kth(self, x: Any, at: Any, counts: list[int], k: int) -> float:
+        """The k-th smallest (from 1) of ``x`` over the facts whose ``at`` is in the
+        period, given how many fall in each bucket."""
+        i, below = 0, 0
+        while below + counts[i] < k:
+            below += counts[i]
+            i += 1
+        stmt = (
+            select(x)
+            .where(in_bucket(x, i), self.in_ranges(at, [self.whole()]), *self.fact_scope())
+            .order_by(x)
+            .limit(1)
+            .offset(k - below - 1)
+        )
+        return float((await self.s.execute(stmt)).scalar_one())
+
+    async def low_scores(self) -> tuple[LowScore, ...]:
+        """As :meth:`Query.low_scores`: the lowest ratings answered in the period
+        (picked from the facts' index), with their case keys and comments."""
+        low = (
+            select(F.case_id, F.rating, F.answer_us)
+            .where(
+                self.in_ranges(F.answer_us, [self.whole()]),
+                F.rating <= LOW_SCORE,
+                *self.fact_scope(),
             )
-            .where(*where)
+            .order_by(F.rating, F.answer_us.desc())
+            .limit(LOW_LIMIT)
             .subquery()
         )
-        median, p90 = (ranked.c.n + 1) // 2, (9 * ranked.c.n + 9) // 10
         rows = (
             await self.s.execute(
-                select(ranked.c.n, ranked.c.k, ranked.c.x).where(
-                    or_(ranked.c.k == median, ranked.c.k == p90)
-                )
+                select(Case.key, low.c.rating, SurveyAnswer.comment)
+                .select_from(low)
+                .join(Case, Case.id == low.c.case_id)
+                .join(SurveyAnswer, SurveyAnswer.case_id == low.c.case_id)
+                .order_by(low.c.rating, low.c.answer_us.desc())
             )
         ).all()
-        if not rows:
-            return Spread()
-        n = int(rows[0].n)
-        by_rank = {int(r.k): float(r.x) for r in rows}
-        return Spread(n, by_rank[(n + 1) // 2], by_rank[-(-9 * n // 10)])
+        return tuple(LowScore(k, int(r), c or "") for k, r, c in rows)
 
     def active_facts(self) -> ColumnElement[bool]:
         return F.state.in_([s.value for s in ACTIVE])

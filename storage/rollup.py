@@ -14,6 +14,7 @@ day rows take their row locks in the same order.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -37,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.sla import BREACHED, FIRST_RESPONSE, RESOLUTION
 from storage.models import Case, CaseEvent, SurveyAnswer
-from storage.rollup_tables import DAY_SUMS, ReportDay, ReportFact
+from storage.rollup_tables import BUCKET_EDGES, BUCKETS, DAY_SUMS, ReportDay, ReportFact
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -59,6 +60,26 @@ def day_of(us: int) -> int:
 def seconds(later: datetime | None, earlier: datetime) -> int | None:
     """Whole seconds (floored), as ``storage.reports.seconds_between`` on PostgreSQL."""
     return None if later is None else int((later - earlier).total_seconds() // 1)
+
+
+def bucket_of(secs: int) -> int:
+    """The histogram bucket of a duration (``storage.rollup_tables.BUCKET_EDGES``)."""
+    return bisect_right(BUCKET_EDGES, secs)
+
+
+def in_bucket(x: Any, i: int) -> Any:
+    """SQL: the duration ``x`` (not null) falls in bucket ``i``, as :func:`bucket_of`."""
+    conds = [x.is_not(None)]
+    if i > 0:
+        conds.append(x >= BUCKET_EDGES[i - 1])
+    if i < BUCKETS - 1:
+        conds.append(x < BUCKET_EDGES[i])
+    return and_(*conds)
+
+
+def bucket_expr(x: Any) -> Any:
+    """SQL: the bucket of the duration ``x`` (not null), as :func:`bucket_of`."""
+    return case(*((x < edge, i) for i, edge in enumerate(BUCKET_EDGES)), else_=BUCKETS - 1)
 
 
 @dataclass(frozen=True)
@@ -143,12 +164,16 @@ def contributions(f: Fact) -> Counter[tuple[Key, str]]:
         sums.append((opened, "fr_breached"))
     elif f.fr_secs is not None:
         sums.append((opened, "fr_ok"))
+    if f.fr_secs is not None:
+        sums.append((opened, f"fr_b{bucket_of(f.fr_secs)}"))
     if f.res_breached:
         sums.append((opened, "res_breached"))
     elif f.resolved_us is not None:
         sums.append((opened, "res_ok"))
     if f.resolved_us is not None:
         sums.append((day_of(f.resolved_us), "resolved"))
+        if f.res_secs is not None:
+            sums.append((day_of(f.resolved_us), f"res_b{bucket_of(f.res_secs)}"))
         if f.rating is not None:
             sums.append((day_of(f.resolved_us), "answered"))
     if f.closed_us is not None:
@@ -260,10 +285,11 @@ def _one(cond: Any) -> Any:
     return func.sum(case((cond, 1), else_=0))
 
 
-def day_sums_from_facts() -> list[Any]:
+def day_sums_from_facts(sums: tuple[str, ...] = DAY_SUMS) -> list[Any]:
     """INSERT … SELECT statements that fill ``report_days`` from ``report_facts``, one
     per dimension: the same sums as :func:`contributions`, grouped in the database
-    (tests check that the two agree)."""
+    (tests check that the two agree). ``sums``: the columns to fill (a migration fills
+    those its revision has)."""
     f = ReportFact
     values: dict[str, Any] = dict(all=literal(""), team=f.team, area=f.area)
     values.update(account=f.account_key, engineer=f.assignee_id)
@@ -272,9 +298,9 @@ def day_sums_from_facts() -> list[Any]:
     for dim in DIMS:
         v = values[dim].label("value")
 
-        def part(at: Any, sums: dict[str, Any], where: Any = None, v: Any = v) -> Any:
+        def part(at: Any, part_sums: dict[str, Any], where: Any = None, v: Any = v) -> Any:
             day = (at // DAY_US).label("day")
-            cols = [sums.get(c, zero).label(c) for c in DAY_SUMS]
+            cols = [part_sums.get(c, zero).label(c) for c in sums]
             stmt = select(v, day, f.severity.label("severity"), *cols)
             return stmt.where(at.is_not(None) if where is None else where).group_by(
                 v, day, f.severity
@@ -290,11 +316,16 @@ def day_sums_from_facts() -> list[Any]:
                     fr_breached=_one(f.fr_breached),
                     res_ok=_one(and_(f.resolved_us.is_not(None), ~f.res_breached)),
                     res_breached=_one(f.res_breached),
+                    **{f"fr_b{i}": _one(in_bucket(f.fr_secs, i)) for i in range(BUCKETS)},
                 ),
             ),
             part(
                 f.resolved_us,
-                dict(resolved=func.count(), answered=_one(f.rating.is_not(None))),
+                dict(
+                    resolved=func.count(),
+                    answered=_one(f.rating.is_not(None)),
+                    **{f"res_b{i}": _one(in_bucket(f.res_secs, i)) for i in range(BUCKETS)},
+                ),
             ),
             part(f.closed_us, dict(closed=func.count())),
             part(
@@ -305,10 +336,12 @@ def day_sums_from_facts() -> list[Any]:
         ).subquery()
         keys = (parts.c.value, parts.c.day, parts.c.severity)
         grouped = select(
-            literal(dim).label("dim"), *keys, *(func.sum(parts.c[c]) for c in DAY_SUMS)
+            literal(dim).label("dim"), *keys, *(func.sum(parts.c[c]) for c in sums)
         ).group_by(*keys)
         statements.append(
-            insert(ReportDay).from_select(["dim", "value", "day", "severity", *DAY_SUMS], grouped)
+            insert(ReportDay).from_select(
+                ["dim", "value", "day", "severity", *sums], grouped, include_defaults=False
+            )
         )
     return statements
 
@@ -334,15 +367,16 @@ async def rebuild(s: AsyncSession) -> tuple[int, int]:
     return len(facts), int((await s.execute(_COUNT)).scalar_one())
 
 
-def rebuild_sync(conn: Connection) -> tuple[int, int]:
-    """:func:`rebuild` on a synchronous connection (the migration's)."""
+def rebuild_sync(conn: Connection, sums: tuple[str, ...] = DAY_SUMS) -> tuple[int, int]:
+    """:func:`rebuild` on a synchronous connection (the migration's), filling the day
+    sums ``sums`` (those the migration's revision has)."""
     conn.execute(delete(ReportFact))
     conn.execute(delete(ReportDay))
     cases = conn.execute(select(*CASE_COLUMNS)).all()
     facts = _facts(cases, conn.execute(_BREACHES).all(), conn.execute(_ANSWERS).all())
     for i in range(0, len(facts), CHUNK):
         conn.execute(FACTS_INSERT, facts[i : i + CHUNK])
-    for stmt in day_sums_from_facts():
+    for stmt in day_sums_from_facts(sums):
         conn.execute(stmt)
     return len(facts), int(conn.execute(_COUNT).scalar_one())
 

@@ -87,7 +87,7 @@ def upgrade() -> None:
     # The cases already there (the same code the bot and `casebot reports rebuild` use).
     from storage.rollup import rebuild_sync
 
-    rebuild_sync(op.get_bind())
+    rebuild_sync(op.get_bind(), SUMS)  # 0011 adds more sums and fills them
 
 
 def downgrade() -> None:
