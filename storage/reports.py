@@ -54,11 +54,16 @@ ARTICLE_LIMIT = 10
 
 
 def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
-    """Whole seconds from ``earlier`` to ``later`` (julianday() is off by microseconds)."""
+    """Whole seconds from ``earlier`` to ``later``, floored (julianday() is off by
+    microseconds). On SQLite, the whole seconds of each (its stored text cut before the
+    fraction: strftime() would round it to milliseconds, so xx:59.9996 into the next
+    minute), less one when the later instant's microseconds are under the earlier's."""
     if dialect == "sqlite":
-        return cast(func.strftime("%s", later), Integer) - cast(
-            func.strftime("%s", earlier), Integer
+        borrow = case((func.substr(later, 21, 6) < func.substr(earlier, 21, 6), 1), else_=0)
+        whole = cast(func.strftime("%s", func.substr(later, 1, 19)), Integer) - cast(
+            func.strftime("%s", func.substr(earlier, 1, 19)), Integer
         )
+        return whole - borrow
     return func.floor(func.extract("epoch", later - earlier))
 
 

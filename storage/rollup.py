@@ -58,7 +58,7 @@ def day_of(us: int) -> int:
 
 
 def seconds(later: datetime | None, earlier: datetime) -> int | None:
-    """Whole seconds (floored), as ``storage.reports.seconds_between`` on PostgreSQL."""
+    """Whole seconds (floored), as ``storage.reports.seconds_between``."""
     return None if later is None else int((later - earlier).total_seconds() // 1)
 
 
