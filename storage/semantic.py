@@ -66,8 +66,16 @@ class _State:
 
     def __init__(self) -> None:
         self.vectors: dict[int, tuple[Any, np.ndarray]] = {}
-        self.matrix: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+        # Every section's vector, float16 and contiguous: one query reads the whole
+        # matrix (40,000 × 384 at 10,000 articles), so half the bytes is most of the
+        # time, and torch's float16 product runs 3× faster than numpy's float32 one.
+        self.matrix: Any = None
         self.owners: np.ndarray = np.zeros(0, dtype=np.int64)
+        # Each matrix row's position among its article's sections.
+        self.rows: np.ndarray = np.zeros(0, dtype=np.int64)
+        # What a search's thread reads: replaced as a whole by a refresh, never edited,
+        # so a refresh in the event loop cannot change it under a search.
+        self.view: tuple[Any, ...] = ()
         self.loaded = False
         self.fingerprint: tuple[Any, ...] = ()
         self.checked = 0.0
@@ -79,6 +87,7 @@ class SemanticIndex:
     def __init__(self, name: str) -> None:
         self.name = name
         self._model: Any = None
+        self._query_model: Any = None
         self._states: weakref.WeakKeyDictionary[Any, _State] = weakref.WeakKeyDictionary()
         # Text -> vector: re-indexing unchanged sections (another database, a restart of
         # the cache) costs a dictionary lookup instead of a forward pass.
@@ -102,6 +111,33 @@ class SemanticIndex:
             self._model = SentenceTransformer(model_path(self.name), device="cpu")
         return self._model
 
+    def query_model(self) -> Any:
+        """The model that embeds queries: a copy whose Linear layers run in int8 (torch
+        dynamic quantisation), 2–2.5× faster on a short sentence on this machine. Its
+        vectors stay within a few hundredths of cosine of the float32 model's, which
+        embeds the articles, and the rankings on bench/kb were the same (tuning and
+        held-out R@1, false suggestions). Where int8 kernels are missing it is the
+        float32 model itself."""
+        if self._query_model is None:
+            import copy
+            import warnings
+
+            import torch
+
+            model = self.model()
+            try:
+                quantized = copy.deepcopy(model)
+                with warnings.catch_warnings():  # torch.ao's notice that torchao follows
+                    warnings.simplefilter("ignore")
+                    quantized[0].auto_model = torch.ao.quantization.quantize_dynamic(
+                        quantized[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8
+                    )
+                    quantized(_features(quantized, "warm up"))
+                self._query_model = quantized
+            except (RuntimeError, AttributeError, TypeError, IndexError):
+                self._query_model = model
+        return self._query_model
+
     def encode(self, texts: list[str]) -> np.ndarray:
         todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if todo:
@@ -114,10 +150,15 @@ class SemanticIndex:
         return np.stack([self._memo[t] for t in texts])
 
     def encode_query(self, query: str) -> np.ndarray:
-        vector = self.model().encode(
-            [query], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vector, dtype=np.float32)[0]
+        """The query's unit vector (:meth:`query_model`): the model's own modules (tokenizer, transformer,
+        pooling) called directly under ``inference_mode``, which gives ``encode``'s
+        vector without its per-call batching, sorting and conversions."""
+        import torch
+
+        model = self.query_model()
+        with torch.inference_mode():
+            vector = model(_features(model, query))["sentence_embedding"][0]
+            return torch.nn.functional.normalize(vector, dim=0).numpy().astype(np.float32)
 
     def blend(self, lexical: float, cosine: float) -> float:
         semantic = min(1.0, max(0.0, (cosine - COSINE_FLOOR) / (COSINE_FULL - COSINE_FLOOR)))
@@ -170,11 +211,16 @@ class SemanticIndex:
             for r in todo:
                 state.vectors[r.id] = (_stamp(r.updated_at), np.stack(grouped[r.id]))
         if todo or gone or (state.vectors and len(state.owners) == 0):
+            import torch
+
             items = list(state.vectors.items())
-            state.matrix = np.concatenate([v for _, (_, v) in items])
+            matrix = np.concatenate([v for _, (_, v) in items]).astype(np.float16)
+            state.matrix = torch.from_numpy(np.ascontiguousarray(matrix))
             state.owners = np.concatenate(
                 [np.full(len(v), i, dtype=np.int64) for i, (_, v) in items]
             )
+            state.rows = np.concatenate([np.arange(len(v), dtype=np.int64) for _, (_, v) in items])
+            state.view = (state.matrix, state.owners, state.rows, dict(state.vectors))
         return state
 
     async def nearest(self, session: AsyncSession, query: str, k: int) -> list[tuple[int, float]]:
@@ -183,17 +229,42 @@ class SemanticIndex:
         state = await self._refresh(session)
         if len(state.owners) == 0 or not query.strip():
             return []
-        q = await asyncio.to_thread(self.encode_query, query)
-        sims = state.matrix @ q
+        return await asyncio.to_thread(self._nearest, state.view, query, k)
+
+    def _nearest(self, view: tuple[Any, ...], query: str, k: int) -> list[tuple[int, float]]:
+        """The forward pass and the product in one thread hop. The float16 product only
+        picks the 4k nearest sections; their cosines are then taken again in float32 from
+        the articles' own vectors, so a threshold never sees float16's rounding."""
+        import torch
+
+        matrix, owners, rows, vectors = view
+        q = self.encode_query(query)
+        with torch.inference_mode():
+            sims = torch.mv(matrix, torch.from_numpy(q).to(torch.float16))
+            top = torch.topk(sims.float(), min(k * 4, len(sims))).indices.tolist()
+        exact = sorted(
+            (
+                (
+                    float(vectors[int(owners[i])][1][rows[i]] @ q),
+                    int(owners[i]),
+                )
+                for i in top
+            ),
+            reverse=True,
+        )
         best: dict[int, float] = {}
-        top = np.argpartition(-sims, min(k * 4, len(sims) - 1))[: k * 4]
-        for i in top[np.argsort(-sims[top])]:
-            owner = int(state.owners[i])
-            if owner not in best:
-                best[owner] = float(sims[i])
+        for cosine, owner in exact:
+            best.setdefault(owner, cosine)
             if len(best) == k:
                 break
         return list(best.items())
+
+
+def _features(model: Any, text_: str) -> Any:
+    """The model's input for one text (``preprocess`` since sentence-transformers 6,
+    ``tokenize`` before)."""
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    return prepare([text_])
 
 
 async def _texts(session: AsyncSession, ids: list[int]) -> list[Any]:
