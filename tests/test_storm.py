@@ -47,6 +47,7 @@ def cards(messages: list[Message]) -> list[str]:
 async def test_a_burst_folds_into_one_digest_with_every_case_claimable(db: Database) -> None:
     d = await Dialog.start(db)
     keys = await burst(d, 20)
+    await d.advance("2s")  # the digest is edited at most every 1.5 s
 
     seen = d.team_channel("platform")
     digest = digests(seen)[-1]
@@ -59,6 +60,10 @@ async def test_a_burst_folds_into_one_digest_with_every_case_claimable(db: Datab
     assert len([x for x in posted if x.message.kind == Kind.TRIAGE_DIGEST]) == 1
     assigned = {k for k in keys if (await d.case(k)).assignee_id}
     assert set(cards(seen)) == assigned
+    # The lead is not sent one "nobody can take" per case: the digest mentions them once.
+    assert "lee" in digest.mentions
+    nobody = [m for m in d.seen_by("lee") if m.title.startswith("Nobody can take")]
+    assert nobody == []
     # Every customer heard back: each case's confirmation is in its customer thread.
     for k in keys:
         assert [m.kind for m in d.customer_thread(k)][:1] == [Kind.CASE_OPENED]

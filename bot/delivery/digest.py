@@ -12,6 +12,10 @@ see :mod:`bot.delivery.pacing`). A page holds ``page`` cases (a Claim button eac
 within Slack's 50 blocks and Discord's 25 buttons); the next case starts a new page,
 as does the first case after a lull. Single alerts resume when the rate falls.
 
+A lead's DM about a case just folded (a storm's "nobody can take" alerts, one per case)
+folds too (:meth:`Digests.fold_lead_alert`): the digest mentions the leads instead, so
+they are pinged once per page, not once per case.
+
 A folded case still gets its card and staff thread, once, when it needs them
 (:meth:`Digests.settle`): a new card for it (claimed, assigned, moved) is posted in
 the folded alert's place; any other staff-side message first puts the folded alert
@@ -141,6 +145,45 @@ class Digests:
             alert.sent_at, alert.platform_channel = now, data["ref"]
             return True
 
+    async def fold_lead_alert(
+        self, row_id: int, worker: str, message: Message, platform: str
+    ) -> bool:
+        """Fold a claimed DM to a lead about a case whose triage alert was folded when
+        they were queued together (the open's "nobody can take"). True when folded."""
+        leads = {p.id for p in self.config.leads()}
+        if not (
+            self.rule.enabled
+            and message.kind == Kind.ALERT
+            and message.target.kind == TargetKind.PERSON
+            and message.target.id in leads
+            and message.case_key is not None
+        ):
+            return False
+        async with self.db.transaction() as s:
+            alert = await self._folded_alert(s, message.case_key, platform)
+            dm = await s.get(OutboxRow, row_id, with_for_update=True)
+            if alert is None or dm is None or dm.state != "sending" or dm.worker != worker:
+                return False
+            if abs(dm.created_at - alert.created_at) > self.rule.window:
+                return False  # a later alert about the case (an SLA, an escalation): sent
+            dm.state, dm.worker, dm.lease_until = FOLDED, None, None
+            dm.sent_at, dm.platform_channel = self.clock.now(), alert.platform_channel
+            return True
+
+    async def _folded_alert(self, s: AsyncSession, key: str, platform: str) -> OutboxRow | None:
+        return (
+            await s.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.case_key == key,
+                    OutboxRow.platform == platform,
+                    OutboxRow.kind == ALERT,
+                    OutboxRow.state == FOLDED,
+                )
+                .with_for_update()
+            )
+        ).first()
+
     async def settle(self, row_id: int, worker: str, message: Message, platform: str) -> bool:
         """Before a staff-side message of a case whose alert was folded: True when it may
         go on (a card for the case is posted in the alert's place), False when it went
@@ -151,17 +194,7 @@ class Digests:
         if not staff_side or message.case_key is None:
             return True
         async with self.db.transaction() as s:
-            alert = (
-                await s.scalars(
-                    select(OutboxRow)
-                    .where(
-                        OutboxRow.case_key == message.case_key,
-                        OutboxRow.platform == platform,
-                        OutboxRow.state == FOLDED,
-                    )
-                    .with_for_update()
-                )
-            ).first()
+            alert = await self._folded_alert(s, message.case_key, platform)
             if alert is None:
                 return True
             if message.kind == Kind.TRIAGE_ALERT and message.target == _target(alert):
@@ -252,6 +285,7 @@ class Digests:
             lines.append((keys, group[0]["what"], group[0]["title"], eng, group_arg(eng, keys)))
         message = t.triage_digest(data["team"], data["ref"], lines)
         message.platform = platform
+        message.mentions = [p.id for p in self.config.leads()]  # once a page, not a case
         # Only the buttons the team's channel may press (as Work.notify does).
         message.actions = [
             a

@@ -26,12 +26,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, case, exists, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, literal, or_, select, true
 from sqlalchemy.orm import aliased
 
 from bot import metrics
 from bot.config import Config
-from bot.delivery.digest import Digests, StormRule, prepare
+from bot.delivery.digest import DIGEST, Digests, StormRule, prepare
 from bot.delivery.pacing import Pacer, channel_key
 from bot.delivery.records import delivery_context, record
 from bot.durations import parse_duration
@@ -128,14 +128,29 @@ async def claim(
     if not platforms:
         return []
     async with db.transaction() as s:
-        rows = (
+        due = and_(claimable(now), OutboxRow.platform.in_(platforms))
+        # Digests first: one delivery shows a team twenty cases, so a busy worker's
+        # backlog never holds them back (there are few: one page per team at a time).
+        rows = list(
+            (
+                await s.scalars(
+                    select(OutboxRow)
+                    .where(due, OutboxRow.kind == DIGEST)
+                    .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+        )
+        taken = [r.id for r in rows]
+        rows += (
             await s.scalars(
                 select(OutboxRow)
-                .where(claimable(now), OutboxRow.platform.in_(platforms))
+                .where(due, OutboxRow.id.not_in(taken) if taken else true())
                 # Longest due first: rows a busy channel sent back (paced) never crowd
                 # out what is due elsewhere, such as a customer's confirmation.
                 .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-                .limit(limit)
+                .limit(limit - len(rows))
                 .with_for_update(skip_locked=True)
             )
         ).all()
@@ -177,6 +192,8 @@ class Dispatch:
         if adapter is not None:  # a storm: folded into a digest, or a folded case's card
             digests = Digests(self.db, self.config, self.clock, self.storm)
             if await digests.fold(row_id, self.worker, message, platform, queued):
+                return True
+            if await digests.fold_lead_alert(row_id, self.worker, message, platform):
                 return True
             if not await digests.settle(row_id, self.worker, message, platform):
                 return False

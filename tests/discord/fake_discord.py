@@ -12,7 +12,10 @@ the adapter from the outside:
 - Who gets pinged is computed from each message's content and ``allowed_mentions`` with
   Discord's rules (:attr:`FakeDiscord.pings`): the mention tests read it.
 - Rate limits can be injected (:meth:`FakeDiscord.limit`): a 429 with ``Retry-After``
-  and, unless told otherwise, the ``Via`` header Discord's edge sends.
+  and, unless told otherwise, the ``Via`` header Discord's edge sends. Or enforced
+  (:meth:`FakeDiscord.enforce_route_limits`): message posts and edits in fixed windows
+  per channel (5 per 5 s), every answer carrying ``X-RateLimit-*`` as Discord's do, and a
+  429 with Discord's body past the limit (:attr:`FakeDiscord.rejected`).
 - Gateway: HELLO → IDENTIFY → READY → GUILD_CREATE, heartbeats answered, RESUME, and
   events pushed with :meth:`FakeDiscord.dispatch` (THREAD_CREATE is pushed when a thread
   is created, MESSAGE_CREATE echoes the bot's own messages as Discord does).
@@ -37,6 +40,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fake_limits import FixedWindow, Verdict, discord_429_body, discord_headers
 
 DISCORD_EPOCH = 1420070400000
 EPHEMERAL = 1 << 6
@@ -67,6 +72,7 @@ class Call:
     query: dict[str, str]
     body: Any
     status: int = 0
+    at: float = field(default_factory=time.time)  # wall time it arrived
 
 
 @dataclass
@@ -164,6 +170,9 @@ class FakeDiscord:
         self.interactions: dict[int, InteractionLog] = {}
         self.nonces: dict[tuple[int, str], int] = {}
         self.limits: list[Limit] = []
+        self.route_limits: FixedWindow | None = None
+        self.other_limits = FixedWindow(50, 1.0)
+        self.rejected: dict[str, int] = {}  # 429s answered by enforced limits, per route
         self.identifies: list[Json] = []
         self.gateway_queries: list[dict[str, str]] = []
         self.heartbeats = 0
@@ -345,6 +354,24 @@ class FakeDiscord:
         """The next ``times`` matching calls answer 429 (``via=False``: as Cloudflare does)."""
         self.limits.append(Limit(method, re.compile(pattern), times, retry_after, via, is_global))
 
+    def enforce_route_limits(self, limit: int = 5, seconds: float = 5.0) -> None:
+        """Message posts and edits: ``limit`` per ``seconds`` per channel, as Discord's
+        route buckets (fixed windows) count them. Every other bot route answers with the
+        headers of a bucket of its own (50 a second), as Discord's do."""
+        self.route_limits = FixedWindow(limit, seconds)
+        self.other_limits = FixedWindow(50, 1.0)
+
+    def _route_verdict(self, method: str, path: str) -> tuple[str, Verdict] | None:
+        if self.route_limits is None or path.startswith(("/interactions/", "/webhooks/")):
+            return None
+        major = m.group(1) if (m := re.match(r"/channels/(\d+)", path)) else ""
+        if method == "POST" and re.fullmatch(r"/channels/\d+/messages", path):
+            return "create-message", self.route_limits.take(f"create-message:{major}")
+        if method == "PATCH" and re.fullmatch(r"/channels/\d+/messages/\d+", path):
+            return "edit-message", self.route_limits.take(f"edit-message:{major}")
+        route = method + " " + re.sub(r"\d{6,}", "{id}", path)
+        return route, self.other_limits.take(f"{route}:{major}")
+
     def _limited(self, method: str, path: str) -> Limit | None:
         for rule in self.limits:
             if rule.times > 0 and rule.method == method and rule.pattern.fullmatch(path):
@@ -411,6 +438,21 @@ class FakeDiscord:
                 "code": 0,
             }
             return web.Response(status=429, body=json.dumps(body_429).encode(), headers=headers)
+        route = self._route_verdict(request.method, path)
+        if route is not None and not route[1].allowed:
+            call.status = 429
+            self.rejected[route[0]] = self.rejected.get(route[0], 0) + 1
+            return web.Response(
+                status=429,
+                body=json.dumps(discord_429_body(route[1])).encode(),
+                headers={"Content-Type": "application/json", **discord_headers(route[1], route[0])},
+            )
+        response = await self._answer(request, path, body, call)
+        if route is not None:
+            response.headers.update(discord_headers(route[1], route[0]))
+        return response
+
+    async def _answer(self, request: web.Request, path: str, body: Any, call: Call) -> web.Response:
         for method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, path)
             if method == request.method and match:
