@@ -317,7 +317,8 @@ async def run(
             await asyncio.sleep(0.5)
     waited = time.time() - start
     if dump := os.environ.get("CASEBOT_BENCH_DUMP"):  # the fake's view, for a closer look
-        Path(dump).write_text(json.dumps({"acked": acked, "start": start, **stats}))
+        text = json.dumps({"acked": acked, "start": start, **stats})
+        await asyncio.to_thread(Path(dump).write_text, text)
     worker.terminate()
     await worker.wait()
     fake.kill()
