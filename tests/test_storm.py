@@ -76,6 +76,18 @@ async def test_a_burst_folds_into_one_digest_with_every_case_claimable(db: Datab
     card = [m for m in d.team_channel("platform") if m.case_key == free]
     assert [m.kind for m in card] == [Kind.TRIAGE_ALERT]
     assert any("Claimed by" in f.value for f in card[0].fields)
+    # … and its digest line says so, without its Claim button (the page edited in place).
+    await d.advance("2s")
+    edited = digests(d.team_channel("platform"))[-1]
+    assert f"{free} claimed by Lee Nakamura" in [f.label for f in edited.fields]
+    assert f"case:{free}:claim" not in {a.id for a in edited.actions}
+    assert {f"case:{k}:claim" for k in keys if k not in assigned | {free}} <= {
+        a.id for a in edited.actions
+    }
+    pages = [
+        x for x in d.delivered(TargetKind.TEAM, "platform") if x.message.kind == Kind.TRIAGE_DIGEST
+    ]
+    assert pages[-1].updated  # an edit of the one page, not a new message
     # A note in its staff thread lands in that thread, not in the channel.
     reply = await d.say("lee", f"/case note {free} looking at the dashboards first")
     assert reply.ok, reply.text

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import policy
 from bot import templates as t
-from bot.actions import deed_of
+from bot.actions import action_id, deed_of
 from bot.actors import STAFF
 from bot.config import Config
 from bot.messages import Kind, Message, TargetKind
@@ -200,6 +200,7 @@ class Digests:
             if message.kind == Kind.TRIAGE_ALERT and message.target == _target(alert):
                 alert.state = "sent"  # this card replaces it: posted anew, with its thread
                 message.update = False
+                await self._mark_taken(s, alert, message.case_key)
                 return True
             alert.state, alert.next_attempt_at = "pending", self.clock.now()
             alert.message = {**alert.message, "unfolded": True}
@@ -208,6 +209,30 @@ class Digests:
                 row.state, row.next_attempt_at = "pending", self.clock.now()
                 row.worker, row.lease_until = None, None
             return False
+
+    async def _mark_taken(self, s: AsyncSession, alert: OutboxRow, key: str) -> None:
+        """A listed case now has an engineer: its digest line says who, without its Claim
+        button. The page is edited again, coalesced like its folds (one row, rebuilt, at
+        most one edit per ``edit_gap``)."""
+        ref = alert.platform_channel or ""
+        page_id = ref.rpartition(":")[2]
+        page = (
+            await s.get(OutboxRow, int(page_id), with_for_update=True)
+            if page_id.isdigit()
+            else None
+        )
+        case = (await s.scalars(select(Case).where(Case.key == key))).first()
+        if page is None or page.kind != DIGEST or case is None or case.assignee_id is None:
+            return
+        person = self.config.person(case.assignee_id)
+        data = dict(page.message["digest"])
+        name = person.name if person else case.assignee_id
+        data["cases"] = [{**e, "taken": name} if e["key"] == key else e for e in data["cases"]]
+        page.message = {**self._build(data, page.platform).to_dict(), "digest": data}
+        if page.state not in ("pending", "sending"):
+            now = self.clock.now()
+            page.state = "pending"
+            page.next_attempt_at = max(now, (page.sent_at or now) + self.rule.edit_gap)
 
     async def _storm(self, s: AsyncSession, platform: str, team: str, now: datetime) -> bool:
         recent = (
@@ -280,10 +305,14 @@ class Digests:
 
     def _build(self, data: Mapping[str, Any], platform: str) -> Message:
         lines = []
-        for group in groups(data["cases"]):
+        for group in groups([e for e in data["cases"] if not e.get("taken")]):
             keys, eng = [e["key"] for e in group], group[0].get("eng")
             lines.append((keys, group[0]["what"], group[0]["title"], eng, group_arg(eng, keys)))
+        taken = [e for e in data["cases"] if e.get("taken")]
+        lines += [([e["key"]], f"claimed by {e['taken']}", e["title"], None, "") for e in taken]
         message = t.triage_digest(data["team"], data["ref"], lines)
+        gone = {action_id("case", e["key"], "claim") for e in taken}
+        message.actions = [a for a in message.actions if a.id not in gone]
         message.platform = platform
         message.mentions = [p.id for p in self.config.leads()]  # once a page, not a case
         # Only the buttons the team's channel may press (as Work.notify does).
