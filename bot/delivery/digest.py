@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import policy
@@ -57,7 +57,8 @@ FOLDED = "folded"  # an alert shown in a digest instead of a message of its own
 LOOK_ALIKE = 0.5  # share of the smaller case's words that the other shares
 MAX_GROUP = 10  # keys per look-alike button (Discord's custom id holds 100 characters)
 # Folds for one team channel take turns in a process, so concurrent deliveries add to
-# one page instead of each starting its own (another worker may, rarely, start one too).
+# one page instead of each starting its own; across workers on PostgreSQL, under a
+# transaction-scoped advisory lock per platform and team.
 _turns: defaultdict[tuple[int, str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
 
@@ -121,6 +122,10 @@ class Digests:
             return False
         team = message.target.id
         async with _turn(platform, team), self.db.transaction() as s:
+            if not self.db.is_sqlite:
+                # Across workers too: one page per team at a time (SQLite has one writer).
+                key = f"casebot-digest:{platform}:{team}"
+                await s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
             now = self.clock.now()
             if not await self._storm(s, platform, team, now):
                 return False
@@ -128,6 +133,8 @@ class Digests:
             case = (await s.scalars(select(Case).where(Case.key == message.case_key))).first()
             if alert is None or alert.state != "sending" or alert.worker != worker or not case:
                 return False
+            if (alert.platform_channel or "").startswith("digest:"):
+                return False  # an assigned case's card, listed already and paced since
             page = await self._open_page(s, platform, team, now)
             data = page.message.get("digest") or {"team": team, "cases": []}
             data = {**data, "ref": f"digest:{team}:{page.id}", "last": now.isoformat()}
@@ -139,7 +146,8 @@ class Digests:
             if case.assignee_id is not None:
                 # Assigned as it opened (its card says so, the open's post and edit are
                 # one message): listed in the digest, and its card goes out too, since
-                # its engineer works in its thread.
+                # its engineer works in its thread (the mark keeps it on one page).
+                alert.platform_channel = data["ref"]
                 return False
             alert.state, alert.worker, alert.lease_until = FOLDED, None, None
             alert.sent_at, alert.platform_channel = now, data["ref"]
