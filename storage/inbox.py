@@ -59,6 +59,12 @@ class Store:
             InboxRow.__table__.create(self.own, checkfirst=True)  # type: ignore[attr-defined]
         self.is_sqlite = db.is_sqlite
 
+    @property
+    def loop_free(self) -> bool:
+        """Usable from any event loop (an engine of its own, used from threads); an
+        in-memory database is only reachable through the main database's loop."""
+        return self.own is not None
+
     def _run_here(self, op: Callable[..., T], *args: Any) -> T:
         assert self.own is not None
         with Session(self.own) as s, s.begin():

@@ -191,7 +191,8 @@ class Listeners:
 
         async def on_home_opened(event: dict[str, Any]) -> None:
             if event.get("tab") == "home" and event.get("user"):
-                self.homes.opened(event["user"])
+                # The home tabs live on the core's loop; this may run on the front door's.
+                self.tasks.spawn(self._home_opened(event["user"]), name="home:opened")
 
         async def on_error(error: Exception, body: dict[str, Any]) -> None:
             log.error("slack request failed: %s", error, exc_info=error)
@@ -203,6 +204,9 @@ class Listeners:
         app.event("app_home_opened")(on_home_opened)
         app.error(on_error)
         return app
+
+    async def _home_opened(self, user_id: str) -> None:
+        self.homes.opened(user_id)
 
     # ------------------------------------------------------------------ the inbox
 

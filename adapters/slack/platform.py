@@ -147,6 +147,7 @@ class SlackPlatform:
     async def start(self, core: Core) -> None:
         env = self.env
         self._stopped.clear()
+        self.tasks.bind(asyncio.get_running_loop())
         api = self.api = SlackApi(env.bot_token, env.api_url, sleep=self._sleep)
         directory = Directory(api.web)
         if self.mode == "outbound":

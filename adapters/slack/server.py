@@ -41,5 +41,7 @@ def mount(
         response = await bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
-    server.add("POST", EVENTS_PATH, metrics.timed("slack", events))
+    # On the front door's loop (adapters.web.front): the acknowledgement never waits for
+    # the core's; the listeners hand the work over to it.
+    server.add("POST", EVENTS_PATH, metrics.timed("slack", events), front=True)
     server.health("slack", health)

@@ -4,23 +4,31 @@ Surfaces add their routes before :meth:`WebServer.start` (aiohttp freezes the ro
 then); ``GET /healthz`` reports every surface's health. ``public_url`` is what links
 given to people start with: ``CASEBOT_PUBLIC_URL``, else the address the server
 listens on.
+
+A route added with ``front=True`` must be answered at once whatever the core is doing
+(Slack's events): the port is then the :class:`~adapters.web.front.FrontDoor`'s, which
+serves those routes on a thread of their own and passes every other request on to this
+server, listening on a private Unix socket.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+
+from adapters.web.front import FrontDoor, Handler
 
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 # The largest request body any surface accepts (Slack's gate refuses more itself).
 MAX_BODY = 1024 * 1024
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def public_url_from_env(env: Mapping[str, str]) -> str | None:
@@ -40,13 +48,21 @@ class WebServer:
         self.app = web.Application(client_max_size=MAX_BODY + 1)
         self._health: dict[str, Callable[[], Mapping[str, Any]]] = {}
         self._runner: web.AppRunner | None = None
+        self._front: list[tuple[str, str, Handler]] = []
+        self._door: FrontDoor | None = None
+        self._socket_dir: str | None = None
         self.app.router.add_get(HEALTH_PATH, self._healthz)
 
     # -- what surfaces call -------------------------------------------------------------
 
-    def add(self, method: str, path: str, handler: Handler) -> None:
-        """Serve ``method path`` with ``handler`` (before :meth:`start`)."""
-        self.app.router.add_route(method, path, handler)
+    def add(self, method: str, path: str, handler: Handler, *, front: bool = False) -> None:
+        """Serve ``method path`` with ``handler`` (before :meth:`start`); ``front``: on
+        the front door's own thread and loop (the handler must not touch objects of the
+        core's loop except through thread-safe hand-overs)."""
+        if front:
+            self._front.append((method, path, handler))
+        else:
+            self.app.router.add_route(method, path, handler)
 
     def add_static(self, prefix: str, folder: str) -> None:
         self.app.router.add_static(prefix, folder)
@@ -73,23 +89,44 @@ class WebServer:
         """Listen; ``port=0`` picks a free port (then ``port`` says which)."""
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site: web.BaseSite
+        if self._front:
+            self._socket_dir = tempfile.mkdtemp(prefix="casebot-")
+            back = os.path.join(self._socket_dir, "back.sock")
+            site = web.UnixSite(runner, back)
+        else:
+            site = web.TCPSite(runner, self.host, self.port)
         try:
             await site.start()
+            if self._front:
+                door = FrontDoor(self.host, self.port, back, self._front, MAX_BODY)
+                await door.start()
+                self._door, self.port = door, door.port
+            else:
+                server = site._server  # aiohttp exposes the bound sockets only here
+                sockets = getattr(server, "sockets", None) or []
+                if sockets:
+                    self.port = int(sockets[0].getsockname()[1])
         except OSError:
             await runner.cleanup()
+            self._remove_socket()
             raise
-        server = site._server  # aiohttp exposes the bound sockets only here
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
         self._runner = runner
         log.info("http: listening on %s", self.url)
 
     async def stop(self) -> None:
+        if self._door is not None:
+            door, self._door = self._door, None
+            await door.stop()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+        self._remove_socket()
+
+    def _remove_socket(self) -> None:
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     async def _healthz(self, request: web.Request) -> web.Response:
         parts = {name: dict(report()) for name, report in self._health.items()}

@@ -56,6 +56,10 @@ class DurableInbox:
         # round trip, where a transaction with the marks took four).
         self.writer = GroupCommit(self)
         self.marks = GroupCommit(self)
+        # The loop the handlers run on (the core's), and a group commit of its own for
+        # each other loop that accepts requests (the front door's, see adapters.web.front).
+        self.home: asyncio.AbstractEventLoop | None = None
+        self.writers: dict[asyncio.AbstractEventLoop, GroupCommit] = {}
 
     def tune(self, env: Mapping[str, str] | None = None) -> None:
         """``CASEBOT_INBOX_LEASE``: how long a request is one worker's before another
@@ -66,6 +70,8 @@ class DurableInbox:
 
     def serve(self, platform: str, handler: InboxHandler) -> None:
         self.handlers[platform] = handler
+        with suppress(RuntimeError):  # outside a loop: the first recover() tells
+            self.home = self.home or asyncio.get_running_loop()
 
     def unserve(self, platform: str, handler: InboxHandler) -> None:
         """A platform stopped: its rows wait for a process (or a start) that serves it."""
@@ -84,11 +90,26 @@ class DurableInbox:
             worker=self.worker_id,
             lease=self.lease,
         )
-        entry_id = await self.writer.submit(new=values)
+        entry_id = await self._accepted(values)
         if entry_id is None:
             return None
         self.held.add(entry_id)
         return Accepted(entry_id, platform, values["delivery"], kind, payload)
+
+    async def _accepted(self, values: dict[str, Any]) -> int | None:
+        """Commit a new row from whichever loop accepted it; its id (None: seen before)."""
+        loop = asyncio.get_running_loop()
+        home = self.home
+        if home is None or loop is home:
+            return await self.writer.submit(new=values)
+        if self.store.loop_free:
+            writer = self.writers.get(loop)
+            if writer is None:
+                writer = self.writers[loop] = GroupCommit(self)
+            return await writer.submit(new=values)
+        # An in-memory database lives on the home loop's connections.
+        done = asyncio.run_coroutine_threadsafe(self.writer.submit(new=values), home)
+        return await asyncio.wrap_future(done)
 
     async def handle(self, entry: Accepted) -> None:
         """Run the platform's handler for ``entry`` and mark it done; a failure is
@@ -116,10 +137,12 @@ class DurableInbox:
         """Take over requests whose lease ran out and handle them; returns how many."""
         if not self.handlers:
             return 0
+        self.home = self.home or asyncio.get_running_loop()
         store = self.store
-        if self.held:
+        held = sorted(list(self.held))  # added to from the front door's thread too
+        if held:
             until = self.clock.now() + self.lease
-            await store.run(rows.renew, sorted(self.held), self.worker_id, until)
+            await store.run(rows.renew, held, self.worker_id, until)
         taken = await store.run(
             rows.claim,
             self.clock.now(),
@@ -144,6 +167,8 @@ class DurableInbox:
     async def close(self) -> None:
         await self.writer.close()
         await self.marks.close()
+        # Other loops' group commits end with their loops (the front door cancels them).
+        self.writers.clear()
         await self.store.dispose()
 
 
