@@ -9,6 +9,7 @@ CLI, the worker, the demo and the tests all hold a :class:`Casebot`; nothing in
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping
 from contextlib import suppress
@@ -149,6 +150,7 @@ class Casebot:
 
     async def start(self) -> None:
         await self.runtime.start()
+        settle_heap()
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.runtime.stop(grace)
@@ -159,3 +161,25 @@ class Casebot:
         if self.tracker_sync is not None:
             with suppress(Exception):
                 await self.tracker_sync.close()
+
+
+# Young objects are collected this often (CPython's default is 700 allocations): a
+# request allocates thousands, and each collection stops every thread of the process.
+GC_YOUNG = 10_000
+_settled = False
+
+
+def settle_heap() -> None:
+    """Once per process, when it starts serving: what start-up built (modules, the
+    configuration, the libraries' tables: most of the heap) is moved out of the cyclic
+    collector's sight (``gc.freeze``), and young collections run less often. Without
+    it, each full collection walked that whole heap: 100-300 ms during which no thread
+    ran, not even the front door's acknowledgements (``bench/slack_ack.py``)."""
+    global _settled
+    if _settled:
+        return
+    _settled = True
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, older, oldest)
