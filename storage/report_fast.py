@@ -27,6 +27,7 @@ from bot.reports.figures import (
     Deflection,
     EngineerLoad,
     LowScore,
+    Report,
     Satisfaction,
     Spread,
     Target,
@@ -65,8 +66,23 @@ class FastQuery(Query):
             if value:
                 conds.append(col == value)
         if f.tier:
-            conds.append(F.account_key.in_(select(AccountRow.key).where(AccountRow.tier == f.tier)))
+            conds.append(F.account_key.in_(self.tiered()))
         return conds
+
+    def tiered(self) -> Any:
+        """The accounts of the tier filter: their keys once :meth:`report` has read
+        them (PostgreSQL's planner reads a literal list through the indexes, where a
+        subquery made it scan every account's day rows), else the subquery."""
+        keys: list[str] | None = getattr(self, "tier_keys", None)
+        if keys is not None:
+            return keys
+        return select(AccountRow.key).where(AccountRow.tier == self.filters.tier)
+
+    async def report(self) -> Report:
+        if self.filters.tier:
+            keys = select(AccountRow.key).where(AccountRow.tier == self.filters.tier)
+            self.tier_keys = list((await self.s.scalars(keys.order_by(AccountRow.key))).all())
+        return await super().report()
 
     def day_scope(self) -> list[ColumnElement[bool]] | None:
         """Conditions on the day rows that count exactly this scope, or None when no
@@ -82,7 +98,7 @@ class FastQuery(Query):
         if f.account:
             accounts.append(D.value == f.account)
         if f.tier:
-            accounts.append(D.value.in_(select(AccountRow.key).where(AccountRow.tier == f.tier)))
+            accounts.append(D.value.in_(self.tiered()))
         if accounts:
             wanted["account"] = accounts
         if len(wanted) > 1:
