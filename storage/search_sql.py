@@ -42,7 +42,8 @@ async def fetch(
 ) -> list[Any]:
     """Every row of ``sql`` (``:name`` parameters, selecting ``columns`` in that order),
     each with the columns as attributes. ``prepare``: a statement whose text repeats
-    (PostgreSQL plans it once per connection)."""
+    (PostgreSQL plans it once per connection), unless the connection's
+    ``prepare_threshold`` is None."""
     driver = session.get_bind().dialect.driver
     if driver not in ("aiosqlite", "psycopg"):
         return list((await session.execute(text(sql), params)).all())
@@ -52,6 +53,9 @@ async def fetch(
     if driver == "aiosqlite":
         found = await raw.execute_fetchall(sql, params)
     else:
+        # A connection told never to prepare (``prepare_threshold=None``: behind a
+        # transaction-mode pooler such as PgBouncer) is never made to.
+        prepare = prepare and raw.prepare_threshold is not None
         cursor = await raw.execute(_PARAM.sub(r"%(\1)s", sql), params, prepare=prepare or None)
         found = await cursor.fetchall()
     return [row._make(r) for r in found]
