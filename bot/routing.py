@@ -4,14 +4,43 @@ appropriate knowledge who is on shift and has room."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actors import Role
 from bot.config import Config, Person
 from bot.lifecycle import ACTIVE
 from storage.models import Case, PersonRow
+
+if TYPE_CHECKING:
+    from bot.work import Work
+
+# Engineers given a case in this unit of work, and when: the round-robin's stamps, kept
+# on the session and written by :class:`RoundRobin` just before the unit commits. An
+# engineer's row is the one every open for that engineer touches; updated mid-unit it
+# stayed locked for the rest of the use case, and opens on other workers queued on it.
+ASSIGNED = "routing_assigned_at"
+
+
+def note_assigned(session: AsyncSession, engineer_id: str, now: datetime) -> None:
+    """Record that ``engineer_id`` was given a case (the round-robin's tie-break)."""
+    session.info.setdefault(ASSIGNED, {})[engineer_id] = now
+
+
+class RoundRobin:
+    """The unit-of-work observer that writes the stamps of :func:`note_assigned`."""
+
+    def begin(self, w: Work) -> None:
+        return None
+
+    async def finish(self, w: Work) -> None:
+        session = w.session
+        for pid, at in sorted(session.info.pop(ASSIGNED, {}).items()):
+            await session.execute(
+                update(PersonRow).where(PersonRow.id == pid).values(last_assigned_at=at)
+            )
 
 
 async def active_counts(session: AsyncSession) -> dict[str, int]:
@@ -56,6 +85,7 @@ async def pick_or_why(
             await session.scalars(select(PersonRow).where(PersonRow.role == Role.ENGINEER.value))
         )
     }
+    last.update(session.info.get(ASSIGNED, {}))
     order = {p.id: i for i, p in enumerate(config.people)}
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
     candidates.sort(

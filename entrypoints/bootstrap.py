@@ -24,6 +24,7 @@ from bot.delivery.timers import Handler
 from bot.mailroom import Mailroom, UsesMailroom
 from bot.ports import Clock, Coordination, Outlet, Platform, PlatformError, UsesInbox
 from bot.reports.rollup import ReportRollup
+from bot.routing import RoundRobin
 from bot.search import warm_up
 from bot.tracker import EngineeringTracker
 from commands.invoke import CaseCommands
@@ -59,7 +60,12 @@ class Casebot:
             self.clock,
             coordination or LocalCoordination(),
             timer_handlers=timer_handlers(),
-            observers=[sla.ServiceLevels(), knowledge.KnowledgeDrafts(), ReportRollup()],
+            observers=[
+                sla.ServiceLevels(),
+                knowledge.KnowledgeDrafts(),
+                ReportRollup(),
+                RoundRobin(),
+            ],
             worker_id=worker_id,
         )
         self.units = self.runtime.units

@@ -10,11 +10,11 @@ from bot.actors import ENGINEERING, Actor, Role
 from bot.errors import Refusal
 from bot.lifecycle import ACTIVE, Act, State, next_state
 from bot.policy import Deed
-from bot.routing import pick_or_why
+from bot.routing import note_assigned, pick_or_why
 from bot.search import look_alike_settings
 from bot.terms import SEVERITIES, raise_severity
 from bot.work import Work
-from storage.models import Case, CaseEvent, PersonRow
+from storage.models import Case, CaseEvent
 from storage.search import search_eng_issues
 
 # The timeline kinds of taking a case, and whether the card says claimed or assigned.
@@ -59,9 +59,7 @@ async def assign_to(w: Work, case: Case, engineer_id: str, actor: Actor, how: st
     w.move(case, actor, to, how, name)
     if case.assigned_at is None or to != State.ASSIGNED:
         case.assigned_at = case.assigned_at or w.now
-    row = await w.session.get(PersonRow, engineer_id)
-    if row is not None:
-        row.last_assigned_at = w.now
+    note_assigned(w.session, engineer_id, w.now)
     by = "casebot (best skill match)" if actor.is_system else actor.name
     w.notify(t.assignment_ping(w.config, case, engineer_id, by), case)
     await w.session.flush()
