@@ -127,3 +127,27 @@ def parse_duration(text: str) -> Duration:
         raise ValueError(_refusal(text))
     unit: Unit = match.group(2)  # type: ignore[assignment]
     return Duration(int(match.group(1)), unit, stripped)
+
+
+def business_seconds(start: datetime, end: datetime, tz: ZoneInfo) -> int:
+    """Whole seconds (floored) from ``start`` to ``end`` that fall on Monday–Friday in
+    ``tz``: the time ``bd`` durations count (:meth:`Duration.after`), so a reply sent on
+    Monday 09:00 to a case opened on Friday 17:00 took 16 business hours. A naive time
+    is taken as UTC; ``end`` before ``start`` counts as 0."""
+    a, b = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end))
+    if b <= a:
+        return 0
+    total = b - a
+    local = a.astimezone(tz)
+    # The Saturday starting the weekend that holds `a`, or the last one before it.
+    saturday = local.date() - timedelta(days=(local.weekday() - 5) % 7)
+    while True:
+        weekend_from = datetime.combine(saturday, time(0, 0), tzinfo=tz)
+        if weekend_from >= b:
+            break
+        weekend_to = datetime.combine(saturday + timedelta(days=2), time(0, 0), tzinfo=tz)
+        overlap = min(b, weekend_to) - max(a, weekend_from)
+        if overlap > timedelta(0):
+            total -= overlap
+        saturday += timedelta(days=7)
+    return int(total.total_seconds() // 1)

@@ -19,7 +19,10 @@ is recorded once on the timeline, so a stale or repeated timer does nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
@@ -29,6 +32,7 @@ from bot.actors import SYSTEM
 from bot.cases import escalate_to
 from bot.config import Config
 from bot.delivery.timers import Handler
+from bot.durations import business_seconds
 from bot.lifecycle import ACTIVE, WAITING_ON_CUSTOMER, State
 from bot.messages import Kind, Message, Target
 from bot.work import Work
@@ -108,6 +112,48 @@ def basis(config: Config, case: Case) -> str:
             "S" if stopped(case) else "R",
         )
     )[:64]
+
+
+# -- how the reports measure a target's time -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How long a case took to reach a target (first response, resolution), as the
+    reports count it: in business time (Monday–Friday in the support time zone, what
+    ``bd`` counts) for the severities whose target is in business days, in elapsed time
+    for the others. Waiting on the customer is not taken out: the figure is how long the
+    customer waited for the answer."""
+
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    business: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def in_business_time(self, target: str) -> tuple[str, ...]:
+        """The severities whose ``target`` is measured in business time."""
+        return tuple(sorted(self.business.get(target, ())))
+
+    def seconds(
+        self, target: str, severity: str, start: datetime, end: datetime | None
+    ) -> int | None:
+        """Whole seconds (floored) from ``start`` to ``end``; None until ``end``."""
+        if end is None:
+            return None
+        if severity in self.business.get(target, ()):
+            return business_seconds(start, end, self.tz)
+        a, b = (x if x.tzinfo else x.replace(tzinfo=UTC) for x in (start, end))
+        return int((b - a).total_seconds() // 1)
+
+
+ELAPSED = Clock()  # every target in elapsed time: no configuration at hand (a migration)
+
+
+def clock(config: Config) -> Clock:
+    """The reports' clock for this configuration."""
+    business = {
+        name: frozenset(str(sev) for sev, d in getattr(config.sla, name).items() if d.unit == "bd")
+        for name in TARGETS
+    }
+    return Clock(config.support.tz, {k: v for k, v in business.items() if v})
 
 
 # -- following the cases a unit of work touched ----------------------------------------

@@ -11,6 +11,7 @@ value whose cumulative share reaches p, so the figure is always one case's real 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +44,7 @@ from bot.reports.figures import (
     Target,
 )
 from bot.reports.period import Filters, Period
-from bot.sla import BREACHED, FIRST_RESPONSE, RESOLUTION
+from bot.sla import BREACHED, ELAPSED, FIRST_RESPONSE, RESOLUTION, Clock
 from bot.terms import OPEN_ENG_STATUSES
 from storage.models import AccountRow, Case, CaseEvent, EngIssue, EngLink, SurveyAnswer
 
@@ -84,6 +85,7 @@ class Query:
         accounts: Sequence[str] | None,
         now: datetime,
         targets: Mapping[str, Sequence[str]],
+        clock: Clock = ELAPSED,
     ) -> None:
         self.s = session
         self.period = period
@@ -91,6 +93,7 @@ class Query:
         self.accounts = accounts
         self.now = now
         self.targets = targets  # target name -> severities that have it
+        self.clock = clock  # how durations are measured (business time where the SLA is)
         bind = session.get_bind()
         self.dialect = bind.dialect.name
 
@@ -132,8 +135,8 @@ class Query:
             period=self.period,
             filters=self.filters,
             days=await self.days(),
-            first_response=await self.spread(Case.first_response_at, Case.created_at),
-            resolution=await self.spread(Case.resolved_at, Case.resolved_at),
+            first_response=await self.measured(FIRST_RESPONSE),
+            resolution=await self.measured(RESOLUTION),
             targets=await self.service_levels(),
             backlog=await self.backlog(),
             satisfaction=await self.satisfaction(),
@@ -155,10 +158,22 @@ class Query:
                 counts.setdefault(str(d), {})[name] = int(n)
         return tuple(Day(d, **counts.get(d.isoformat(), {})) for d in self.period.day_list())
 
+    async def measured(self, target: str) -> Spread:
+        """The spread of a target's durations, saying which severities count business
+        time."""
+        if target == FIRST_RESPONSE:
+            spread = await self.spread(Case.first_response_at, Case.created_at)
+        else:
+            spread = await self.spread(Case.resolved_at, Case.resolved_at)
+        return replace(spread, business=self.clock.in_business_time(target))
+
     async def spread(self, end: Any, measured_in: Any) -> Spread:
         """Median and p90 of ``end - created_at`` over the cases whose
         ``measured_in`` falls in the period (first response: cases opened in it;
         resolution: cases resolved in it)."""
+        target = FIRST_RESPONSE if end.key == "first_response_at" else RESOLUTION
+        if self.clock.in_business_time(target):
+            return await self.spread_by_clock(target, end, measured_in)
         x = seconds_between(self.dialect, end, Case.created_at)
         inner = (
             select(x.label("x"), func.cume_dist().over(order_by=x).label("cd"))
@@ -174,6 +189,24 @@ class Query:
         if not n:
             return Spread()
         return Spread(int(n), float(median), float(p90))
+
+    async def spread_by_clock(self, target: str, end: Any, measured_in: Any) -> Spread:
+        """:meth:`spread` where some severities count business time: SQLite cannot
+        convert time zones, so this reference reads the instants of the cases in scope
+        and measures them by :attr:`clock` (the rollup stores what the same clock
+        measured when the case changed, and the reports read that)."""
+        stmt = select(Case.severity, Case.created_at, end).where(
+            end.is_not(None), self.within(measured_in), *self.scope()
+        )
+        xs = sorted(
+            x
+            for sev, opened, at in (await self.s.execute(stmt)).all()
+            if (x := self.clock.seconds(target, sev, opened, at)) is not None
+        )
+        n = len(xs)
+        if not n:
+            return Spread()
+        return Spread(n, float(xs[(n + 1) // 2 - 1]), float(xs[-(-9 * n // 10) - 1]))
 
     async def service_levels(self) -> tuple[Target, ...]:
         """Per target, over the cases opened in the period whose severity has it: met

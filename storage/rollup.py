@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.sla import BREACHED, FIRST_RESPONSE, RESOLUTION
+from bot.sla import BREACHED, ELAPSED, FIRST_RESPONSE, RESOLUTION, Clock
 from storage.models import Case, CaseEvent, SurveyAnswer
 from storage.rollup_tables import BUCKET_EDGES, BUCKETS, DAY_SUMS, ReportDay, ReportFact
 
@@ -55,11 +55,6 @@ def micros(at: datetime | None) -> int | None:
 
 def day_of(us: int) -> int:
     return us // DAY_US
-
-
-def seconds(later: datetime | None, earlier: datetime) -> int | None:
-    """Whole seconds (floored), as ``storage.reports.seconds_between``."""
-    return None if later is None else int((later - earlier).total_seconds() // 1)
 
 
 def bucket_of(secs: int) -> int:
@@ -127,8 +122,14 @@ CASE_COLUMNS = (
 )
 
 
-def fact_of(case: Any, breaches: Iterable[str], answer: tuple[int, datetime] | None) -> Fact:
-    """The fact of a case (a row or object with ``CASE_COLUMNS``' names)."""
+def fact_of(
+    case: Any,
+    breaches: Iterable[str],
+    answer: tuple[int, datetime] | None,
+    clock: Clock = ELAPSED,
+) -> Fact:
+    """The fact of a case (a row or object with ``CASE_COLUMNS``' names); its durations
+    measured by ``clock`` (business time where the target is in business days)."""
     texts = list(breaches)
     deflected = case.close_reason == "deflected"
     return Fact(
@@ -142,10 +143,12 @@ def fact_of(case: Any, breaches: Iterable[str], answer: tuple[int, datetime] | N
         deflected=deflected,
         kb_article_key=case.kb_article_key if deflected else None,
         opened_us=micros(case.created_at) or 0,
-        fr_secs=seconds(case.first_response_at, case.created_at),
+        fr_secs=clock.seconds(
+            FIRST_RESPONSE, case.severity, case.created_at, case.first_response_at
+        ),
         fr_breached=any(t.startswith(f"{FIRST_RESPONSE}:") for t in texts),
         resolved_us=micros(case.resolved_at),
-        res_secs=seconds(case.resolved_at, case.created_at),
+        res_secs=clock.seconds(RESOLUTION, case.severity, case.created_at, case.resolved_at),
         res_breached=any(t.startswith(f"{RESOLUTION}:") for t in texts),
         closed_us=micros(case.closed_at),
         answer_us=micros(answer[1]) if answer else None,
@@ -217,7 +220,7 @@ def _upsert(dialect: str, rows: Mapping[Key, Mapping[str, int]]) -> tuple[Any, l
     return stmt, params
 
 
-async def _facts_now(s: AsyncSession, ids: list[int]) -> dict[int, Fact]:
+async def _facts_now(s: AsyncSession, ids: list[int], clock: Clock) -> dict[int, Fact]:
     breaches: dict[int, list[str]] = {}
     for cid, text in await s.execute(
         select(CaseEvent.case_id, CaseEvent.text).where(
@@ -234,16 +237,18 @@ async def _facts_now(s: AsyncSession, ids: list[int]) -> dict[int, Fact]:
         )
     }
     cases = await s.execute(select(*CASE_COLUMNS).where(Case.id.in_(ids)))
-    return {row.id: fact_of(row, breaches.get(row.id, ()), answers.get(row.id)) for row in cases}
+    return {
+        row.id: fact_of(row, breaches.get(row.id, ()), answers.get(row.id), clock) for row in cases
+    }
 
 
-async def refresh(s: AsyncSession, case_ids: Iterable[int]) -> int:
+async def refresh(s: AsyncSession, case_ids: Iterable[int], clock: Clock = ELAPSED) -> int:
     """Bring the facts and day sums of these cases up to date; how many changed."""
     ids = sorted(set(case_ids))
     if not ids:
         return 0
     await s.flush()
-    now = await _facts_now(s, ids)
+    now = await _facts_now(s, ids, clock)
     old = {
         row.case_id: Fact(**{c: getattr(row, c) for c in FACT_COLUMNS})
         for row in await s.scalars(select(ReportFact).where(ReportFact.case_id.in_(ids)))
@@ -273,12 +278,14 @@ async def refresh(s: AsyncSession, case_ids: Iterable[int]) -> int:
 # -- rebuilding from the cases ----------------------------------------------------------
 
 
-def _facts(cases: Iterable[Any], breaches: Iterable[Any], answers: Iterable[Any]) -> list[dict]:
+def _facts(
+    cases: Iterable[Any], breaches: Iterable[Any], answers: Iterable[Any], clock: Clock
+) -> list[dict]:
     texts: dict[int, list[str]] = {}
     for cid, text in breaches:
         texts.setdefault(cid, []).append(text)
     rated = {cid: (rating, at) for cid, rating, at in answers}
-    return [fact_of(c, texts.get(c.id, ()), rated.get(c.id)).row() for c in cases]
+    return [fact_of(c, texts.get(c.id, ()), rated.get(c.id), clock).row() for c in cases]
 
 
 def _one(cond: Any) -> Any:
@@ -354,12 +361,15 @@ CHUNK = 5000
 FACTS_INSERT = insert(Table(ReportFact.__tablename__, ReportFact.metadata))
 
 
-async def rebuild(s: AsyncSession) -> tuple[int, int]:
-    """Recompute every fact and day sum from the cases: (cases, day rows)."""
+async def rebuild(s: AsyncSession, clock: Clock = ELAPSED) -> tuple[int, int]:
+    """Recompute every fact and day sum from the cases, measured by ``clock``:
+    (cases, day rows)."""
     await s.execute(delete(ReportFact))
     await s.execute(delete(ReportDay))
     cases = (await s.execute(select(*CASE_COLUMNS))).all()
-    facts = _facts(cases, (await s.execute(_BREACHES)).all(), (await s.execute(_ANSWERS)).all())
+    facts = _facts(
+        cases, (await s.execute(_BREACHES)).all(), (await s.execute(_ANSWERS)).all(), clock
+    )
     for i in range(0, len(facts), CHUNK):
         await s.execute(FACTS_INSERT, facts[i : i + CHUNK])
     for stmt in day_sums_from_facts():
@@ -369,11 +379,13 @@ async def rebuild(s: AsyncSession) -> tuple[int, int]:
 
 def rebuild_sync(conn: Connection, sums: tuple[str, ...] = DAY_SUMS) -> tuple[int, int]:
     """:func:`rebuild` on a synchronous connection (the migration's), filling the day
-    sums ``sums`` (those the migration's revision has)."""
+    sums ``sums`` (those the migration's revision has). A migration has no
+    configuration, so durations are elapsed time until the bot or ``casebot reports
+    rebuild`` recounts them by the configured clock."""
     conn.execute(delete(ReportFact))
     conn.execute(delete(ReportDay))
     cases = conn.execute(select(*CASE_COLUMNS)).all()
-    facts = _facts(cases, conn.execute(_BREACHES).all(), conn.execute(_ANSWERS).all())
+    facts = _facts(cases, conn.execute(_BREACHES).all(), conn.execute(_ANSWERS).all(), ELAPSED)
     for i in range(0, len(facts), CHUNK):
         conn.execute(FACTS_INSERT, facts[i : i + CHUNK])
     for stmt in day_sums_from_facts(sums):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from bot.durations import Duration, parse_duration
+from bot.durations import Duration, business_seconds, parse_duration
 
 ROME = ZoneInfo("Europe/Rome")
 HINT = "does not parse as a duration: use a whole number followed by s, m, h, d or bd"
@@ -140,3 +140,46 @@ def test_business_days_keep_local_time_across_dst() -> None:
     assert one.after(utc(2026, 10, 23, 8), ROME) == utc(2026, 10, 26, 9)
     # Spring: Fri 27 Mar 10:00 CET (09:00 UTC) -> Mon 30 Mar 10:00 CEST (08:00 UTC).
     assert one.after(utc(2026, 3, 27, 9), ROME) == utc(2026, 3, 30, 8)
+
+
+# -- business time, as the reports measure it --------------------------------------------
+
+
+def test_business_seconds_leave_out_the_weekend_in_the_support_time_zone() -> None:
+    rome = ZoneInfo("Europe/Rome")
+    friday_5pm = datetime(2026, 11, 27, 17, 0, tzinfo=rome)
+    monday_9am = datetime(2026, 11, 30, 9, 0, tzinfo=rome)
+    assert business_seconds(friday_5pm, monday_9am, rome) == 16 * 3600
+    # Opened and answered on a weekend: no business time passed.
+    saturday = datetime(2026, 11, 28, 10, 0, tzinfo=rome)
+    assert business_seconds(saturday, saturday + timedelta(hours=30), rome) == 0
+    assert business_seconds(saturday, monday_9am, rome) == 9 * 3600
+    # Thirty days from a Monday hold four weekends.
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    assert business_seconds(start, start + timedelta(days=30), ZoneInfo("UTC")) == 22 * 86400
+    # The weekend is the local one: in New York it starts at 05:00 UTC on Saturday.
+    ny = ZoneInfo("America/New_York")
+    fri = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    assert business_seconds(fri, fri + timedelta(days=1), ny) == 19 * 3600
+    # Backwards counts nothing; naive times are UTC; fractions are floored.
+    assert business_seconds(monday_9am, friday_5pm, rome) == 0
+    naive = datetime(2026, 11, 30, 9, 0)
+    assert business_seconds(naive, naive + timedelta(seconds=90.9), ny) == 90
+
+
+@pytest.mark.parametrize("text", ["1bd", "3bd", "5bd", "15bd"])
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Rome", "America/New_York", "Asia/Tokyo"])
+def test_a_business_day_target_is_that_many_business_days_long(text: str, zone: str) -> None:
+    """What the SLA clock's due time and the reports' durations agree on: from any
+    weekday start, ``Nbd`` later is N × 24 business hours (a daylight-saving change
+    inside it moves the wall clock, not the count, by an hour)."""
+    tz = ZoneInfo(zone)
+    d = parse_duration(text)
+    # Weekdays of two weeks before Europe's daylight-saving changes, and one after.
+    days = [(3, n) for n in range(23, 28)] + [(10, n) for n in range(19, 24)] + [(11, 2)]
+    for month, day in days:
+        start = datetime(2026, month, day, 10, 30, tzinfo=tz)
+        got = business_seconds(start, d.after(start, tz), tz)
+        assert abs(got - d.amount * 86400) <= 3600, (start, got)
+        if zone in ("UTC", "Asia/Tokyo"):  # no daylight saving: exact
+            assert got == d.amount * 86400, (start, got)

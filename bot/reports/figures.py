@@ -14,11 +14,13 @@ from bot.reports.period import Filters, Period
 
 @dataclass(frozen=True)
 class Spread:
-    """Median and 90th percentile of a duration over ``count`` cases."""
+    """Median and 90th percentile of a duration over ``count`` cases; ``business``: the
+    severities whose durations count business time (their target is in business days)."""
 
     count: int = 0
     median: float | None = None
     p90: float | None = None
+    business: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from bot.policy import Deed
 from bot.reports import words
 from bot.reports.figures import Report
 from bot.reports.period import Filters, parse_period
-from bot.sla import FIRST_RESPONSE, RESOLUTION
+from bot.sla import FIRST_RESPONSE, RESOLUTION, clock
 from bot.views import accounts_seen
 from bot.work import Work
 from storage.report_fast import FastQuery
@@ -34,6 +34,7 @@ async def report(
         accounts_seen(w, a),
         w.now,
         sla_targets(w.config),
+        clock(w.config),
     )
     return await query.report()
 

@@ -2,7 +2,8 @@
 work writes (its row, a timeline entry, a survey answer) has its report fact and day
 sums brought up to date before the unit commits, in the same transaction. Use cases do
 nothing for it; the bootstrap registers it after the service levels (whose changes it
-then sees)."""
+then sees). Durations are measured by the configuration's clock (``bot.sla.clock``:
+business time where a target is in business days)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from bot.sla import clock
 from bot.work import Work
 from storage import rollup
 from storage.models import Case, CaseEvent, SurveyAnswer
@@ -36,4 +38,4 @@ class ReportRollup:
         await w.session.flush()
         written: list[Any] = w.session.info.pop(WRITTEN, None) or []
         ids = {o.id if isinstance(o, Case) else o.case_id for o in written}
-        await rollup.refresh(w.session, {i for i in ids if i is not None})
+        await rollup.refresh(w.session, {i for i in ids if i is not None}, clock(w.config))

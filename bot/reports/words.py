@@ -36,10 +36,21 @@ def state_label(state: str) -> str:
         return state
 
 
+def business_note(s: Spread) -> str:
+    """Which severities a duration counts in business time, or nothing."""
+    if not s.business:
+        return ""
+    return f"business days (Mon–Fri) for {', '.join(s.business)}"
+
+
 def spread_line(label: str, s: Spread) -> str:
     if not s.count:
         return f"{label}: nothing measured"
-    return f"{label}: median {duration(s.median)}, 90th percentile {duration(s.p90)} ({count(s.count, 'case')})"
+    note = business_note(s)
+    return (
+        f"{label}: median {duration(s.median)}, 90th percentile {duration(s.p90)}"
+        f" ({count(s.count, 'case')}{'; ' + note if note else ''})"
+    )
 
 
 def target_text(t: Target) -> str:

@@ -4,12 +4,16 @@ seed.py has the table), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.errors import Refusal
 from bot.reports.figures import Report
 from bot.reports.period import Filters, parse_filters, parse_period
+from bot.reports.words import headline
+from bot.sla import Clock
+from storage import rollup
 from storage.db import Database
 from storage.report_fast import FastQuery
 from storage.reports import Query
@@ -121,6 +125,40 @@ async def test_filters_narrow_every_figure(db: Database, query: type[Query]) -> 
     seen = await report(db, query, accounts=["beta"])
     assert seen.backlog.total == 2 and seen.satisfaction.answers == 0
     assert [e.key for e in seen.eng] == ["ENG-1"]
+
+
+async def test_durations_count_business_time_where_the_target_is_in_business_days(
+    db: Database, query: type[Query]
+) -> None:
+    """The lead's SLA gives S3 a first-response target and S2 a resolution target in
+    business days, in New York: those durations leave out Saturdays and Sundays there
+    (Saturday 00:00 in New York is 05:00 UTC), the others stay elapsed time."""
+    await seed(db)
+    ny = Clock(
+        ZoneInfo("America/New_York"),
+        {"first_response": frozenset({"S3"}), "resolution": frozenset({"S2"})},
+    )
+    async with db.transaction() as s:
+        await rollup.rebuild(s, ny)  # what the bot keeps with that configuration
+
+    async def measured(filters: Filters) -> Report:
+        async with db.transaction() as s:
+            period = parse_period(PERIOD, NOW)
+            return await query(s, period, filters, None, NOW, TARGETS, ny).report()
+
+    r = await measured(Filters())
+    # Case 3 (S3) was answered on Sunday, 2 hours after it opened: 0 business time.
+    # First responses: 0, 10, 20, 30 and 60 minutes.
+    fr = r.first_response
+    assert (fr.count, fr.median, fr.p90, fr.business) == (5, 20 * MIN, 60 * MIN, ("S3",))
+    # Resolutions: case 5 (S4) 0.5h and case 2 (S1) 4h elapsed; case 1 (S2, Friday 10:00
+    # to Saturday 10:00 UTC) 19 business hours; case 7 (S2, two weeks) 10 business days.
+    res = r.resolution
+    assert (res.count, res.median, res.p90, res.business) == (4, 4 * HOUR, 240 * HOUR, ("S2",))
+    acme = (await measured(Filters(account="acme"))).resolution
+    assert (acme.count, acme.median, acme.p90) == (3, 19 * HOUR, 240 * HOUR)
+    # Said as such wherever the figure is shown.
+    assert "(5 cases; business days (Mon–Fri) for S3)" in headline(r)
 
 
 async def test_an_empty_period_has_nothing_to_measure(db: Database, query: type[Query]) -> None:

@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from typer.testing import CliRunner
 
-from bot.config import Config
+from bot.config import Config, load_config
 from bot.config.sections import Sla
 from bot.durations import parse_duration
 from bot.reports.period import Filters, parse_period
+from bot.sla import Clock, clock
 from entrypoints.cli import app
 from storage import rollup
 from storage.db import Database
@@ -24,6 +26,10 @@ from storage.reports import Query
 from storage.rollup_tables import DAY_SUMS, ReportDay, ReportFact
 from tests.harness import Dialog, load_test_config
 from tests.reports.seed import seed
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "casebot.yml"
+BUSINESS = frozenset({"S3", "S4"})
+NEW_YORK = Clock(ZoneInfo("America/New_York"), {"first_response": BUSINESS, "resolution": BUSINESS})
 
 TARGETS = {"first_response": ["S1", "S2"], "resolution": ["S1", "S2"]}
 LOOKS = [
@@ -60,19 +66,20 @@ async def kept(db: Database) -> tuple[list[Any], list[Any]]:
 
 async def agree(d: Dialog) -> None:
     db = d.bot.db
+    c = clock(d.config)  # the bot measured by it as it went
     async with db.read() as s:
         for period, filters in LOOKS:
             p = parse_period(period, d.now)
-            exact = await Query(s, p, filters, None, d.now, TARGETS).report()
-            rolled = await FastQuery(s, p, filters, None, d.now, TARGETS).report()
+            exact = await Query(s, p, filters, None, d.now, TARGETS, c).report()
+            rolled = await FastQuery(s, p, filters, None, d.now, TARGETS, c).report()
             assert rolled == exact, (period, filters)
         seen = ["initech"]  # what initech's CSM sees
         p = parse_period("7d", d.now)
-        exact = await Query(s, p, Filters(), seen, d.now, TARGETS).report()
-        assert await FastQuery(s, p, Filters(), seen, d.now, TARGETS).report() == exact
+        exact = await Query(s, p, Filters(), seen, d.now, TARGETS, c).report()
+        assert await FastQuery(s, p, Filters(), seen, d.now, TARGETS, c).report() == exact
     step_by_step = await kept(db)
     async with db.transaction() as s:
-        await rollup.rebuild(s)
+        await rollup.rebuild(s, c)
     assert await kept(db) == step_by_step
 
 
@@ -106,18 +113,28 @@ async def test_the_rollup_follows_a_case_through_its_life(db: Database) -> None:
 
 
 async def test_casebot_reports_rebuild_puts_a_stale_rollup_right(tmp_path: Path) -> None:
+    """The rebuild reads the configuration: its SLA's business-day targets (S3 and S4 in
+    the example file) say which durations count business time."""
     url = f"sqlite:///{tmp_path / 'casebot.db'}"
     db = Database(url)
     await db.migrate()
     await seed(db)
+    elapsed = await kept(db)
+    async with db.transaction() as s:
+        await rollup.rebuild(s, clock(load_config(EXAMPLE)))
     right = await kept(db)
+    # Case 3 (S3, first response on Sunday 11-22 at 10:00) waited 0 business seconds.
+    assert [f[10] for f in elapsed[0] if f[0] == 3] == [7200]
+    assert [f[10] for f in right[0] if f[0] == 3] == [0]
     async with db.transaction() as s:  # as after a restore of the cases alone
         await s.execute(delete(ReportDay))
         await s.execute(delete(ReportFact).where(ReportFact.case_id < 4))
     assert await kept(db) != right
     await db.dispose()
     result = await asyncio.to_thread(
-        CliRunner().invoke, app, ["reports", "rebuild", "--database-url", url]
+        CliRunner().invoke,
+        app,
+        ["reports", "rebuild", "--config", str(EXAMPLE), "--database-url", url],
     )
     assert result.exit_code == 0, result.output
     assert "8 cases" in result.output
@@ -131,7 +148,8 @@ async def test_the_rollup_equals_the_exact_query_on_a_year_of_generated_cases(
 ) -> None:
     """The benchmark's generator (durations from a minute to weeks, so the percentiles
     fall in many histogram buckets, and periods that start and end inside a day): every
-    report read from the rollup is the one read from the cases."""
+    report read from the rollup is the one read from the cases — S3 and S4 measured in
+    business time in New York, the others in elapsed time."""
     from sqlalchemy import insert
 
     from bench.reports import ACCOUNTS, NOW, rows
@@ -143,7 +161,7 @@ async def test_the_rollup_equals_the_exact_query_on_a_year_of_generated_cases(
         await s.execute(insert(Case), cases)
         await s.execute(insert(SurveyAnswer), answers)
         await s.execute(insert(CaseEvent), breaches)
-        await rollup.rebuild(s)
+        await rollup.rebuild(s, NEW_YORK)
     looks = [
         ("7d", Filters()),
         ("30d", Filters()),
@@ -158,8 +176,9 @@ async def test_the_rollup_equals_the_exact_query_on_a_year_of_generated_cases(
     async with db.read() as s:
         for period, filters in looks:
             p = parse_period(period, NOW)
-            exact = await Query(s, p, filters, None, NOW, TARGETS).report()
-            rolled = await FastQuery(s, p, filters, None, NOW, TARGETS).report()
+            exact = await Query(s, p, filters, None, NOW, TARGETS, NEW_YORK).report()
+            rolled = await FastQuery(s, p, filters, None, NOW, TARGETS, NEW_YORK).report()
             assert rolled == exact, (period, filters)
+            assert exact.resolution.business == ("S3", "S4")
             if period == "90d" and not (filters.area or filters.account):
                 assert exact.first_response.count > 0 and exact.resolution.count > 0

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.config.sections import Sla
+from bot.durations import parse_duration
 from storage.db import Database
-from tests.harness import Dialog
+from tests.harness import Dialog, load_test_config
 
 
 async def test_the_lead_reads_the_headline_figures_for_a_period(db: Database) -> None:
@@ -35,3 +40,23 @@ async def test_statistics_are_for_the_lead(db: Database) -> None:
         reply = await d.say(who, "/case stats 7d")
         assert not reply.ok
         assert reply.text == "`/case stats` is not for you. Try `/case help`."
+
+
+async def test_a_business_day_target_is_reported_in_business_time(db: Database) -> None:
+    """The lead's SLA gives S2 one business day to a first response, in Rome. Gus (an
+    enterprise account, so his blocked task is S2) writes on Friday at 16:00; Alice
+    answers on Monday at 09:00: that took 17 business hours (8 on Friday, 9 on Monday),
+    not 65, and the figure says so."""
+    config = load_test_config()
+    config.support.timezone = "Europe/Rome"
+    config.sla = Sla(first_response={"S2": parse_duration("1bd")})  # type: ignore[dict-item]
+    rome = ZoneInfo("Europe/Rome")
+    d = await Dialog.start(db, config, start=datetime(2026, 11, 27, 16, 0, tzinfo=rome))
+    key = await d.open_case("gus", "Cannot rename a dashboard", area="api", impact="blocked")
+    await d.advance("65h")
+    assert (await d.press("alice", f"case:{key}:replicating")).ok
+    reply = await d.say("lee", "/case stats 7d")
+    assert (
+        "First response: median 17h 00m, 90th percentile 17h 00m "
+        "(1 case; business days (Mon–Fri) for S2)"
+    ) in reply.text.splitlines()

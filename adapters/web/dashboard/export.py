@@ -98,6 +98,8 @@ def summary(r: Report) -> web.Response:
         ("first response p90 (s)", r.first_response.p90),
         ("resolution median (s)", r.resolution.median),
         ("resolution p90 (s)", r.resolution.p90),
+        ("first response in business time for", " ".join(r.first_response.business)),
+        ("resolution in business time for", " ".join(r.resolution.business)),
     ]
     for t in r.targets:
         rows += [

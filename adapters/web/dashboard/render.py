@@ -45,6 +45,7 @@ def environment() -> Environment:
     env.filters.update(
         when=_when,
         duration=words.duration,
+        business=words.business_note,
         share=words.share,
         target=words.target_label,
         state=words.state_label,
