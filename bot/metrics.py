@@ -3,7 +3,8 @@ adds them to the figures it reads from the database at each scrape).
 
 Every metric lives here; the places that feed them make one call each:
 ``adapters/slack/server.py`` times the Slack endpoint with :func:`timed`,
-``adapters/discord/interactions.py`` calls :func:`acked`, ``bot/delivery/outbox.py``
+``adapters/slack/socket.py`` each Socket Mode envelope with :func:`acked` and
+:func:`failed`, ``adapters/discord/interactions.py`` calls :func:`acked`, ``bot/delivery/outbox.py``
 calls :func:`delivered`. These are per process (each worker counts its own), as
 Prometheus expects of counters and histograms: sum them over instances.
 """
@@ -56,6 +57,11 @@ def acked(platform: str, seconds: float, ok: bool = True) -> None:
     ACK_SECONDS.labels(platform).observe(max(seconds, 0.0))
 
 
+def failed(platform: str) -> None:
+    """A request whose handling raised before it could be acknowledged."""
+    REQUESTS.labels(platform, "failed").inc()
+
+
 def timed(platform: str, handler: H) -> H:
     """An HTTP handler counted and timed: a 2xx answer is an ack, another status a
     refusal, an exception a failure."""
@@ -65,7 +71,7 @@ def timed(platform: str, handler: H) -> H:
         try:
             response = await handler(*args, **kwargs)
         except Exception:
-            REQUESTS.labels(platform, "failed").inc()
+            failed(platform)
             raise
         status = int(getattr(response, "status", 200))
         acked(platform, time.perf_counter() - start, 200 <= status < 300)

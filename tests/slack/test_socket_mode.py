@@ -3,6 +3,7 @@ token), gets ``hello``, and acknowledges each envelope by its ``envelope_id``.""
 
 from __future__ import annotations
 
+from bot import metrics
 from tests.slack.conftest import CUSTOMER, ENGINEER, SHARED, TRIAGE, World
 
 
@@ -90,3 +91,28 @@ async def test_malformed_envelopes_are_acknowledged_and_dropped_quietly(
     ack = await world.slack.command(CUSTOMER, "open Still listening", channel=SHARED)
     await world.settle()
     assert world.last_ephemeral(CUSTOMER).startswith("Opened CASE-1: Still listening")
+
+
+def counted(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, {"platform": "slack", **labels}) or 0.0
+
+
+async def test_socket_mode_envelopes_are_counted_and_timed_on_metrics(socket_world: World) -> None:
+    """The operator's /metrics times Socket Mode as it times the HTTP endpoint: each
+    envelope from its arrival to its ack (well inside Slack's 3 seconds), and an
+    envelope casebot does not handle counts as refused."""
+    world = socket_world
+    acked = counted("casebot_requests_total", outcome="acked")
+    refused = counted("casebot_requests_total", outcome="refused")
+    timed = counted("casebot_ack_seconds_count")
+    within_3s = counted("casebot_ack_seconds_bucket", le="3.0")
+    await world.slack.command(CUSTOMER, "open Charts are empty", channel=SHARED)
+    await world.settle()
+    assert world.last_ephemeral(CUSTOMER).startswith("Opened CASE-1: Charts are empty")
+    assert counted("casebot_requests_total", outcome="acked") == acked + 1
+    assert counted("casebot_ack_seconds_count") == timed + 1
+    assert counted("casebot_ack_seconds_bucket", le="3.0") == within_3s + 1
+
+    await world.fake.envelope("slash_commands", {"command": "/case", "text": "open x"})
+    assert counted("casebot_requests_total", outcome="refused") == refused + 1
+    assert counted("casebot_requests_total", outcome="acked") == acked + 1
