@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from adapters.trackers import github, jira
+from adapters.web.front import peer
 from adapters.web.server import MAX_BODY, Handler
 from bot.config.integrations import Tracker
 from bot.tracker import RemoteIssue
@@ -38,7 +39,7 @@ def github_handler(config: Tracker, secret: str, receiver: Receiver) -> Handler:
         if len(body) > MAX_BODY:
             return web.json_response({"error": "too large"}, status=413)
         if not github.signature_ok(secret, body, request.headers.get("X-Hub-Signature-256")):
-            log.warning("webhook.github.bad_signature", remote=request.remote)
+            log.warning("webhook.github.bad_signature", remote=peer(request))
             return web.json_response({"error": "bad signature"}, status=401)
         event = request.headers.get("X-GitHub-Event", "")
         delivery = request.headers.get("X-GitHub-Delivery", "")
@@ -64,7 +65,7 @@ def jira_handler(config: Tracker, secret: str, receiver: Receiver) -> Handler:
             return web.json_response({"error": "too large"}, status=413)
         signature = request.headers.get("X-Hub-Signature")
         if not jira.secret_ok(secret, body, signature, request.query.get("secret")):
-            log.warning("webhook.jira.bad_secret", remote=request.remote)
+            log.warning("webhook.jira.bad_secret", remote=peer(request))
             return web.json_response({"error": "bad secret"}, status=401)
         try:
             event_id, what, remote, comment = jira.parse_event(

@@ -60,6 +60,17 @@ _HOP_IN = _HOP | {"content-encoding"}
 SWITCH_INTERVAL = 0.001
 
 
+def peer(request: web.Request) -> str:
+    """Who sent a request, for the logs: the peer's address; behind the front door (the
+    core's server listens on a Unix socket that only the front door reaches, so the
+    peer has no address) the one the front door appended to ``X-Forwarded-For`` —
+    its last entry, never an earlier one a client could have written itself."""
+    if request.remote:
+        return request.remote
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.rsplit(",", 1)[-1].strip() or "unknown"
+
+
 class FrontDoor:
     """The public port: front routes served on this thread's loop, the rest proxied to
     the core's server at ``back`` (a Unix socket path)."""

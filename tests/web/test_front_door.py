@@ -149,3 +149,46 @@ async def test_stopping_ends_the_thread_and_restores_the_switch_interval() -> No
         assert time.monotonic() < deadline
         await asyncio.sleep(0.01)
     assert sys.getswitchinterval() == before
+
+
+async def test_a_webhook_refused_behind_the_front_door_logs_who_really_sent_it() -> None:
+    """GitHub's webhook is served by the core behind the front door (with Slack's events
+    on the port, in `casebot run --platform slack --http`). Someone posts a forged
+    delivery, and writes a made-up address of their own in X-Forwarded-For: the warning
+    names the address the front door saw, not the empty peer of the core's Unix
+    socket, nor the one the sender wrote."""
+    from structlog.testing import capture_logs
+
+    from adapters.trackers.webhooks import GITHUB_PATH, github_handler
+    from tests.trackers.conftest import github_tracker
+
+    class Nobody:
+        async def receive(self, event_id: str, remote: object) -> str:
+            raise AssertionError("a forged delivery reached the core")
+
+        async def comment(self, event_id: str, ref: str, author: str, text: str) -> str:
+            raise AssertionError("a forged delivery reached the core")
+
+    async def ack(request: web.Request) -> web.Response:
+        return web.Response(text="ack")
+
+    server = WebServer("127.0.0.1", 0)
+    server.add("POST", "/slack/events", ack, front=True)
+    server.add("POST", GITHUB_PATH, github_handler(github_tracker(), "secret", Nobody()))
+    await server.start()
+    try:
+        headers = {
+            "X-GitHub-Event": "issues",
+            "X-Hub-Signature-256": "sha256=" + "0" * 64,
+            "X-Forwarded-For": "203.0.113.9",
+        }
+        with capture_logs() as logs:
+            async with (
+                aiohttp.ClientSession() as client,
+                client.post(server.url + GITHUB_PATH, data=b"{}", headers=headers) as r,
+            ):
+                assert r.status == 401
+        refused = [e for e in logs if e["event"] == "webhook.github.bad_signature"]
+        assert [e["remote"] for e in refused] == ["127.0.0.1"]
+    finally:
+        await server.stop()
