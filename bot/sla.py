@@ -160,6 +160,7 @@ def clock(config: Config) -> Clock:
 
 
 TOUCHED = "casebot_sla_touched"
+BORN = "casebot_sla_born"  # the cases this unit of work inserted (their Python ids)
 
 
 def _note_written_cases(session: Session, _context: object, _instances: object) -> None:
@@ -171,6 +172,8 @@ def _note_written_cases(session: Session, _context: object, _instances: object) 
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Case):
             touched[id(obj)] = obj
+    born = session.info.setdefault(BORN, set())
+    born.update(id(obj) for obj in session.new if isinstance(obj, Case))
 
 
 class ServiceLevels:
@@ -180,6 +183,7 @@ class ServiceLevels:
     def begin(self, w: Work) -> None:
         """Start noting the cases this unit of work writes (on its session only)."""
         w.session.info[TOUCHED] = {}
+        w.session.info[BORN] = set()
         event.listen(w.session.sync_session, "before_flush", _note_written_cases)
 
     async def finish(self, w: Work) -> None:
@@ -197,9 +201,12 @@ class ServiceLevels:
                 continue
             if set(_NEEDS) & state.unloaded or basis(w.config, case) != case.sla_basis:
                 stale.append(case)
+        born: set[int] = w.session.info.get(BORN) or set()
         for case in sorted(stale, key=lambda c: c.id):
-            # Under the row lock, from what is committed plus this unit's own changes.
-            await w.session.refresh(case, with_for_update=True)
+            # Under the row lock, from what is committed plus this unit's own changes; a
+            # case this unit inserted is its own already, and nobody else can see it.
+            if id(case) not in born or set(_NEEDS) & inspect(case).unloaded:
+                await w.session.refresh(case, with_for_update=True)
             await _reschedule(w, case)
 
 
@@ -215,8 +222,9 @@ async def _reschedule(w: Work, case: Case) -> None:
     new = basis(w.config, case)
     if new == case.sla_basis:
         return
+    if case.sla_basis:  # timers were scheduled from an earlier basis (never without one)
+        await w.cancel_timers(case, WARN, BREACH)
     case.sla_basis = new
-    await w.cancel_timers(case, WARN, BREACH)
     if is_stopped:
         return
     for target in targets(w.config, case):

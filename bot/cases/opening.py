@@ -10,6 +10,7 @@ from bot import templates as t
 from bot.actors import SYSTEM, Actor
 from bot.cases.assignment import assign_to, triage_card
 from bot.cases.survey import ask_survey
+from bot.config import Person
 from bot.errors import Refusal
 from bot.lifecycle import STATE_WORDS, TRANSITIONS, Act, State, next_state
 from bot.messages import Target
@@ -90,6 +91,11 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         created_at=w.now,
         updated_at=w.now,
         kb_suggested=[],
+        # The SLA clocks' own fields, given so they stay loaded: the service levels then
+        # schedule a case this unit inserted without reading it back.
+        first_response_at=None,
+        sla_paused_at=None,
+        sla_basis=None,
     )
     w.session.add(case)
     await w.session.flush()
@@ -131,9 +137,9 @@ async def open_case(w: Work, actor: Actor, new: NewCase) -> Case:
         await triage_card(w, case)
     else:
         # The card says at once when nobody can take the case (route says it to the lead).
-        engineer, why = await pick_or_why(w.session, config, case.area, w.now)
-        await triage_card(w, case, nobody=why if engineer is None else None)
-        await route(w, case, waited=False)
+        pick = await pick_or_why(w.session, config, case.area, w.now)
+        await triage_card(w, case, nobody=pick[1] if pick[0] is None else None)
+        await route(w, case, waited=False, pick=pick)
     return case
 
 
@@ -153,15 +159,20 @@ def team_for(w: Work, area: str | None) -> str | None:
     )
 
 
-async def route(w: Work, case: Case, waited: bool = True) -> None:
+async def route(
+    w: Work, case: Case, waited: bool = True, pick: tuple[Person | None, str] | None = None
+) -> None:
     """Assign the best engineer, once; when nobody can take the case, say so, once, on
     the team's card and to the lead. (The triage card went out when the case opened; ``waited``:
-    it says the assignment waits for the customer, which is over now.)"""
+    it says the assignment waits for the customer, which is over now, and a knowledge
+    wait timer may be pending. ``pick``: :func:`pick_or_why`'s answer, when the caller
+    has just asked it in this unit of work — every open asks it once, not twice.)"""
     if case.routed_at is not None or case.state != State.TRIAGED:
         return
     case.routed_at = w.now
-    await w.cancel_timers(case, "knowledge_wait")
-    engineer, why = await pick_or_why(w.session, w.config, case.area, w.now)
+    if waited:
+        await w.cancel_timers(case, "knowledge_wait")
+    engineer, why = pick or await pick_or_why(w.session, w.config, case.area, w.now)
     if engineer is not None:
         await assign_to(w, case, engineer.id, SYSTEM, "assigned by skill")
         return
