@@ -19,6 +19,7 @@ def reports_rebuild(config: ConfigOpt = None, database_url: DbOpt = None) -> Non
     by itself). Run it while nothing writes cases: it replaces the rollup in one
     transaction."""
     from bot.sla import clock
+    from bot.templates import count
     from storage import rollup
     from storage.db import Database
 
@@ -36,4 +37,5 @@ def reports_rebuild(config: ConfigOpt = None, database_url: DbOpt = None) -> Non
 
     with database_reached(url):
         cases, days = asyncio.run(go())
-    typer.echo(f"Rebuilt the reports' rollup at {redact(url)}: {cases} cases, {days} day rows.")
+    said = f"{count(cases, 'case')}, {count(days, 'day row')}"
+    typer.echo(f"Rebuilt the reports' rollup at {redact(url)}: {said}.")
