@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from bot.work import Work
 
 # Engineers given a case in this unit of work, and when: the round-robin's stamps, kept
-# on the session and written by :class:`RoundRobin` just before the unit commits. An
-# engineer's row is the one every open for that engineer touches; updated mid-unit it
-# stayed locked for the rest of the use case, and opens on other workers queued on it.
+# on the session and written by :class:`RoundRobin` as the last statements before the
+# unit commits (``Work.at_commit``). An engineer's row is the one every open for that
+# engineer touches; updated earlier it stayed locked for the rest of the unit, and opens
+# on other workers queued on it.
 ASSIGNED = "routing_assigned_at"
 
 
@@ -36,11 +37,16 @@ class RoundRobin:
         return None
 
     async def finish(self, w: Work) -> None:
-        session = w.session
-        for pid, at in sorted(session.info.pop(ASSIGNED, {}).items()):
-            await session.execute(
-                update(PersonRow).where(PersonRow.id == pid).values(last_assigned_at=at)
-            )
+        stamps = sorted(w.session.info.pop(ASSIGNED, {}).items())
+        if stamps:
+            w.at_commit(lambda: _stamp(w.session, stamps))
+
+
+async def _stamp(session: AsyncSession, stamps: list[tuple[str, datetime]]) -> None:
+    for pid, at in stamps:
+        await session.execute(
+            update(PersonRow).where(PersonRow.id == pid).values(last_assigned_at=at)
+        )
 
 
 async def active_counts(session: AsyncSession) -> dict[str, int]:

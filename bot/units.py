@@ -86,6 +86,7 @@ class Units:
                 await w.flush_outbox()
                 if marker is not None:
                     marker.outcome = w.answer
+                await w.run_last()
         if event_id:
             await self.coordination.remember(event_id)
         if w.woke:

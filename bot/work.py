@@ -4,7 +4,7 @@ entry, the notifications it causes and the timers it starts commit together."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,15 @@ class Work:
     happened: list[tuple[str, Case]] = field(default_factory=list)
     # What the acting person is answered; stored with the event marker (see units).
     answer: str | None = None
+    # Statements run last, just before the commit (see ``at_commit``).
+    last: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def at_commit(self, run: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``run`` after everything else in this unit, just before it commits: for a
+        write to a row every unit shares (the report day sums), whose row lock is then
+        held only for the commit instead of the rest of the unit's statements, so that
+        units on several workers do not take turns behind it."""
+        self.last.append(run)
 
     def answered(self, text: str) -> None:
         """Record the answer with the effect, so a request handled again after a crash
@@ -190,6 +199,13 @@ class Work:
         if self.messages:
             self.woke = True
         self.messages = []
+
+    async def run_last(self) -> None:
+        """Write everything pending, then what was asked to run last (``at_commit``)."""
+        await self.session.flush()
+        for run in self.last:
+            await run()
+        self.last = []
 
     # -- timers ------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 A case's *fact* is what the reports count of it; its *contributions* are the
 ``report_days`` sums it adds to (per UTC day it was opened, resolved, closed or rated,
 for each dimension, under its severity). When a unit of work changes cases,
-:func:`refresh` recomputes their facts, subtracts the contributions of the old fact
-and adds those of the new one, in that transaction (``bot.reports.rollup`` calls it).
+:func:`refresh` recomputes their facts and what the day sums change by (the
+contributions of the new fact less those of the old), and :func:`add_sums` adds that, in
+that transaction (``bot.reports.rollup`` calls both).
 :func:`rebuild` (``casebot reports rebuild``, migration 0010) computes all of it from
 the cases again.
 
@@ -107,20 +108,10 @@ class Fact:
 FACT_COLUMNS = tuple(f.name for f in fields(Fact))
 
 # What a fact is computed from: these case columns, its breach texts, its answer.
-CASE_COLUMNS = (
-    Case.id,
-    Case.team,
-    Case.area,
-    Case.severity,
-    Case.account_key,
-    Case.assignee_id,
-    Case.state,
-    Case.close_reason,
-    Case.kb_article_key,
-    Case.created_at,
-    Case.first_response_at,
-    Case.resolved_at,
-    Case.closed_at,
+CASE_COLUMNS = tuple(
+    getattr(Case, c)
+    for c in "id team area severity account_key assignee_id state close_reason "
+    "kb_article_key created_at first_response_at resolved_at closed_at".split()
 )
 
 
@@ -251,39 +242,51 @@ def _upsert(rows: Mapping[Key, Mapping[str, int]]) -> tuple[Any, dict[str, Any]]
     return _upsert_statement(sums, len(rows)), params
 
 
+_BREACHES = select(CaseEvent.case_id, CaseEvent.text).where(CaseEvent.kind == BREACHED)
+_ANSWERS = select(SurveyAnswer.case_id, SurveyAnswer.rating, SurveyAnswer.at)
+
+
+def _facts(
+    cases: Iterable[Any], breaches: Iterable[Any], answers: Iterable[Any], clock: Clock
+) -> list[Fact]:
+    texts: dict[int, list[str]] = {}
+    for cid, text in breaches:
+        texts.setdefault(cid, []).append(text)
+    rated = {cid: (rating, at) for cid, rating, at in answers}
+    return [fact_of(c, texts.get(c.id, ()), rated.get(c.id), clock) for c in cases]
+
+
 async def _facts_now(s: AsyncSession, ids: list[int], clock: Clock) -> dict[int, Fact]:
-    breaches: dict[int, list[str]] = {}
-    for cid, text in await s.execute(
-        select(CaseEvent.case_id, CaseEvent.text).where(
-            CaseEvent.case_id.in_(ids), CaseEvent.kind == BREACHED
-        )
-    ):
-        breaches.setdefault(cid, []).append(text)
-    answers = {
-        cid: (rating, at)
-        for cid, rating, at in await s.execute(
-            select(SurveyAnswer.case_id, SurveyAnswer.rating, SurveyAnswer.at).where(
-                SurveyAnswer.case_id.in_(ids)
-            )
-        )
-    }
     cases = await s.execute(select(*CASE_COLUMNS).where(Case.id.in_(ids)))
-    return {
-        row.id: fact_of(row, breaches.get(row.id, ()), answers.get(row.id), clock) for row in cases
-    }
+    breaches = await s.execute(_BREACHES.where(CaseEvent.case_id.in_(ids)))
+    answers = await s.execute(_ANSWERS.where(SurveyAnswer.case_id.in_(ids)))
+    return {f.case_id: f for f in _facts(cases, breaches, answers, clock)}
 
 
-async def refresh(s: AsyncSession, case_ids: Iterable[int], clock: Clock = ELAPSED) -> int:
-    """Bring the facts and day sums of these cases up to date; how many changed."""
-    ids = sorted(set(case_ids))
+async def refresh(
+    s: AsyncSession,
+    case_ids: Iterable[int],
+    clock: Clock = ELAPSED,
+    born: Mapping[int, Fact] | None = None,
+) -> tuple[int, dict[Key, dict[str, int]]]:
+    """Bring the facts of these cases up to date; how many changed, and what their day
+    sums must change by (for :func:`add_sums`, which the caller runs as late in the
+    transaction as it can: every unit of the day shares those rows' locks). ``born``:
+    the facts of cases this transaction created, known without reading them back."""
+    born = born or {}
+    ids = sorted(set(case_ids) | set(born))
     if not ids:
-        return 0
+        return 0, {}
     await s.flush()
-    now = await _facts_now(s, ids, clock)
-    old = {
-        row.case_id: Fact(**{c: getattr(row, c) for c in FACT_COLUMNS})
-        for row in await s.scalars(select(ReportFact).where(ReportFact.case_id.in_(ids)))
-    }
+    now: dict[int, Fact] = {}
+    old: dict[int, Fact] = {}
+    if read := [i for i in ids if i not in born]:
+        now = await _facts_now(s, read, clock)
+        facts = select(*(getattr(ReportFact, c) for c in FACT_COLUMNS))
+        old = {
+            r.case_id: Fact(*r) for r in await s.execute(facts.where(ReportFact.case_id.in_(read)))
+        }
+    now.update(born)
     rows: dict[Key, dict[str, int]] = {}
     changed = 0
     for cid in ids:
@@ -299,24 +302,17 @@ async def refresh(s: AsyncSession, case_ids: Iterable[int], clock: Clock = ELAPS
             await s.execute(delete(ReportFact).where(ReportFact.case_id == cid))
         if after is not None:
             await s.execute(insert(ReportFact).values(after.row()))
-    rows = {k: v for k, v in rows.items() if any(v.values())}
+    return changed, {k: v for k, v in rows.items() if any(v.values())}
+
+
+async def add_sums(s: AsyncSession, rows: Mapping[Key, Mapping[str, int]]) -> None:
+    """Add ``rows`` to the day sums (one upsert, rows in key order)."""
     if rows:
         stmt, params = _upsert(rows)
         await s.execute(stmt, params)
-    return changed
 
 
 # -- rebuilding from the cases ----------------------------------------------------------
-
-
-def _facts(
-    cases: Iterable[Any], breaches: Iterable[Any], answers: Iterable[Any], clock: Clock
-) -> list[dict]:
-    texts: dict[int, list[str]] = {}
-    for cid, text in breaches:
-        texts.setdefault(cid, []).append(text)
-    rated = {cid: (rating, at) for cid, rating, at in answers}
-    return [fact_of(c, texts.get(c.id, ()), rated.get(c.id), clock).row() for c in cases]
 
 
 def _one(cond: Any) -> Any:
@@ -384,8 +380,6 @@ def day_sums_from_facts(sums: tuple[str, ...] = DAY_SUMS) -> list[Any]:
     return statements
 
 
-_BREACHES = select(CaseEvent.case_id, CaseEvent.text).where(CaseEvent.kind == BREACHED)
-_ANSWERS = select(SurveyAnswer.case_id, SurveyAnswer.rating, SurveyAnswer.at)
 _COUNT = select(func.count()).select_from(ReportDay)
 CHUNK = 5000
 # Core, not ORM, inserts: one executemany per chunk however the rows' None fall.
@@ -398,9 +392,8 @@ async def rebuild(s: AsyncSession, clock: Clock = ELAPSED) -> tuple[int, int]:
     await s.execute(delete(ReportFact))
     await s.execute(delete(ReportDay))
     cases = (await s.execute(select(*CASE_COLUMNS))).all()
-    facts = _facts(
-        cases, (await s.execute(_BREACHES)).all(), (await s.execute(_ANSWERS)).all(), clock
-    )
+    breaches, answers = (await s.execute(_BREACHES)).all(), (await s.execute(_ANSWERS)).all()
+    facts = [f.row() for f in _facts(cases, breaches, answers, clock)]
     for i in range(0, len(facts), CHUNK):
         await s.execute(FACTS_INSERT, facts[i : i + CHUNK])
     for stmt in day_sums_from_facts():
@@ -416,7 +409,8 @@ def rebuild_sync(conn: Connection, sums: tuple[str, ...] = DAY_SUMS) -> tuple[in
     conn.execute(delete(ReportFact))
     conn.execute(delete(ReportDay))
     cases = conn.execute(select(*CASE_COLUMNS)).all()
-    facts = _facts(cases, conn.execute(_BREACHES).all(), conn.execute(_ANSWERS).all(), ELAPSED)
+    breaches, answers = conn.execute(_BREACHES).all(), conn.execute(_ANSWERS).all()
+    facts = [f.row() for f in _facts(cases, breaches, answers, ELAPSED)]
     for i in range(0, len(facts), CHUNK):
         conn.execute(FACTS_INSERT, facts[i : i + CHUNK])
     for stmt in day_sums_from_facts(sums):
