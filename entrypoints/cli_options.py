@@ -13,7 +13,7 @@ import typer
 
 from bot.config import Config, ConfigError, config_path_from_env, load_config
 from bot.ports import PlatformError
-from storage.db import database_url_from_env, normalize_url
+from storage.db import database_url_from_env, normalize_url, settle_sqlite_threads
 
 T = TypeVar("T")
 
@@ -63,10 +63,18 @@ def or_exit(main: Coroutine[Any, Any, T], url: str | None = None) -> T:
     reached, says why in one line (exit 2) instead of a traceback."""
     try:
         with database_reached(url):
-            return asyncio.run(main)
+            return asyncio.run(_settled(main))
     except PlatformError as exc:
         typer.echo(f"casebot: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+async def _settled(main: Coroutine[Any, Any, T]) -> T:
+    try:
+        return await main
+    except BaseException:
+        await settle_sqlite_threads()
+        raise
 
 
 @contextmanager

@@ -159,3 +159,26 @@ def current_revision(url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+async def settle_sqlite_threads(budget: float = 2.0) -> None:
+    """Let aiosqlite's connection threads that are stopping finish while the loop runs.
+
+    A SQLite file that cannot be opened (its folder is missing) makes aiosqlite stop the
+    connection's thread without waiting for it (0.22: ``Connection._connect`` calls
+    ``stop()`` and does not await the future; omnilib/aiosqlite#389 is open). The thread
+    then hands that future to the loop; if ``asyncio.run`` has closed the loop by then,
+    the thread prints a traceback after the one-line error the user was given. Call this
+    before leaving the loop on a failure: it joins those threads, at most ``budget``
+    seconds in all (a thread that belongs to a connection still open is not waited for
+    beyond that)."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + budget
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)") and thread.is_alive():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await asyncio.to_thread(thread.join, left)
