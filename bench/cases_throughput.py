@@ -155,13 +155,13 @@ async def run(urls: list[str], openers: int, seconds: float) -> dict:
     if "postgresql" in urls[0]:
         names = {u.rsplit("/", 1)[1] for u in urls}
         await asyncio.sleep(max(start_at + seconds * 0.2 - time.time(), 0))
-        window = time.time(), [p.pid for p in procs], backends(names)
-        mine, server = cpu_seconds(window[1]), cpu_seconds(window[2])
+        began, workers, servers = time.time(), [p.pid for p in procs], backends(names)
+        workers_cpu, servers_cpu = cpu_seconds(workers), cpu_seconds(servers)
         await asyncio.sleep(seconds * 0.6)
-        elapsed = time.time() - window[0]
-        cpu = {
-            "workers": (cpu_seconds(window[1]) - mine) / elapsed,
-            "server": (cpu_seconds(backends(names)) - server) / elapsed,
+        elapsed = time.time() - began
+        cpu = {  # the same backends at both ends: one opened in between is not counted
+            "workers": (cpu_seconds(workers) - workers_cpu) / elapsed,
+            "server": (cpu_seconds(servers) - servers_cpu) / elapsed,
         }
     results = []
     for proc in procs:

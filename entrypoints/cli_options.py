@@ -69,10 +69,17 @@ def or_exit(main: Coroutine[Any, Any, T], url: str | None = None) -> T:
         raise typer.Exit(2) from None
 
 
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What a database that refuses, is not there or is not running raises."""
+    from sqlalchemy.exc import DBAPIError
+
+    return (DBAPIError, OSError)
+
+
 async def _settled(main: Coroutine[Any, Any, T]) -> T:
     try:
         return await main
-    except BaseException:
+    except database_errors():
         await settle_sqlite_threads()
         raise
 
@@ -80,11 +87,9 @@ async def _settled(main: Coroutine[Any, Any, T]) -> T:
 @contextmanager
 def database_reached(url: str | None) -> Iterator[None]:
     """A database that refuses, is not there or is not running: one line, exit 2."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
     try:
         yield
-    except (OperationalError, DBAPIError, OSError) as exc:
+    except database_errors() as exc:
         if isinstance(exc, OSError) and url is None:
             raise
         where = f" at {redact(url)}" if url else ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -161,6 +163,15 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
+def sqlite_threads() -> list[threading.Thread]:
+    """aiosqlite's connection threads still alive (one per connection it opened)."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.endswith("(_connection_worker_thread)") and t.is_alive()
+    ]
+
+
 async def settle_sqlite_threads(budget: float = 2.0) -> None:
     """Let aiosqlite's connection threads that are stopping finish while the loop runs.
 
@@ -169,16 +180,12 @@ async def settle_sqlite_threads(budget: float = 2.0) -> None:
     ``stop()`` and does not await the future; omnilib/aiosqlite#389 is open). The thread
     then hands that future to the loop; if ``asyncio.run`` has closed the loop by then,
     the thread prints a traceback after the one-line error the user was given. Call this
-    before leaving the loop on a failure: it joins those threads, at most ``budget``
-    seconds in all (a thread that belongs to a connection still open is not waited for
+    before leaving the loop on a database failure: it joins those threads, at most
+    ``budget`` seconds in all (a thread of a connection still open is not waited for
     beyond that)."""
-    import threading
-    import time
-
     deadline = time.monotonic() + budget
-    for thread in threading.enumerate():
-        if thread.name.endswith("(_connection_worker_thread)") and thread.is_alive():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            await asyncio.to_thread(thread.join, left)
+    for thread in sqlite_threads():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.to_thread(thread.join, left)

@@ -3,13 +3,13 @@ migrations and the knowledge base as files."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from entrypoints.cli import app
+from storage.db import sqlite_threads
 
 runner = CliRunner()
 
@@ -180,7 +180,7 @@ def test_a_sqlite_file_that_cannot_be_opened_leaves_no_thread_traceback(
             app, ["outbox", "list", "--database-url", "sqlite:////no/such/folder/casebot.db"]
         )
         assert result.exit_code == 2, result.output
-        assert not [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+        assert not sqlite_threads()
     assert "Traceback" not in capfd.readouterr().err
 
 
